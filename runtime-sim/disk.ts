@@ -129,7 +129,9 @@ export class SimDisk {
     for (const data of this.stores.values()) {
       const keep = this.survivingBatches(data, kind);
       for (let i = data.batches.length - 1; i >= keep; i--) this.rollBack(data, data.batches[i]!);
-      data.batches.length = 0;
+      // After a power loss what survived is on the platters; after a process crash the surviving
+      // batches sit in the OS page cache, still at risk until written back.
+      data.batches.length = kind === 'power' ? 0 : keep;
       this.traceOp(keep, `crash ${kind} ${data.name}`);
     }
     this.fsyncBusyUntilMs = this.scheduler.nowMs;
