@@ -1,0 +1,70 @@
+import type { Scenario, ScenarioContext } from './scenario.ts';
+import { SimRandom } from './random.ts';
+import { World } from './world.ts';
+import type { LogLevel } from '../core/env/log.ts';
+
+export interface RunOptions {
+  readonly seed: number;
+  readonly nodes?: number;
+  readonly traceFd?: number;
+  readonly logLevel?: LogLevel;
+  /** Echo simulated log lines to stderr. */
+  readonly verbose?: boolean;
+}
+
+/** The contract of `sim run --json` (DESIGN.md, Contracts). */
+export interface RunSummary {
+  readonly scenario: string;
+  readonly seed: number;
+  readonly nodes: number;
+  readonly ok: boolean;
+  readonly events: number;
+  readonly virtualMs: number;
+  readonly wallMs: number;
+  readonly traceHash: string;
+  readonly violations: string[];
+}
+
+export async function runScenario(scenario: Scenario, options: RunOptions): Promise<RunSummary> {
+  const nodes = options.nodes ?? scenario.defaultNodes;
+  const setupRandom = SimRandom.fromSeed(options.seed).fork('scenario-options');
+  const world = new World({
+    seed: options.seed,
+    ...(options.traceFd !== undefined ? { traceFd: options.traceFd } : {}),
+    ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
+    ...scenario.worldOptions?.(options.seed, nodes, setupRandom),
+  });
+  if (options.verbose) {
+    world.logs.echo = (line) => process.stderr.write(`${(line.timeMs / 1000).toFixed(3)} ${line.host} ${line.level} ${line.message} ${JSON.stringify(line.fields, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}` : v))}\n`);
+  }
+  const ctx: ScenarioContext = {
+    world,
+    seed: options.seed,
+    nodes,
+    random: world.random.fork('scenario'),
+    violation: (message) => world.violation(message),
+    note: (text) => world.trace.eventText('scenario', world.nowMs, 0, text),
+  };
+  const startedWallMs = performance.now();
+  const end = await world.run(async () => {
+    ctx.note('setup');
+    await scenario.setup(ctx);
+    ctx.note('run');
+    await scenario.run(ctx);
+    ctx.note('check');
+    await scenario.check(ctx);
+  }, { eventsMax: scenario.eventsMax, virtualMsMax: scenario.virtualMsMax });
+  const wallMs = performance.now() - startedWallMs;
+  if (end !== 'until') world.violation(`run did not finish: ${end.replaceAll('_', ' ')} reached at ${world.nowMs.toFixed(0)} ms virtual`);
+  return {
+    scenario: scenario.name,
+    seed: options.seed,
+    nodes,
+    ok: world.violations.length === 0,
+    events: world.scheduler.eventsRun,
+    virtualMs: Math.round(world.nowMs),
+    wallMs: Math.round(wallMs),
+    traceHash: world.trace.hashHex(),
+    violations: [...world.violations],
+  };
+}
