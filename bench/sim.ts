@@ -44,8 +44,8 @@ async function benchNetwork(messagesTotal: number, pairs: number): Promise<Bench
   const clients = Array.from({ length: pairs }, (_, i) => world.addHost(`c${i}`));
   const frame = utf8('ping-pong-frame-of-about-40-bytes-long...');
   for (const s of servers) {
-    s.start((env) => {
-      env.net.listen(`${s.name}:1`, (conn) => conn.onFrame((f) => conn.send(f)));
+    s.start(async (env) => {
+      await env.net.listen(`${s.name}:1`, (conn) => conn.onFrame((f) => conn.send(f)));
     });
   }
   let started = 0;

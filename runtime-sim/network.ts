@@ -188,7 +188,7 @@ export class SimNetwork {
 
   forProcess(hostId: number, owner: EventOwner): Network {
     return {
-      listen: (address, onConnection, options) => this.listen(hostId, owner, address, onConnection, options),
+      listen: async (address, onConnection, options) => this.listen(hostId, owner, address, onConnection, options),
       connect: (address, options) => this.connect(hostId, owner, address, options),
     };
   }

@@ -72,8 +72,8 @@ export interface ConnectOptions {
 }
 
 export interface Network {
-  /** Throws NetError (EADDRINUSE, EADDRNOTAVAIL). */
-  listen(address: Address, onConnection: (conn: Connection) => void, options?: ListenOptions): Listener;
+  /** Resolves once listening; rejects with NetError (EADDRINUSE, EADDRNOTAVAIL). */
+  listen(address: Address, onConnection: (conn: Connection) => void, options?: ListenOptions): Promise<Listener>;
   /** Rejects with NetError (ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, ECONNRESET). */
   connect(address: Address, options?: ConnectOptions): Promise<Connection>;
 }

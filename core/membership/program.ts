@@ -54,7 +54,7 @@ export function membershipProgram(options: MembershipOptions, hooks: MembershipH
     if (generation === null) return;
     const state = new GossipState(options.listen, generation, { failAfterMs: options.failAfterMs, sampleSize: options.sampleSize });
     for (const seed of options.seeds) state.addSeed(seed);
-    const listener = env.net.listen(options.listen, (conn) => {
+    const listener = await env.net.listen(options.listen, (conn) => {
       conn.onFrame((frame) => receive(env, state, frame));
       conn.onClose(() => {});
     });

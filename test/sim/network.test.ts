@@ -14,8 +14,8 @@ interface Peer {
 /** A server on `host` that records frames and echoes `ping:*` as `pong:*`. */
 function echoServer(host: SimHost): Peer {
   const peer: Peer = { received: [], closes: [], conns: [] };
-  host.start((env) => {
-    env.net.listen(`${host.name}:3301`, (conn) => {
+  host.start(async (env) => {
+    await env.net.listen(`${host.name}:3301`, (conn) => {
       peer.conns.push(conn);
       conn.onFrame((f) => {
         const text = fromUtf8(f);

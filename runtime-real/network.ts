@@ -1,0 +1,239 @@
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import {
+  CONNECT_TIMEOUT_MS_DEFAULT,
+  FRAME_SIZE_BYTES_MAX,
+  NetError,
+  type Address,
+  type CloseReason,
+  type Connection,
+  type ConnectOptions,
+  type Listener,
+  type ListenOptions,
+  type Network,
+  type NetErrorCode,
+} from '../core/env/network.ts';
+
+/**
+ * TCP with iproto framing: every frame goes out as `ce <u32 length>` + payload (the form every
+ * Tarantool client reads), and any msgpack uint is accepted as an incoming length. Frames sent
+ * in one tick are corked into one write.
+ */
+
+/** A peer that does not read is cut off once this much output is queued for it. */
+const OUTPUT_QUEUED_BYTES_MAX = 256 * 1024 * 1024;
+
+export function parseHostPort(address: Address): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  if (colon < 0) throw new NetError('EHOSTUNREACH', `address ${address} has no port`);
+  const host = address.slice(0, colon) || 'localhost';
+  const port = Number(address.slice(colon + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new NetError('EHOSTUNREACH', `bad port in ${address}`);
+  return { host, port };
+}
+
+function netErrorCode(error: NodeJS.ErrnoException): NetErrorCode {
+  switch (error.code) {
+    case 'ECONNREFUSED':
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'EADDRINUSE':
+    case 'EADDRNOTAVAIL':
+      return error.code;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'ENETUNREACH':
+      return 'EHOSTUNREACH';
+    default:
+      return 'ECONNRESET';
+  }
+}
+
+export class RealNetwork implements Network {
+  listen(address: Address, onConnection: (conn: Connection) => void, options?: ListenOptions): Promise<Listener> {
+    const { host, port } = parseHostPort(address);
+    const server: Server = createServer({ noDelay: true }, (socket) => {
+      const conn = new TcpConnection(socket, `${socket.remoteAddress}:${socket.remotePort}`, 0);
+      const greeting = options?.greeting?.();
+      if (greeting !== undefined && greeting.length > 0) socket.write(greeting);
+      onConnection(conn);
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) => reject(new NetError(netErrorCode(error), `listen on ${address}: ${error.message}`)));
+      server.listen(port, host, () => {
+        const bound = server.address();
+        const actual = typeof bound === 'object' && bound !== null ? `${host}:${bound.port}` : address;
+        resolve({ address: actual, close: () => server.close() });
+      });
+    });
+  }
+
+  connect(address: Address, options?: ConnectOptions): Promise<Connection> {
+    const { host, port } = parseHostPort(address);
+    const timeoutMs = options?.timeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT;
+    const greetingBytes = options?.greetingBytes ?? 0;
+    return new Promise((resolve, reject) => {
+      const socket = tcpConnect({ host, port, noDelay: true });
+      let settled = false;
+      const fail = (code: NetErrorCode, message: string): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.destroy();
+        reject(new NetError(code, message));
+      };
+      const timer = setTimeout(() => fail('ETIMEDOUT', `connect to ${address} timed out after ${timeoutMs} ms`), timeoutMs);
+      socket.once('error', (error: NodeJS.ErrnoException) => fail(netErrorCode(error), `connect to ${address}: ${error.message}`));
+      socket.once('connect', () => {
+        const conn = new TcpConnection(socket, address, greetingBytes);
+        conn.whenGreeted(() => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve(conn);
+        });
+      });
+    });
+  }
+}
+
+class TcpConnection implements Connection {
+  readonly remoteAddress: Address;
+  greeting: Uint8Array = new Uint8Array(0);
+  private readonly socket: Socket;
+  private closed = false;
+  private frameHandler: ((frame: Uint8Array) => void) | null = null;
+  private closeHandler: ((reason: CloseReason) => void) | null = null;
+  private readonly backlog: Uint8Array[] = [];
+  private pendingClose: CloseReason | null = null;
+  /** Bytes received but not yet parsed into frames. */
+  private input: Buffer = Buffer.alloc(0);
+  private greetingBytesLeft: number;
+  private onGreeted: (() => void) | null = null;
+  private corked = false;
+  private closeReason: CloseReason | null = null;
+
+  constructor(socket: Socket, remoteAddress: Address, greetingBytes: number) {
+    this.socket = socket;
+    this.remoteAddress = remoteAddress;
+    this.greetingBytesLeft = greetingBytes;
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('error', (error: Error) => {
+      this.closeReason ??= { kind: 'reset', message: error.message };
+    });
+    socket.on('close', () => this.finish(this.closeReason ?? { kind: 'remote' }));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  whenGreeted(fn: () => void): void {
+    if (this.greetingBytesLeft === 0) fn();
+    else this.onGreeted = fn;
+  }
+
+  send(frame: Uint8Array): boolean {
+    if (this.closed) return false;
+    if (this.socket.writableLength > OUTPUT_QUEUED_BYTES_MAX) {
+      this.abort({ kind: 'protocol', message: 'peer does not read its replies' });
+      return false;
+    }
+    const packet = Buffer.allocUnsafe(5 + frame.length);
+    packet[0] = 0xce;
+    packet.writeUInt32BE(frame.length, 1);
+    packet.set(frame, 5);
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(packet);
+    return true;
+  }
+
+  onFrame(handler: (frame: Uint8Array) => void): void {
+    this.frameHandler = handler;
+    for (const frame of this.backlog.splice(0)) handler(frame);
+  }
+
+  onClose(handler: (reason: CloseReason) => void): void {
+    this.closeHandler = handler;
+    if (this.pendingClose !== null) handler(this.pendingClose);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closeReason = { kind: 'local' };
+    this.socket.end();
+    this.socket.destroySoon();
+  }
+
+  private abort(reason: CloseReason): void {
+    this.closeReason = reason;
+    this.socket.destroy();
+  }
+
+  private finish(reason: CloseReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.closeHandler !== null) this.closeHandler(reason);
+    else this.pendingClose = reason;
+  }
+
+  private receive(chunk: Buffer): void {
+    let data = this.input.length === 0 ? chunk : Buffer.concat([this.input, chunk]);
+    if (this.greetingBytesLeft > 0) {
+      const take = Math.min(this.greetingBytesLeft, data.length);
+      this.greeting = concat(this.greeting, data.subarray(0, take));
+      this.greetingBytesLeft -= take;
+      data = data.subarray(take);
+      if (this.greetingBytesLeft === 0) this.onGreeted?.();
+    }
+    let offset = 0;
+    while (offset < data.length && !this.closed) {
+      const header = readLength(data, offset);
+      if (header === 'incomplete') break;
+      if (header === 'invalid' || header.length > FRAME_SIZE_BYTES_MAX) {
+        this.abort({ kind: 'protocol', message: header === 'invalid' ? 'packet length is not a msgpack uint' : `packet of ${header.length} bytes exceeds the limit` });
+        return;
+      }
+      const end = offset + header.headerBytes + header.length;
+      if (end > data.length) break;
+      this.deliver(data.subarray(offset + header.headerBytes, end));
+      offset = end;
+    }
+    // Keep only the unparsed tail; copy it so the big chunk can be collected.
+    this.input = offset >= data.length ? Buffer.alloc(0) : Buffer.from(data.subarray(offset));
+  }
+
+  private deliver(frame: Uint8Array): void {
+    if (this.frameHandler !== null) this.frameHandler(frame);
+    else this.backlog.push(frame);
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Reads the msgpack uint that prefixes every iproto packet. */
+function readLength(data: Buffer, offset: number): { length: number; headerBytes: number } | 'incomplete' | 'invalid' {
+  const type = data[offset]!;
+  if (type <= 0x7f) return { length: type, headerBytes: 1 };
+  const sizes: Record<number, number> = { 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8 };
+  const size = sizes[type];
+  if (size === undefined) return 'invalid';
+  if (offset + 1 + size > data.length) return 'incomplete';
+  let length: number;
+  if (size === 1) length = data[offset + 1]!;
+  else if (size === 2) length = data.readUInt16BE(offset + 1);
+  else if (size === 4) length = data.readUInt32BE(offset + 1);
+  else length = Number(data.readBigUInt64BE(offset + 1));
+  return { length, headerBytes: 1 + size };
+}
