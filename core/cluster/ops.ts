@@ -1,0 +1,136 @@
+/**
+ * What a normal Raft log entry carries: one operation on the clusterwide tables (or none).
+ * Encoded as a msgpack array `[kind, ...]` so the log is readable with any msgpack tool.
+ */
+
+import { decode, encode, type MpValue } from '../codec/msgpack.ts';
+import { formatGrade, gradeEquals } from './grade.ts';
+import { instanceFromTuple, instanceToTuple, type Instance } from './records.ts';
+import type { Key, Tuple, UpdateOp } from './table.ts';
+
+export type Dml =
+  | { readonly op: 'insert'; readonly space: string; readonly tuple: Tuple }
+  | { readonly op: 'replace'; readonly space: string; readonly tuple: Tuple }
+  | { readonly op: 'update'; readonly space: string; readonly key: Key; readonly ops: readonly UpdateOp[] }
+  | { readonly op: 'delete'; readonly space: string; readonly key: Key };
+
+export type Op =
+  | { readonly kind: 'nop' }
+  | { readonly kind: 'info'; readonly message: string }
+  | { readonly kind: 'dml'; readonly dml: Dml }
+  | { readonly kind: 'persist_instance'; readonly instance: Instance };
+
+export class OpDecodeError extends Error {
+  override readonly name = 'OpDecodeError';
+}
+
+export function encodeOp(op: Op): Uint8Array {
+  return encode(opToValue(op));
+}
+
+function opToValue(op: Op): MpValue {
+  switch (op.kind) {
+    case 'nop':
+      return ['nop'];
+    case 'info':
+      return ['info', op.message];
+    case 'persist_instance':
+      return ['persist_instance', instanceToTuple(op.instance)];
+    case 'dml':
+      return ['dml', ...dmlToValues(op.dml)];
+  }
+}
+
+function dmlToValues(dml: Dml): MpValue[] {
+  switch (dml.op) {
+    case 'insert':
+    case 'replace':
+      return [dml.op, dml.space, [...dml.tuple]];
+    case 'update':
+      return [dml.op, dml.space, [...dml.key], dml.ops.map((o) => [...o])];
+    case 'delete':
+      return [dml.op, dml.space, [...dml.key]];
+  }
+}
+
+export function decodeOp(bytes: Uint8Array): Op {
+  if (bytes.length === 0) return { kind: 'nop' };
+  const value = decode(bytes);
+  if (!Array.isArray(value) || typeof value[0] !== 'string') throw new OpDecodeError('operation is not [kind, ...]');
+  const [kind, ...rest] = value as MpValue[];
+  switch (kind) {
+    case 'nop':
+      return { kind: 'nop' };
+    case 'info':
+      return { kind: 'info', message: String(rest[0]) };
+    case 'persist_instance':
+      return { kind: 'persist_instance', instance: instanceFromTuple(asArray(rest[0], 'instance')) };
+    case 'dml':
+      return { kind: 'dml', dml: decodeDml(rest) };
+    default:
+      throw new OpDecodeError(`unknown operation kind ${String(kind)}`);
+  }
+}
+
+function asArray(value: MpValue, what: string): MpValue[] {
+  if (!Array.isArray(value)) throw new OpDecodeError(`${what} must be an array`);
+  return value as MpValue[];
+}
+
+function decodeDml(values: MpValue[]): Dml {
+  const [op, space, a, b] = values;
+  if (typeof space !== 'string') throw new OpDecodeError('dml space must be a string');
+  switch (op) {
+    case 'insert':
+    case 'replace':
+      return { op, space, tuple: asArray(a, 'tuple') };
+    case 'delete':
+      return { op, space, key: asArray(a, 'key') };
+    case 'update':
+      return { op, space, key: asArray(a, 'key'), ops: asArray(b, 'ops').map((o) => asArray(o, 'update op') as unknown as UpdateOp) };
+    default:
+      throw new OpDecodeError(`unknown dml ${String(op)}`);
+  }
+}
+
+/** The spaces an operation touches, with the primary key it touches in each (for CaS conflicts). */
+export function opTouches(op: Op, keyOf: (space: string, tuple: Tuple) => Key): Array<{ space: string; key: Key }> {
+  switch (op.kind) {
+    case 'nop':
+    case 'info':
+      return [];
+    case 'persist_instance':
+      return [{ space: '_picodata_instance', key: [op.instance.instanceId] }];
+    case 'dml':
+      if (op.dml.op === 'insert' || op.dml.op === 'replace') return [{ space: op.dml.space, key: keyOf(op.dml.space, op.dml.tuple) }];
+      return [{ space: op.dml.space, key: op.dml.key }];
+  }
+}
+
+/** Picodata's human form, used by `pico.raft_log()`. */
+export function formatOp(op: Op): string {
+  switch (op.kind) {
+    case 'nop':
+      return '-';
+    case 'info':
+      return `Info(${JSON.stringify(op.message)})`;
+    case 'persist_instance': {
+      const i = op.instance;
+      const grades = gradeEquals(i.currentGrade, i.targetGrade)
+        ? formatGrade(i.currentGrade)
+        : `${formatGrade(i.currentGrade)} -> ${formatGrade(i.targetGrade)}`;
+      return `PersistInstance(${i.instanceId}, ${i.raftId}, ${i.replicasetId}, ${grades}, ${JSON.stringify(i.failureDomain)})`;
+    }
+    case 'dml': {
+      const d = op.dml;
+      const name = d.op[0]!.toUpperCase() + d.op.slice(1);
+      if (d.op === 'insert' || d.op === 'replace') return `${name}(${d.space}, ${json(d.tuple)})`;
+      if (d.op === 'delete') return `${name}(${d.space}, ${json(d.key)})`;
+      return `${name}(${d.space}, ${json(d.key)}, [${d.ops.map(json).join(', ')}])`;
+    }
+  }
+}
+
+function json(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v instanceof Uint8Array ? `<${v.length} bytes>` : v));
+}
