@@ -2,7 +2,9 @@
  * Which instances vote in Raft, sans-IO (Picodata's `raft_conf_change`).
  *
  * Voters needed: 1 instance -> 1, 2 -> 2, 3-4 -> 3, 5+ -> 5 (counting instances not being
- * expelled). Expelled or unknown voters and learners are removed; a voter that went Offline is
+ * expelled). Voters and learners whose instance is unknown or already Expelled (current grade:
+ * the governor sets it only after moving leadership and mastership away) are removed; a voter
+ * that is going Offline or being expelled is
  * demoted when an Online non-voter can take its place; excess voters become learners; missing
  * voters are filled from Online non-voters, preferring the candidate farthest (in failure-domain
  * distance) from the current voters, ties to the lowest raft id; a voter is swapped for a
@@ -25,23 +27,33 @@ export function votersNeeded(instanceCount: number): number {
   return instanceCount;
 }
 
-const isExpelled = (i: Instance): boolean => i.targetGrade.variant === 'Expelled' || i.currentGrade.variant === 'Expelled';
+const isGone = (i: Instance): boolean => i.currentGrade.variant === 'Expelled';
+const isLeaving = (i: Instance): boolean => i.targetGrade.variant === 'Expelled' || isGone(i);
 const isFullyOnline = (i: Instance): boolean => i.currentGrade.variant === 'Online' && i.targetGrade.variant === 'Online';
-const isGoingOffline = (i: Instance): boolean => i.currentGrade.variant === 'Offline' || i.targetGrade.variant === 'Offline';
+const isGoingOffline = (i: Instance): boolean =>
+  i.currentGrade.variant === 'Offline' || i.targetGrade.variant === 'Offline' || i.targetGrade.variant === 'Expelled';
 
-/** Returns the changes to propose, or an empty list when the configuration is right. */
-export function planConfChange(instances: readonly Instance[], voters: readonly number[], learners: readonly number[]): ConfChangeSingle[] {
+/**
+ * Returns the changes to propose, or an empty list when the configuration is right. The leader
+ * (`selfRaftId`) is never demoted or removed here: the governor first transfers leadership away.
+ */
+export function planConfChange(
+  instances: readonly Instance[],
+  voters: readonly number[],
+  learners: readonly number[],
+  selfRaftId = 0,
+): ConfChangeSingle[] {
   const byRaftId = new Map(instances.map((i) => [i.raftId, i]));
   const changes: ConfChangeSingle[] = [];
   const voterSet = new Set([...voters].sort((a, b) => a - b));
   const learnerSet = new Set(learners);
   const present = (id: number): Instance | undefined => {
     const i = byRaftId.get(id);
-    return i === undefined || isExpelled(i) ? undefined : i;
+    return i === undefined || isGone(i) ? undefined : i;
   };
 
   for (const id of [...voterSet]) {
-    if (present(id) === undefined) {
+    if (present(id) === undefined && id !== selfRaftId) {
       voterSet.delete(id);
       changes.push({ kind: 'RemoveNode', nodeId: id });
     }
@@ -53,24 +65,28 @@ export function planConfChange(instances: readonly Instance[], voters: readonly 
     }
   }
   const candidates = (): Instance[] =>
-    instances.filter((i) => !isExpelled(i) && isFullyOnline(i) && !voterSet.has(i.raftId)).sort((a, b) => a.raftId - b.raftId);
+    instances.filter((i) => !isLeaving(i) && isFullyOnline(i) && !voterSet.has(i.raftId)).sort((a, b) => a.raftId - b.raftId);
 
   // An Offline voter hands its vote to an Online spare, if there is one.
   for (const id of [...voterSet]) {
-    if (!isGoingOffline(present(id)!)) continue;
+    const voter = present(id);
+    if (voter === undefined || id === selfRaftId || !isGoingOffline(voter)) continue;
     const spare = pickFarthest(candidates(), voterSet, byRaftId, id);
     if (spare === undefined) continue;
     demote(id);
     promote(spare.raftId);
   }
 
-  const needed = votersNeeded(instances.filter((i) => !isExpelled(i)).length);
-  // Excess voters step down: Offline ones first, then the highest raft ids.
-  const offlineFirst = (a: number, b: number): number =>
-    Number(isGoingOffline(present(b)!)) - Number(isGoingOffline(present(a)!)) || b - a;
+  const needed = votersNeeded(instances.filter((i) => !isLeaving(i)).length);
+  // Excess voters step down: leaving and Offline ones first, then the highest raft ids.
+  const offline = (id: number): boolean => {
+    const i = present(id);
+    return i === undefined || isGoingOffline(i);
+  };
+  const offlineFirst = (a: number, b: number): number => Number(offline(b)) - Number(offline(a)) || b - a;
   for (const id of [...voterSet].sort(offlineFirst)) {
     if (voterSet.size <= needed) break;
-    demote(id);
+    if (id !== selfRaftId) demote(id);
   }
   while (voterSet.size < needed) {
     const next = pickFarthest(candidates(), voterSet, byRaftId);
@@ -80,7 +96,7 @@ export function planConfChange(instances: readonly Instance[], voters: readonly 
   swapForSpread();
 
   for (const instance of instances) {
-    if (isExpelled(instance) || voterSet.has(instance.raftId) || learnerSet.has(instance.raftId)) continue;
+    if (isGone(instance) || voterSet.has(instance.raftId) || learnerSet.has(instance.raftId)) continue;
     learnerSet.add(instance.raftId);
     changes.push({ kind: 'AddLearnerNode', nodeId: instance.raftId });
   }
@@ -101,8 +117,10 @@ export function planConfChange(instances: readonly Instance[], voters: readonly 
   /** Replace a voter by a candidate strictly farther from the remaining voters (one swap per plan). */
   function swapForSpread(): void {
     for (const id of [...voterSet].sort((a, b) => a - b)) {
+      const voter = present(id);
+      if (voter === undefined || id === selfRaftId) continue;
       const others = new Set([...voterSet].filter((v) => v !== id));
-      const own = spread(present(id)!, others, byRaftId);
+      const own = spread(voter, others, byRaftId);
       const better = pickFarthest(candidates(), others, byRaftId);
       if (better !== undefined && spread(better, others, byRaftId) > own) {
         demote(id);

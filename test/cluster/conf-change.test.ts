@@ -56,13 +56,22 @@ describe('raft voter planning (REFERENCE 1.6 unit facts)', () => {
 
   it('expelling 1 of 5 voters -> AddLearnerNode(4), RemoveNode(5)', () => {
     const all = [1, 2, 3, 4].map((id) => inst(id, 'Online', 'Online'));
-    all.push(inst(5, 'Online', 'Expelled'));
+    all.push(inst(5, 'Expelled', 'Expelled'));
     expect(fmt(planConfChange(all, [1, 2, 3, 4, 5], []))).toEqual(['AddLearnerNode(4)', 'RemoveNode(5)']);
   });
 
   it('an Offline voter hands its vote to an Online learner', () => {
     const all = [inst(1, 'Online', 'Online'), inst(2, 'Online', 'Online'), inst(3, 'Offline', 'Offline'), inst(4, 'Online', 'Online')];
     expect(fmt(planConfChange(all, [1, 2, 3], [4]))).toEqual(['AddLearnerNode(3)', 'AddNode(4)']);
+  });
+
+  it('never demotes or removes the leader itself', () => {
+    const all = [inst(1, 'Online', 'Expelled'), inst(2, 'Online', 'Online'), inst(3, 'Online', 'Online'), inst(4, 'Online', 'Online')];
+    const changes = planConfChange(all, [1, 2, 3], [4], 1);
+    expect(changes.some((c) => c.nodeId === 1)).toBe(false);
+    // Once the governor moved leadership away (2 leads) and set current Expelled, 1 is removed.
+    const gone = [inst(1, 'Expelled', 'Expelled'), ...all.slice(1)];
+    expect(fmt(planConfChange(gone, [1, 2, 3], [4], 2))).toEqual(['AddNode(4)', 'RemoveNode(1)']);
   });
 
   it('spreads voters across failure domains', () => {
@@ -96,8 +105,10 @@ describe('raft voter planning (REFERENCE 1.6 unit facts)', () => {
         expect(planConfChange(all, [...after.voters], [...after.learners])).toEqual([]);
         // never more voters than needed, never an expelled member
         const live = all.filter((x) => x.targetGrade.variant !== 'Expelled' && x.currentGrade.variant !== 'Expelled');
-        expect(after.voters.size).toBeLessThanOrEqual(votersNeeded(live.length));
-        for (const id of [...after.voters, ...after.learners]) expect(live.some((x) => x.raftId === id)).toBe(true);
+        const present = all.filter((x) => x.currentGrade.variant !== 'Expelled');
+        for (const id of after.voters) expect(present.some((x) => x.raftId === id)).toBe(true);
+        for (const id of after.learners) expect(present.some((x) => x.raftId === id)).toBe(true);
+        expect([...after.voters].filter((id) => live.some((x) => x.raftId === id)).length).toBeLessThanOrEqual(votersNeeded(live.length));
       }),
       { numRuns: 2000 },
     );

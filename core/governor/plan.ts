@@ -1,0 +1,209 @@
+/**
+ * The governor's planner, sans-IO (Picodata's `action_plan`). It looks at a snapshot of the
+ * clusterwide tables on the Raft leader and returns the one next step, as plain data; the
+ * executor (executor.ts) performs it, and on any failure the governor plans again from fresh
+ * state. Checks run in priority order; the first that applies wins:
+ *
+ *   1. conf_change            Raft voters/learners differ from what the topology needs
+ *   2. downgrade steps        someone's target is Offline/Expelled: move leadership, mastership,
+ *                             reconfigure sharding, then set current = target
+ *   3. raft_sync              Offline (or restarted) instance catches up with the Raft log
+ *   4. create_replicaset      first instance of a replicaset: promote it, insert the record
+ *   5. switch_master          the master is going away and a member can take over
+ *   6. replication            configure replication on the replicaset's members
+ *   7. sharding_init          configure sharding everywhere (bootstrapped or weighted replicaset)
+ *   8. sharding_boot          distribute buckets once a replicaset is full and weighted
+ *   9. propose_weight         a replicaset became full: give it weight
+ *  10. skip_sharding          nothing to shard yet: the instance is Online without it
+ *  11. update_weights         weights changed: reconfigure sharding everywhere
+ *  12. to_online              sharding initialized: Online
+ */
+
+import { grade, isReincarnated, mayRespond, type CurrentGrade, type CurrentGradeVariant } from '../cluster/grade.ts';
+import type { Instance, Replicaset, Weight } from '../cluster/records.ts';
+import { replicasetUuid } from '../cluster/uuid.ts';
+import { planConfChange, type ConfChangeSingle } from './conf-change.ts';
+
+export interface GovernorSnapshot {
+  /** The leader this governor runs on. */
+  readonly selfRaftId: number;
+  readonly voters: readonly number[];
+  readonly learners: readonly number[];
+  /** A configuration change is proposed but not applied yet (or the joint state not left). */
+  readonly confChangePending: boolean;
+  readonly instances: readonly Instance[];
+  readonly replicasets: readonly Replicaset[];
+  readonly replicationFactor: number;
+  readonly vshardBootstrapped: boolean;
+}
+
+export type Plan =
+  | { readonly kind: 'conf_change'; readonly changes: readonly ConfChangeSingle[] }
+  | { readonly kind: 'transfer_leadership'; readonly toRaftId: number }
+  | { readonly kind: 'switch_master'; readonly replicasetId: string; readonly fromInstanceId: string; readonly toInstanceId: string }
+  | {
+      readonly kind: 'downgrade';
+      readonly instance: Instance;
+      readonly currentGrade: CurrentGrade;
+      /** Instances whose sharding configuration must drop the downgraded one first. */
+      readonly shardingTargets: readonly Instance[];
+    }
+  | { readonly kind: 'raft_sync'; readonly instance: Instance }
+  | { readonly kind: 'create_replicaset'; readonly instance: Instance; readonly replicaset: Replicaset }
+  | {
+      readonly kind: 'replication';
+      readonly instance: Instance;
+      /** Members that get the new replication configuration (the instance included). */
+      readonly targets: readonly Instance[];
+      readonly masterId: string;
+    }
+  | { readonly kind: 'sharding_init'; readonly instance: Instance; readonly targets: readonly Instance[] }
+  | { readonly kind: 'sharding_boot'; readonly replicasetId: string; readonly master: Instance }
+  | { readonly kind: 'propose_weight'; readonly replicasetId: string; readonly weight: Weight }
+  | { readonly kind: 'skip_sharding'; readonly instance: Instance }
+  | { readonly kind: 'update_weights'; readonly replicasetIds: readonly string[]; readonly targets: readonly Instance[] }
+  | { readonly kind: 'to_online'; readonly instance: Instance }
+  | { readonly kind: 'idle' };
+
+export type PlanKind = Plan['kind'];
+
+const isShardingReady = (v: CurrentGradeVariant): boolean => v === 'ShardingInitialized' || v === 'Online';
+
+export function plan(s: GovernorSnapshot): Plan {
+  if (s.confChangePending) return { kind: 'idle' };
+  const changes = planConfChange(s.instances, s.voters, s.learners, s.selfRaftId);
+  if (changes.length > 0) return { kind: 'conf_change', changes };
+  return (
+    planDowngrade(s) ??
+    planRaftSync(s) ??
+    planCreateReplicaset(s) ??
+    planSwitchMaster(s) ??
+    planReplication(s) ??
+    planShardingInit(s) ??
+    planShardingBoot(s) ??
+    planProposeWeight(s) ??
+    planSkipSharding(s) ??
+    planUpdateWeights(s) ??
+    planToOnline(s) ?? { kind: 'idle' }
+  );
+}
+
+/** Target is Offline/Expelled but current is not there yet. */
+function isDowngrading(i: Instance): boolean {
+  return (i.targetGrade.variant === 'Offline' || i.targetGrade.variant === 'Expelled') && i.currentGrade.variant !== i.targetGrade.variant;
+}
+
+/** Wants Online but is not fully there for its current incarnation. */
+function isUpgrading(i: Instance, from: CurrentGradeVariant): boolean {
+  if (i.targetGrade.variant !== 'Online') return false;
+  if (from === 'Offline') return i.currentGrade.variant === 'Offline' || (isReincarnated(i.currentGrade, i.targetGrade) && i.currentGrade.variant !== 'Expelled');
+  return i.currentGrade.variant === from && i.currentGrade.incarnation === i.targetGrade.incarnation;
+}
+
+function planDowngrade(s: GovernorSnapshot): Plan | undefined {
+  const instance = s.instances.find(isDowngrading);
+  if (instance === undefined) return undefined;
+  if (instance.raftId === s.selfRaftId) {
+    const to = s.voters.map((id) => s.instances.find((i) => i.raftId === id)).find((i) => i !== undefined && i.raftId !== s.selfRaftId && mayRespond(i.targetGrade));
+    if (to !== undefined) return { kind: 'transfer_leadership', toRaftId: to.raftId };
+  }
+  const replicaset = s.replicasets.find((r) => r.replicasetId === instance.replicasetId);
+  if (replicaset !== undefined && replicaset.masterId === instance.instanceId) {
+    const successor = members(s, instance.replicasetId).find((m) => m.instanceId !== instance.instanceId && mayRespond(m.targetGrade));
+    if (successor !== undefined) {
+      return { kind: 'switch_master', replicasetId: replicaset.replicasetId, fromInstanceId: instance.instanceId, toInstanceId: successor.instanceId };
+    }
+  }
+  const shardingTargets = s.instances.filter((i) => i.instanceId !== instance.instanceId && mayRespond(i.targetGrade) && isShardingReady(i.currentGrade.variant));
+  const variant = instance.targetGrade.variant === 'Expelled' ? 'Expelled' : 'Offline';
+  return { kind: 'downgrade', instance, currentGrade: grade(variant, instance.targetGrade.incarnation), shardingTargets };
+}
+
+function planRaftSync(s: GovernorSnapshot): Plan | undefined {
+  const instance = s.instances.find((i) => isUpgrading(i, 'Offline'));
+  return instance === undefined ? undefined : { kind: 'raft_sync', instance };
+}
+
+function planCreateReplicaset(s: GovernorSnapshot): Plan | undefined {
+  const instance = s.instances.find((i) => isUpgrading(i, 'RaftSynced') && !s.replicasets.some((r) => r.replicasetId === i.replicasetId));
+  if (instance === undefined) return undefined;
+  const replicaset: Replicaset = {
+    replicasetId: instance.replicasetId,
+    replicasetUuid: replicasetUuid(instance.replicasetId),
+    masterId: instance.instanceId,
+    weight: { value: 0, origin: 'Auto', state: 'Initial' },
+    currentSchemaVersion: 0,
+  };
+  return { kind: 'create_replicaset', instance, replicaset };
+}
+
+/** A master whose instance is going away (and is already down) hands over to a live member. */
+function planSwitchMaster(s: GovernorSnapshot): Plan | undefined {
+  for (const r of s.replicasets) {
+    const master = s.instances.find((i) => i.instanceId === r.masterId);
+    if (master !== undefined && mayRespond(master.targetGrade)) continue;
+    const successor = members(s, r.replicasetId).find((m) => m.instanceId !== r.masterId && mayRespond(m.targetGrade) && m.currentGrade.variant !== 'Offline');
+    if (successor !== undefined) return { kind: 'switch_master', replicasetId: r.replicasetId, fromInstanceId: r.masterId, toInstanceId: successor.instanceId };
+  }
+  return undefined;
+}
+
+function planReplication(s: GovernorSnapshot): Plan | undefined {
+  const instance = s.instances.find((i) => isUpgrading(i, 'RaftSynced'));
+  if (instance === undefined) return undefined;
+  const replicaset = s.replicasets.find((r) => r.replicasetId === instance.replicasetId);
+  if (replicaset === undefined) return undefined;
+  const targets = members(s, instance.replicasetId).filter((m) => m.instanceId === instance.instanceId || mayRespond(m.targetGrade));
+  return { kind: 'replication', instance, targets, masterId: replicaset.masterId };
+}
+
+function weightOf(s: GovernorSnapshot, replicasetId: string): Weight | undefined {
+  return s.replicasets.find((r) => r.replicasetId === replicasetId)?.weight;
+}
+
+function planShardingInit(s: GovernorSnapshot): Plan | undefined {
+  const instance = s.instances.find((i) => isUpgrading(i, 'Replicated') && (s.vshardBootstrapped || (weightOf(s, i.replicasetId)?.value ?? 0) !== 0));
+  if (instance === undefined) return undefined;
+  const targets = s.instances.filter((i) => i.instanceId === instance.instanceId || (mayRespond(i.targetGrade) && isShardingReady(i.currentGrade.variant)));
+  return { kind: 'sharding_init', instance, targets };
+}
+
+function planShardingBoot(s: GovernorSnapshot): Plan | undefined {
+  if (s.vshardBootstrapped) return undefined;
+  const r = s.replicasets.find((x) => x.weight.state === 'UpToDate' && x.weight.value > 0);
+  if (r === undefined) return undefined;
+  const master = s.instances.find((i) => i.instanceId === r.masterId);
+  if (master === undefined || !isShardingReady(master.currentGrade.variant)) return undefined;
+  return { kind: 'sharding_boot', replicasetId: r.replicasetId, master };
+}
+
+function planProposeWeight(s: GovernorSnapshot): Plan | undefined {
+  for (const r of s.replicasets) {
+    const live = members(s, r.replicasetId).filter((m) => mayRespond(m.targetGrade));
+    if (live.length < s.replicationFactor || r.weight.value !== 0 || r.weight.origin !== 'Auto' || r.weight.state === 'Updating') continue;
+    return { kind: 'propose_weight', replicasetId: r.replicasetId, weight: { value: 1, origin: 'Auto', state: s.vshardBootstrapped ? 'Updating' : 'UpToDate' } };
+  }
+  return undefined;
+}
+
+function planSkipSharding(s: GovernorSnapshot): Plan | undefined {
+  const instance = s.instances.find((i) => isUpgrading(i, 'Replicated'));
+  return instance === undefined ? undefined : { kind: 'skip_sharding', instance };
+}
+
+function planUpdateWeights(s: GovernorSnapshot): Plan | undefined {
+  const updating = s.replicasets.filter((r) => r.weight.state === 'Updating').map((r) => r.replicasetId);
+  if (updating.length === 0) return undefined;
+  const targets = s.instances.filter((i) => mayRespond(i.targetGrade) && isShardingReady(i.currentGrade.variant));
+  return { kind: 'update_weights', replicasetIds: updating, targets };
+}
+
+function planToOnline(s: GovernorSnapshot): Plan | undefined {
+  const instance = s.instances.find((i) => isUpgrading(i, 'ShardingInitialized'));
+  return instance === undefined ? undefined : { kind: 'to_online', instance };
+}
+
+/** Members of a replicaset in raft id order. */
+function members(s: GovernorSnapshot, replicasetId: string): Instance[] {
+  return s.instances.filter((i) => i.replicasetId === replicasetId && i.currentGrade.variant !== 'Expelled').sort((a, b) => a.raftId - b.raftId);
+}
