@@ -1,0 +1,67 @@
+import { mkdirSync } from 'node:fs';
+import type { Env, ProcessControl, StopSignal } from '../core/env/env.ts';
+import type { LogLevel } from '../core/env/log.ts';
+import { RealClock } from './clock.ts';
+import { LmdbDisk } from './disk.ts';
+import { createRealLog } from './log.ts';
+import { RealNetwork } from './network.ts';
+import { createRealRandom } from './random.ts';
+
+export interface RealEnvOptions {
+  readonly dataDir: string;
+  readonly logLevel: LogLevel;
+  readonly pretty?: boolean;
+}
+
+export interface RealEnv extends Env {
+  /** Closes the disk; called on the way out. */
+  shutdown(): Promise<void>;
+}
+
+/**
+ * The real world behind the Env seam: monotonic clock and Node timers, OS-seeded randomness, TCP,
+ * LMDB in the data directory, pino logs, SIGTERM/SIGINT as graceful stop.
+ */
+export function createRealEnv(options: RealEnvOptions): RealEnv {
+  mkdirSync(options.dataDir, { recursive: true });
+  const disk = LmdbDisk.open(options.dataDir);
+  const log = createRealLog({ level: options.logLevel, ...(options.pretty !== undefined ? { pretty: options.pretty } : {}) });
+  const control = realProcessControl(async () => {
+    await disk.close();
+  });
+  return {
+    clock: new RealClock(),
+    random: createRealRandom(),
+    net: new RealNetwork(),
+    disk,
+    log,
+    process: control,
+    buggify: () => false,
+    shutdown: () => disk.close(),
+  };
+}
+
+function realProcessControl(beforeExit: () => Promise<void>): ProcessControl {
+  let stopHandler: ((signal: StopSignal) => void) | null = null;
+  let exiting = false;
+  const onSignal = (signal: StopSignal): void => {
+    if (stopHandler === null) exit(0);
+    else stopHandler(signal);
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  const exit = (code: number): void => {
+    if (exiting) return;
+    exiting = true;
+    beforeExit().then(
+      () => process.exit(code),
+      () => process.exit(code),
+    );
+  };
+  return {
+    onStop: (handler) => {
+      stopHandler = handler;
+    },
+    exit,
+  };
+}
