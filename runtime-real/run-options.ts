@@ -1,0 +1,112 @@
+/**
+ * `picodata run` options: every flag of the admin guide (section 14.1) plus the 2023 additions,
+ * each with its `PICODATA_*` environment variable. Parsing is pure so it can be tested; the CLI
+ * turns a `RunOptionsError` into exit code 2 before anything is touched.
+ */
+
+import { FailureDomainError, parseFailureDomain, type FailureDomain } from '../core/cluster/failure-domain.ts';
+import type { LogLevel } from '../core/env/log.ts';
+import { LOG_LEVELS } from '../core/env/log.ts';
+
+export const DEFAULT_PORT = 3301;
+
+export interface RunOptions {
+  readonly clusterId: string;
+  readonly dataDir: string;
+  readonly instanceId: string | undefined;
+  readonly listen: string;
+  readonly advertise: string;
+  readonly peers: readonly string[];
+  readonly failureDomain: FailureDomain;
+  readonly replicasetId: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly initReplicationFactor: number;
+  readonly script: string | undefined;
+  readonly httpListen: string | undefined;
+}
+
+export class RunOptionsError extends Error {
+  override readonly name = 'RunOptionsError';
+}
+
+/**
+ * Picodata's address forms: `host:port`; `:port` means localhost; a bare `host` gets port 3301
+ * (so `1234` is the host "1234"). A port above 65535 or a second colon is an error.
+ */
+export function normalizeAddress(text: string, what: string): string {
+  const value = text.trim();
+  const colons = value.split(':').length - 1;
+  if (colons > 1) throw new RunOptionsError(`invalid ${what} address "${text}": too many colons`);
+  if (colons === 0) {
+    if (value === '') throw new RunOptionsError(`invalid ${what} address: empty`);
+    return `${value}:${DEFAULT_PORT}`;
+  }
+  const [host, port] = value.split(':') as [string, string];
+  if (!/^\d+$/.test(port) || Number(port) > 65535) throw new RunOptionsError(`invalid ${what} address "${text}": bad port "${port}"`);
+  return `${host === '' ? 'localhost' : host}:${Number(port)}`;
+}
+
+/** Raw values as the CLI library hands them over (flags win over environment variables). */
+export interface RawRunOptions {
+  readonly clusterId?: string | undefined;
+  readonly dataDir?: string | undefined;
+  readonly instanceId?: string | undefined;
+  readonly listen?: string | undefined;
+  readonly advertise?: string | undefined;
+  readonly peer?: readonly string[] | string | undefined;
+  readonly failureDomain?: readonly string[] | string | undefined;
+  readonly replicasetId?: string | undefined;
+  readonly logLevel?: string | undefined;
+  readonly initReplicationFactor?: string | number | undefined;
+  readonly script?: string | undefined;
+  readonly httpListen?: string | undefined;
+}
+
+function fromEnv(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
+  const value = env[`PICODATA_${name}`];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function list(value: readonly string[] | string | undefined): string[] {
+  if (value === undefined) return [];
+  const items = typeof value === 'string' ? [value] : [...value];
+  return items.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+}
+
+export function resolveRunOptions(raw: RawRunOptions, env: Readonly<Record<string, string | undefined>>): RunOptions {
+  const listen = normalizeAddress(raw.listen ?? fromEnv(env, 'LISTEN') ?? `localhost:${DEFAULT_PORT}`, 'listen');
+  const advertiseText = raw.advertise ?? fromEnv(env, 'ADVERTISE');
+  const peerTexts = list(raw.peer).length > 0 ? list(raw.peer) : list(fromEnv(env, 'PEER'));
+  const peers = (peerTexts.length > 0 ? peerTexts : [`localhost:${DEFAULT_PORT}`]).map((p) => normalizeAddress(p, 'peer'));
+  const logLevel = raw.logLevel ?? fromEnv(env, 'LOG_LEVEL') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new RunOptionsError(`invalid log level "${logLevel}": expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const rfText = String(raw.initReplicationFactor ?? fromEnv(env, 'INIT_REPLICATION_FACTOR') ?? '1');
+  if (!/^\d+$/.test(rfText) || Number(rfText) < 1 || Number(rfText) > 255) {
+    throw new RunOptionsError(`invalid init replication factor "${rfText}": expected an integer from 1 to 255`);
+  }
+  let failureDomain: FailureDomain;
+  try {
+    const domainTexts = list(raw.failureDomain).length > 0 ? list(raw.failureDomain) : list(fromEnv(env, 'FAILURE_DOMAIN'));
+    failureDomain = parseFailureDomain(domainTexts.join(','));
+  } catch (error) {
+    if (error instanceof FailureDomainError) throw new RunOptionsError(error.message);
+    throw error;
+  }
+  const httpListen = raw.httpListen ?? fromEnv(env, 'HTTP_LISTEN');
+  return {
+    clusterId: raw.clusterId ?? fromEnv(env, 'CLUSTER_ID') ?? 'demo',
+    dataDir: raw.dataDir ?? fromEnv(env, 'DATA_DIR') ?? '.',
+    instanceId: raw.instanceId ?? fromEnv(env, 'INSTANCE_ID'),
+    listen,
+    advertise: advertiseText === undefined ? listen : normalizeAddress(advertiseText, 'advertise'),
+    peers,
+    failureDomain,
+    replicasetId: raw.replicasetId ?? fromEnv(env, 'REPLICASET_ID'),
+    logLevel: logLevel as LogLevel,
+    initReplicationFactor: Number(rfText),
+    script: raw.script ?? fromEnv(env, 'SCRIPT'),
+    httpListen: httpListen === undefined ? undefined : normalizeAddress(httpListen, 'http-listen'),
+  };
+}

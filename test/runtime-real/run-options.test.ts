@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { normalizeAddress, resolveRunOptions, RunOptionsError } from '../../runtime-real/run-options.ts';
+
+describe('picodata run options', () => {
+  it('normalizes Picodata address forms', () => {
+    expect(normalizeAddress('1234', 'listen')).toBe('1234:3301');
+    expect(normalizeAddress(':1234', 'listen')).toBe('localhost:1234');
+    expect(normalizeAddress('host', 'listen')).toBe('host:3301');
+    expect(normalizeAddress('127.0.0.1:3302', 'listen')).toBe('127.0.0.1:3302');
+    expect(() => normalizeAddress('h:70000', 'listen')).toThrow(RunOptionsError);
+    expect(() => normalizeAddress('a:b:1', 'listen')).toThrow(/too many colons/);
+  });
+
+  it('uses the documented defaults', () => {
+    const o = resolveRunOptions({}, {});
+    expect(o).toMatchObject({
+      clusterId: 'demo',
+      dataDir: '.',
+      listen: 'localhost:3301',
+      advertise: 'localhost:3301',
+      peers: ['localhost:3301'],
+      logLevel: 'info',
+      initReplicationFactor: 1,
+      failureDomain: {},
+    });
+    expect(o.instanceId).toBeUndefined();
+  });
+
+  it('reads PICODATA_* variables, and flags win over them', () => {
+    const env = { PICODATA_LISTEN: ':3302', PICODATA_PEER: 'a:1,b:2', PICODATA_FAILURE_DOMAIN: 'planet=Earth', PICODATA_CLUSTER_ID: 'x' };
+    const fromEnv = resolveRunOptions({}, env);
+    expect(fromEnv).toMatchObject({ listen: 'localhost:3302', peers: ['a:1', 'b:2'], failureDomain: { PLANET: 'EARTH' }, clusterId: 'x' });
+    const flags = resolveRunOptions({ listen: '127.0.0.1:4000', clusterId: 'y', peer: ['c:3'] }, env);
+    expect(flags).toMatchObject({ listen: '127.0.0.1:4000', advertise: '127.0.0.1:4000', clusterId: 'y', peers: ['c:3'] });
+  });
+
+  it('rejects bad values with a clear message', () => {
+    expect(() => resolveRunOptions({ logLevel: 'loud' }, {})).toThrow('invalid log level "loud"');
+    expect(() => resolveRunOptions({ initReplicationFactor: '0' }, {})).toThrow(/replication factor/);
+    expect(() => resolveRunOptions({ failureDomain: 'planet' }, {})).toThrow(/KEY=VALUE/);
+  });
+});
