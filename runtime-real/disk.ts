@@ -1,0 +1,200 @@
+/**
+ * The real Disk: one LMDB environment per data directory, one named database per store, binary
+ * keys and values, with the simulated disk's semantics (core/env/disk.ts):
+ * - a batch is one synchronous LMDB transaction on an env opened with `noSync`: atomic, visible
+ *   when `write` returns, and in the OS once committed (survives a process crash) = `write`;
+ *   `none` cannot be weaker than that here;
+ * - `fsync` adds mdb_env_sync. Syncs are grouped: one in flight; requests arriving meanwhile
+ *   share the next one (it must start after their batches, so the current one cannot cover them).
+ * A catalog database lists the stores, so `list()` does not depend on LMDB internals.
+ */
+
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { DiskError, type Disk, type Durability, type Op, type RangeOptions, type Store } from '../core/env/disk.ts';
+
+const CATALOG = '__stores';
+/** Named databases per environment (LMDB needs the bound up front). */
+export const LMDB_STORES_MAX = 4096;
+
+type Bytes = Uint8Array;
+
+function diskError(error: unknown, what: string): DiskError {
+  const text = error instanceof Error ? error.message : String(error);
+  const code = /MDB_MAP_FULL|ENOSPC|No space/i.test(text) ? 'ENOSPC' : 'EIO';
+  return new DiskError(code, `${what}: ${text}`);
+}
+
+export class LmdbDisk implements Disk {
+  private readonly root: RootDatabase;
+  private readonly catalog: Database<string, string>;
+  private readonly databases = new Map<string, Database<Bytes, Bytes>>();
+  private closed = false;
+  private syncInFlight: Promise<void> | null = null;
+  private syncNext: Promise<void> | null = null;
+
+  private constructor(path: string) {
+    this.root = open({ path, noSync: true, maxDbs: LMDB_STORES_MAX, compression: false });
+    this.catalog = this.root.openDB<string, string>({ name: CATALOG, encoding: 'string' });
+  }
+
+  /** Opens (creating if missing) the environment in directory `path`. */
+  static open(path: string): LmdbDisk {
+    return new LmdbDisk(path);
+  }
+
+  checkOpen(): void {
+    if (this.closed) throw new DiskError('ECLOSED', 'the disk is closed');
+  }
+
+  database(name: string): Database<Bytes, Bytes> {
+    let db = this.databases.get(name);
+    if (db === undefined) {
+      db = this.root.openDB<Bytes, Bytes>({ name: `s:${name}`, keyEncoding: 'binary', encoding: 'binary' });
+      this.databases.set(name, db);
+    }
+    return db;
+  }
+
+  async open(name: string): Promise<Store> {
+    this.checkOpen();
+    if (name === CATALOG) throw new DiskError('EIO', `reserved store name ${name}`);
+    const db = this.database(name);
+    if (this.catalog.get(name) === undefined) this.root.transactionSync(() => this.catalog.put(name, ''));
+    return new LmdbStore(this, name, db);
+  }
+
+  async list(): Promise<string[]> {
+    this.checkOpen();
+    return [...this.catalog.getKeys()].map(String).sort();
+  }
+
+  async destroy(name: string): Promise<void> {
+    this.checkOpen();
+    const db = this.database(name);
+    this.root.transactionSync(() => {
+      db.clearSync();
+      this.catalog.remove(name);
+    });
+    this.databases.delete(name);
+  }
+
+  /** Applies a batch as one synchronous transaction. */
+  commit(db: Database<Bytes, Bytes>, ops: readonly Op[], storeName: string): void {
+    this.checkOpen();
+    try {
+      this.root.transactionSync(() => {
+        for (const op of ops) {
+          if (op.kind === 'put') void db.put(op.key, op.value);
+          else void db.remove(op.key);
+        }
+      });
+    } catch (error) {
+      throw diskError(error, `write to store ${storeName}`);
+    }
+  }
+
+  /** mdb_env_sync, grouped: covers every batch committed before the call. */
+  fsync(): Promise<void> {
+    this.checkOpen();
+    if (this.syncInFlight === null) {
+      this.syncInFlight = this.runSync().finally(() => {
+        this.syncInFlight = null;
+      });
+      return this.syncInFlight;
+    }
+    if (this.syncNext === null) {
+      const current = this.syncInFlight;
+      this.syncNext = current
+        .catch(() => undefined)
+        .then(() => {
+          this.syncNext = null;
+          return this.fsync();
+        });
+    }
+    return this.syncNext;
+  }
+
+  private runSync(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      // mdb_env_sync: exposed by lmdb-js at runtime, missing from its typings.
+      const root = this.root as unknown as { sync(callback: (error?: unknown) => void): void };
+      root.sync((error?: unknown) => (error ? reject(diskError(error, 'fsync')) : resolve()));
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.fsync().catch(() => undefined);
+    this.closed = true;
+    await this.root.close();
+  }
+}
+
+class LmdbStore implements Store {
+  readonly name: string;
+  private readonly disk: LmdbDisk;
+  private readonly db: Database<Bytes, Bytes>;
+
+  constructor(disk: LmdbDisk, name: string, db: Database<Bytes, Bytes>) {
+    this.disk = disk;
+    this.name = name;
+    this.db = db;
+  }
+
+  get(key: Uint8Array): Uint8Array | undefined {
+    this.disk.checkOpen();
+    try {
+      return this.db.get(key) ?? undefined;
+    } catch (error) {
+      throw diskError(error, `read from store ${this.name}`);
+    }
+  }
+
+  *range(options: RangeOptions = {}): Iterable<[Uint8Array, Uint8Array]> {
+    this.disk.checkOpen();
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    if (limit <= 0) return;
+    if (!options.reverse) {
+      const range = this.db.getRange({
+        ...(options.from !== undefined ? { start: options.from } : {}),
+        ...(options.to !== undefined ? { end: options.to } : {}),
+        ...(Number.isFinite(limit) ? { limit } : {}),
+      });
+      for (const { key, value } of range) yield [key, value];
+      return;
+    }
+    yield* this.reverseRange(options.from, options.to, limit);
+  }
+
+  /** LMDB's reverse ranges include `start` (the upper end): ours exclude `to` and include `from`. */
+  private *reverseRange(from: Bytes | undefined, to: Bytes | undefined, limit: number): Iterable<[Bytes, Bytes]> {
+    let n = 0;
+    const range = this.db.getRange({
+      reverse: true,
+      ...(to !== undefined ? { start: to } : {}),
+      ...(from !== undefined ? { end: from } : {}),
+    });
+    for (const { key, value } of range) {
+      if (to !== undefined && Buffer.compare(key, to) === 0) continue;
+      if (n++ >= limit) return;
+      yield [key, value];
+    }
+    if (from === undefined || n >= limit) return;
+    const first = this.db.get(from);
+    if (first !== undefined) yield [from, first];
+  }
+
+  write(ops: readonly Op[], durability: Durability): Promise<void> {
+    try {
+      this.disk.commit(this.db, ops, this.name);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (durability !== 'fsync') return Promise.resolve();
+    return this.disk.fsync();
+  }
+
+  sync(): Promise<void> {
+    return this.disk.fsync();
+  }
+}
