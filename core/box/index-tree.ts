@@ -17,12 +17,15 @@ export class TreeIndex implements EngineIndex {
   readonly def: IndexDef;
   private readonly tree: BTreeMap<Tuple, Tuple>;
   private readonly keyCompare: KeyComparator;
+  /** Compares two tuples on the index's own parts (not the extended order). */
+  private readonly partsCompare: (a: Tuple, b: Tuple) => number;
 
   /** `orderDef` is the key the tree orders by (extended with the primary key when needed). */
   constructor(def: IndexDef, orderDef: KeyDef) {
     this.def = def;
     this.tree = new BTreeMap<Tuple, Tuple>(compileTupleComparator(orderDef));
     this.keyCompare = compileKeyComparator(def.keyDef);
+    this.partsCompare = compileTupleComparator(def.keyDef);
   }
 
   size(): number {
@@ -35,7 +38,8 @@ export class TreeIndex implements EngineIndex {
 
   findByTuple(tuple: Tuple): Tuple | undefined {
     assert(this.def.unique, 'findByTuple on a non-unique index');
-    return this.tree.get(tuple);
+    // The tree may order by an extended key (nullable unique parts): search by the parts alone.
+    return this.tree.getWith(tuple, this.partsCompare);
   }
 
   insert(tuple: Tuple): void {

@@ -240,12 +240,26 @@ export class VinylIndex implements EngineIndex {
   }
 
   get(key: Key): Tuple | undefined {
+    if (this.orderDef.parts.length > this.def.parts.length) return this.firstMatch(key);
     return this.lookup(this.encodeKey(key));
   }
 
   findByTuple(tuple: Tuple): Tuple | undefined {
     assert(this.def.unique, 'findByTuple on a non-unique index');
+    if (this.orderDef.parts.length > this.def.parts.length) {
+      return this.firstMatch(this.def.parts.map((p) => tuple[p.fieldNo] ?? null));
+    }
     return this.lookup(this.encodeTuple(tuple));
+  }
+
+  /** Unique index stored under an extended key (nullable parts): the first entry with the key. */
+  private firstMatch(key: Key): Tuple | undefined {
+    let found: Tuple | undefined;
+    this.iterate('EQ', key, (t) => {
+      found = t;
+      return false;
+    });
+    return found;
   }
 
   private lookup(memKey: Uint8Array): Tuple | undefined {
