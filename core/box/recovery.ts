@@ -15,7 +15,7 @@ import type { Store } from '../env/disk.ts';
 import type { Log } from '../env/log.ts';
 import { boxErrors, type BoxError } from './errors.ts';
 import { readU64Key } from './record-codec.ts';
-import { readSnapshot, snapshotLsns, type SpaceImage } from './snapshot.ts';
+import { deleteSnapshot, readSnapshot, snapshotLsns, type SpaceImage } from './snapshot.ts';
 import type { WalSpan } from './wal.ts';
 import { decodeWalBatch, type DecodedRow, type WalBatch } from './wal-record.ts';
 
@@ -79,6 +79,12 @@ export async function recover(snapStore: Store, walStore: Store, log: Log, targe
       break;
     }
     const snapshot = readSnapshot(snapStore, lsn);
+    if ('incomplete' in snapshot) {
+      // A checkpoint cut short by a crash: expected, not corruption. Its chunks go.
+      log.warn('incomplete snapshot (checkpoint interrupted), removing it', { lsn });
+      await deleteSnapshot(snapStore, lsn);
+      continue;
+    }
     if ('error' in snapshot) {
       log.error('snapshot is corrupt, not loading it', { lsn, error: snapshot.error.message });
       problems.push(snapshot.error);

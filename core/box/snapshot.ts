@@ -110,9 +110,14 @@ export function snapshotLsns(store: Store): number[] {
  * Reads and checks a snapshot completely; returns its images or a corruption error. Nothing is
  * loaded from a snapshot that fails any check.
  */
-export function readSnapshot(store: Store, lsn: number): { images: SpaceImage[] } | { error: BoxError } {
+export function readSnapshot(
+  store: Store,
+  lsn: number,
+): { images: SpaceImage[] } | { error: BoxError } | { incomplete: true } {
   const footerBytes = store.get(chunkKey(lsn, FOOTER_CHUNK));
-  if (footerBytes === undefined) return { error: boxErrors.invalidXlog(`snapshot ${lsn} is incomplete (no footer)`) };
+  // The footer is written last: without it the checkpoint never finished (a crash), which is
+  // not corruption. A footer that fails its checksum is.
+  if (footerBytes === undefined) return { incomplete: true };
   const footer = openRecord('snapshotFooter', footerBytes);
   if (footer === null) return { error: boxErrors.invalidXlog(`snapshot ${lsn}: footer checksum mismatch`) };
   const [footerLsn, chunkCount, tupleCount] = new MpReader(footer).value() as number[];
