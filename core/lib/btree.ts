@@ -40,6 +40,82 @@ export interface RangeBounds<K> {
   readonly reverse?: boolean;
 }
 
+/** How a cursor seeks relative to a target: first >=, first >, last <=, last <. */
+export type SeekMode = 'ge' | 'gt' | 'le' | 'lt';
+
+/**
+ * A position in the tree (a leaf and an index in it). Valid until the tree is mutated; after a
+ * mutation, seek again from the last key seen.
+ */
+export class BTreeCursor<K, V> {
+  private leaf: Leaf<K, V> | null;
+  private index: number;
+
+  constructor(leaf: Leaf<K, V> | null, index: number) {
+    this.leaf = leaf;
+    this.index = index;
+    this.settle();
+  }
+
+  get valid(): boolean {
+    return this.leaf !== null;
+  }
+
+  get key(): K {
+    assert(this.leaf !== null, 'cursor is not on an entry');
+    return this.leaf.keys[this.index]!;
+  }
+
+  get value(): V {
+    assert(this.leaf !== null, 'cursor is not on an entry');
+    return this.leaf.values[this.index]!;
+  }
+
+  next(): void {
+    if (this.leaf === null) return;
+    this.index++;
+    if (this.index < this.leaf.keys.length) return;
+    this.leaf = this.leaf.next;
+    this.index = 0;
+    this.settleForward();
+  }
+
+  prev(): void {
+    if (this.leaf === null) return;
+    this.index--;
+    if (this.index >= 0) return;
+    this.leaf = this.leaf.prev;
+    this.index = this.leaf === null ? 0 : this.leaf.keys.length - 1;
+    this.settleBackward();
+  }
+
+  /** Moves off positions past either end of a leaf (seeks land there). */
+  private settle(): void {
+    if (this.leaf === null) return;
+    if (this.index >= this.leaf.keys.length) {
+      this.leaf = this.leaf.next;
+      this.index = 0;
+      this.settleForward();
+    } else if (this.index < 0) {
+      this.leaf = this.leaf.prev;
+      this.index = this.leaf === null ? 0 : this.leaf.keys.length - 1;
+      this.settleBackward();
+    }
+  }
+
+  private settleForward(): void {
+    // Only the root leaf can be empty, and it has no neighbours; the loop is bounded by that.
+    while (this.leaf !== null && this.leaf.keys.length === 0) this.leaf = this.leaf.next;
+  }
+
+  private settleBackward(): void {
+    while (this.leaf !== null && this.leaf.keys.length === 0) {
+      this.leaf = this.leaf.prev;
+      this.index = this.leaf === null ? 0 : this.leaf.keys.length - 1;
+    }
+  }
+}
+
 export class BTreeMap<K, V> {
   private root: Node<K, V> = new Leaf<K, V>();
   private count = 0;
@@ -63,6 +139,67 @@ export class BTreeMap<K, V> {
     const i = this.lowerBound(leaf.keys, key);
     if (i < leaf.keys.length && this.compare(leaf.keys[i]!, key) === 0) return leaf.values[i];
     return undefined;
+  }
+
+  /**
+   * Point lookup with a comparator against a target of another type (a search key against stored
+   * tuples). `cmp(key, target)` < 0 when the stored key sorts before the target.
+   */
+  getWith<T>(target: T, cmp: (key: K, target: T) => number): V | undefined {
+    let node = this.root;
+    while (node instanceof Inner) {
+      const keys = node.keys;
+      let lo = 0;
+      let hi = keys.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (cmp(keys[mid]!, target) <= 0) lo = mid + 1;
+        else hi = mid;
+      }
+      node = node.children[lo]!;
+    }
+    const keys = node.keys;
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = cmp(keys[mid]!, target);
+      if (c === 0) return node.values[mid];
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return undefined;
+  }
+
+  /** A cursor on the first entry >= / > target, or the last entry <= / < target. */
+  seek<T>(target: T, cmp: (key: K, target: T) => number, mode: SeekMode): BTreeCursor<K, V> {
+    // 'gt' and 'le' descend past keys equal to the target, 'ge' and 'lt' stop before them.
+    const pastEqual = mode === 'gt' || mode === 'le';
+    let node = this.root;
+    while (node instanceof Inner) {
+      node = node.children[this.boundWith(node.keys, target, cmp, pastEqual)]!;
+    }
+    const i = this.boundWith(node.keys, target, cmp, pastEqual);
+    return new BTreeCursor(node, mode === 'ge' || mode === 'gt' ? i : i - 1);
+  }
+
+  /** A cursor on the first entry (forward) or the last entry (reverse). */
+  edge(reverse: boolean): BTreeCursor<K, V> {
+    let node = this.root;
+    while (node instanceof Inner) node = node.children[reverse ? node.children.length - 1 : 0]!;
+    return new BTreeCursor(node, reverse ? node.keys.length - 1 : 0);
+  }
+
+  private boundWith<T>(keys: K[], target: T, cmp: (key: K, target: T) => number, pastEqual: boolean): number {
+    let lo = 0;
+    let hi = keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = cmp(keys[mid]!, target);
+      if (c < 0 || (pastEqual && c === 0)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   has(key: K): boolean {

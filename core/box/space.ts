@@ -1,0 +1,379 @@
+/**
+ * A space: its definition, its indexes (engine-provided) and the statements that change it.
+ * Every statement checks everything first (types, uniqueness, triggers) and only then touches
+ * the indexes, so a failing statement changes nothing; the change it records undoes it exactly.
+ */
+
+import { assert } from '../lib/assert.ts';
+import type { MpValue } from '../codec/msgpack.ts';
+import { boxErrors } from './errors.ts';
+import type { EngineIndex } from './engine-index.ts';
+import { parseIterator, type IteratorType } from './iterator.ts';
+import { extractKey, validateExactKey, validateKey, keyHasNull } from './key-def.ts';
+import type { IndexDef, SpaceDef } from './space-def.ts';
+import { compileTupleComparator, type TupleComparator } from './tuple-compare.ts';
+import { TupleFormat } from './tuple-format.ts';
+import { freezeTuple, type Key, type Tuple } from './tuple.ts';
+import type { Change, RowOp, Txn } from './txn.ts';
+import { applyUpdate, applyUpsert, validateOps, type IndexBase } from './update-ops.ts';
+import type { BoxError } from './errors.ts';
+
+/**
+ * Runs for every change of a system space before the indexes change (DDL: `_space`, `_index`,
+ * ...); throws to refuse the change, returns how to undo what it did.
+ */
+export type SpaceTrigger = (old: Tuple | null, next: Tuple | null) => (() => void) | null;
+
+export interface SelectOptions {
+  readonly index?: number | string;
+  readonly iterator?: IteratorType | number | string;
+  readonly limit?: number;
+  readonly offset?: number;
+}
+
+/** What a space needs from its box: sequence values and logging of skipped upsert ops. */
+export interface SpaceHost {
+  /** Next value of the sequence bound to the space, recorded in `txn`. */
+  sequenceNext(txn: Txn, sequenceId: number): number | bigint;
+  /** Moves the bound sequence forward past an explicit value, recorded in `txn`. */
+  sequenceObserve(txn: Txn, sequenceId: number, value: MpValue): void;
+  upsertSkipped(space: string, error: BoxError): void;
+}
+
+export const SELECT_LIMIT_MAX = 0xffffffff;
+
+export class Space {
+  def: SpaceDef;
+  private readonly host: SpaceHost;
+  private indexById: Array<EngineIndex | undefined> = [];
+  /** Indexes in id order; [0] is the primary when present. */
+  indexes: EngineIndex[] = [];
+  format: TupleFormat;
+  private primaryCompare: TupleComparator | null = null;
+  sequenceId: number | null = null;
+  trigger: SpaceTrigger | null = null;
+  /** Views (`_vspace`, ...) read through another space and refuse writes. */
+  readonly isView: boolean;
+
+  constructor(def: SpaceDef, host: SpaceHost, isView = false) {
+    this.def = def;
+    this.host = host;
+    this.isView = isView;
+    this.format = new TupleFormat(def, []);
+  }
+
+  get id(): number {
+    return this.def.id;
+  }
+
+  get name(): string {
+    return this.def.name;
+  }
+
+  get engine(): string {
+    return this.def.engine;
+  }
+
+  // --- schema --------------------------------------------------------------------------------
+
+  setDef(def: SpaceDef): void {
+    assert(def.id === this.def.id, 'space id cannot change');
+    this.def = def;
+    this.rebuildFormat();
+  }
+
+  addIndex(index: EngineIndex): void {
+    assert(this.indexById[index.def.id] === undefined, 'index id taken');
+    this.indexById[index.def.id] = index;
+    this.reindex();
+  }
+
+  removeIndex(indexId: number): EngineIndex {
+    const index = this.indexById[indexId];
+    assert(index !== undefined, 'removing a missing index');
+    this.indexById[indexId] = undefined;
+    this.reindex();
+    return index;
+  }
+
+  /** Swaps in a rebuilt index (alter) and returns the old one. */
+  replaceIndex(index: EngineIndex): EngineIndex {
+    const old = this.indexById[index.def.id];
+    assert(old !== undefined, 'replacing a missing index');
+    this.indexById[index.def.id] = index;
+    this.reindex();
+    return old;
+  }
+
+  /** Shares another space's indexes (views). */
+  shareIndexesOf(source: Space): void {
+    this.indexById = source.indexById;
+    this.indexes = source.indexes;
+    this.primaryCompare = source.primaryCompare;
+  }
+
+  private reindex(): void {
+    this.indexes = this.indexById.filter((i): i is EngineIndex => i !== undefined);
+    const primary = this.indexById[0];
+    this.primaryCompare = primary === undefined ? null : compileTupleComparator(primary.def.keyDef);
+    this.rebuildFormat();
+  }
+
+  private rebuildFormat(): void {
+    this.format = new TupleFormat(this.def, this.indexes.map((i) => i.def));
+  }
+
+  indexDefs(): IndexDef[] {
+    return this.indexes.map((i) => i.def);
+  }
+
+  findIndex(ref: number | string | undefined): EngineIndex | undefined {
+    if (ref === undefined) return this.indexById[0];
+    if (typeof ref === 'number') return this.indexById[ref];
+    return this.indexes.find((i) => i.def.name === ref);
+  }
+
+  index(ref: number | string | undefined): EngineIndex {
+    const index = this.findIndex(ref);
+    if (index !== undefined) return index;
+    if (typeof ref === 'string') throw boxErrors.noSuchIndexName(ref, this.def.name);
+    throw boxErrors.noSuchIndexId(ref ?? 0, this.def.name);
+  }
+
+  primary(): EngineIndex {
+    const index = this.indexById[0];
+    if (index === undefined) throw boxErrors.noSuchIndexId(0, this.def.name);
+    return index;
+  }
+
+  // --- reads ---------------------------------------------------------------------------------
+
+  get(key: Key, indexRef?: number | string): Tuple | null {
+    const index = this.index(indexRef);
+    if (!index.def.unique) throw boxErrors.moreThanOneTuple();
+    validateExactKey(index.def.keyDef, key);
+    return index.get(key) ?? null;
+  }
+
+  select(key: Key = [], options: SelectOptions = {}): Tuple[] {
+    const out: Tuple[] = [];
+    let offset = options.offset ?? 0;
+    const limit = options.limit ?? SELECT_LIMIT_MAX;
+    if (limit <= 0) return out;
+    this.walk(key, options, (t) => {
+      if (offset > 0) {
+        offset--;
+        return true;
+      }
+      out.push(t);
+      return out.length < limit;
+    });
+    return out;
+  }
+
+  count(key: Key = [], options: SelectOptions = {}): number {
+    let n = 0;
+    this.walk(key, options, () => {
+      n++;
+      return true;
+    });
+    return n;
+  }
+
+  len(): number {
+    return this.indexById[0]?.size() ?? 0;
+  }
+
+  /** Walks matching tuples; the visitor returns false to stop. */
+  walk(key: Key, options: SelectOptions, visit: (t: Tuple) => boolean): void {
+    const index = this.index(options.index);
+    const type = parseIterator(options.iterator);
+    this.checkIterator(index, type, key);
+    index.iterate(type, key, visit);
+  }
+
+  private checkIterator(index: EngineIndex, type: IteratorType, key: Key): void {
+    validateKey(index.def.keyDef, key);
+    if (index.def.type !== 'HASH') return;
+    const supported = type === 'ALL' || type === 'EQ' || type === 'GT';
+    if (!supported) {
+      throw boxErrors.unsupportedIndexFeature(index.def.name, 'HASH', this.def.name, this.def.engine, 'requested iterator type');
+    }
+    if (key.length > 0 && key.length !== index.def.parts.length) {
+      throw boxErrors.exactMatch(index.def.parts.length, key.length);
+    }
+  }
+
+  // --- statements ----------------------------------------------------------------------------
+
+  private checkWritable(): void {
+    if (this.isView) throw boxErrors.viewIsRo(this.def.name);
+    this.primary();
+  }
+
+  insert(txn: Txn, tuple: readonly MpValue[]): Tuple {
+    return this.put(txn, tuple, 'insert');
+  }
+
+  replace(txn: Txn, tuple: readonly MpValue[]): Tuple {
+    return this.put(txn, tuple, 'replace');
+  }
+
+  private put(txn: Txn, input: readonly MpValue[], op: 'insert' | 'replace'): Tuple {
+    this.checkWritable();
+    if (!Array.isArray(input)) throw boxErrors.tupleNotArray();
+    const tuple = freezeTuple(this.applySequence(txn, input.slice()));
+    this.format.validate(tuple);
+    const primary = this.indexById[0]!;
+    const old = primary.findByTuple(tuple) ?? null;
+    if (old !== null && op === 'insert') throw boxErrors.tupleFound(primary.def.name, this.def.name);
+    this.change(txn, old, tuple, op);
+    return tuple;
+  }
+
+  delete(txn: Txn, key: Key, indexRef?: number | string): Tuple | null {
+    this.checkWritable();
+    const old = this.lookupUnique(key, indexRef);
+    if (old === null) return null;
+    this.change(txn, old, null, 'delete');
+    return old;
+  }
+
+  update(txn: Txn, key: Key, ops: unknown, indexRef?: number | string, base: IndexBase = 0): Tuple | null {
+    this.checkWritable();
+    const old = this.lookupUnique(key, indexRef);
+    if (old === null) {
+      validateOps(ops);
+      return null;
+    }
+    const next = freezeTuple(applyUpdate(old, ops, base));
+    this.format.validate(next);
+    if (this.primaryCompare!(old, next) !== 0) throw boxErrors.cantUpdatePrimaryKey(this.def.name);
+    this.change(txn, old, next, 'replace');
+    return next;
+  }
+
+  /** Inserts `tuple`, or applies `ops` to the tuple with its primary key. Returns nothing, as Tarantool. */
+  upsert(txn: Txn, input: readonly MpValue[], ops: unknown, base: IndexBase = 0): void {
+    this.checkWritable();
+    if (!Array.isArray(input)) throw boxErrors.tupleNotArray();
+    validateOps(ops);
+    const tuple = freezeTuple(input.slice());
+    this.format.validate(tuple);
+    const old = this.indexById[0]!.findByTuple(tuple) ?? null;
+    if (old === null) {
+      this.change(txn, null, tuple, 'insert');
+      return;
+    }
+    const next = freezeTuple(applyUpsert(old, ops, base, (e) => this.host.upsertSkipped(this.def.name, e)));
+    try {
+      this.format.validate(next);
+    } catch (error) {
+      this.host.upsertSkipped(this.def.name, error as BoxError);
+      return;
+    }
+    if (this.primaryCompare!(old, next) !== 0) {
+      this.host.upsertSkipped(this.def.name, boxErrors.cantUpdatePrimaryKey(this.def.name));
+      return;
+    }
+    this.change(txn, old, next, 'replace');
+  }
+
+  /** Drops every tuple; recorded as one `truncate` row. */
+  truncate(txn: Txn): void {
+    this.checkWritable();
+    const saved = this.indexes.map((index) => ({ index, tuples: this.snapshotOf(index) }));
+    for (const index of this.indexes) index.clear();
+    txn.push({
+      spaceId: this.def.id,
+      op: 'truncate',
+      old: null,
+      new: null,
+      key: null,
+      undo: () => {
+        for (const { index, tuples } of saved) {
+          index.clear();
+          for (const t of tuples) index.insert(t);
+        }
+      },
+    });
+  }
+
+  private snapshotOf(index: EngineIndex): Tuple[] {
+    const out: Tuple[] = [];
+    index.iterate('ALL', [], (t) => {
+      out.push(t);
+      return true;
+    });
+    return out;
+  }
+
+  private lookupUnique(key: Key, indexRef: number | string | undefined): Tuple | null {
+    const index = this.index(indexRef);
+    if (!index.def.unique) throw boxErrors.moreThanOneTuple();
+    validateExactKey(index.def.keyDef, key);
+    return index.get(key) ?? null;
+  }
+
+  private applySequence(txn: Txn, tuple: MpValue[]): MpValue[] {
+    if (this.sequenceId === null) return tuple;
+    const fieldNo = this.indexById[0]!.def.parts[0]!.fieldNo;
+    const value = tuple[fieldNo];
+    if (value === null || value === undefined) {
+      while (tuple.length < fieldNo) tuple.push(null);
+      tuple[fieldNo] = this.host.sequenceNext(txn, this.sequenceId);
+    } else {
+      this.host.sequenceObserve(txn, this.sequenceId, value);
+    }
+    return tuple;
+  }
+
+  /** Checks unique secondary indexes, runs the trigger, then changes every index. */
+  private change(txn: Txn, old: Tuple | null, next: Tuple | null, op: RowOp): void {
+    if (next !== null) this.checkUnique(old, next);
+    const undoTrigger = this.trigger === null ? null : this.trigger(old, next);
+    this.applyToIndexes(old, next);
+    const key = op === 'delete' ? extractKey(this.indexById[0]!.def.keyDef, old!) : null;
+    const change: Change = {
+      spaceId: this.def.id,
+      op,
+      old,
+      new: next,
+      key,
+      undo: () => {
+        this.applyToIndexes(next, old);
+        if (undoTrigger !== null) undoTrigger();
+      },
+    };
+    txn.push(change);
+  }
+
+  private checkUnique(old: Tuple | null, next: Tuple): void {
+    const indexes = this.indexes;
+    for (let i = 1; i < indexes.length; i++) {
+      const index = indexes[i]!;
+      if (!index.def.unique || keyHasNull(index.def.keyDef, next)) continue;
+      const dup = index.findByTuple(next);
+      if (dup === undefined) continue;
+      if (old !== null && this.primaryCompare!(dup, old) === 0) continue;
+      throw boxErrors.tupleFound(index.def.name, this.def.name);
+    }
+  }
+
+  /** Moves every index from `from` to `to` (either may be null). Never throws. */
+  applyToIndexes(from: Tuple | null, to: Tuple | null): void {
+    const indexes = this.indexes;
+    for (let i = 0; i < indexes.length; i++) {
+      const index = indexes[i]!;
+      if (from !== null) index.remove(from);
+      if (to !== null) index.insert(to);
+    }
+  }
+
+  /** Recovery and replicas: puts a tuple as it was logged, checks included. */
+  replayReplace(txn: Txn, tuple: Tuple): void {
+    this.checkWritable();
+    const old = this.indexById[0]!.findByTuple(tuple) ?? null;
+    this.change(txn, old, tuple, 'replace');
+  }
+}

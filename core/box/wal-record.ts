@@ -1,0 +1,100 @@
+/**
+ * A WAL record: one Store entry per WAL write, holding whole transactions (a group commit
+ * batch), keyed by the first row's LSN. Payload: msgpack `[firstLsn, [row...]]`, a row being
+ * `[spaceId, opCode, body, txnEnd]` with iproto op codes (INSERT 2, REPLACE 3, DELETE 5) and
+ * TRUNCATE as 100; body = tuple (insert/replace), primary key (delete) or nil (truncate).
+ *
+ * Rows log effects, not requests: an UPDATE or UPSERT is logged as the REPLACE of the tuple it
+ * produced, so replay (recovery, a replica) never depends on the state it meets.
+ */
+
+import { assert } from '../lib/assert.ts';
+import { MpReader, MpWriter, type MpValue } from '../codec/msgpack.ts';
+import { openRecord, sealRecord } from './record-codec.ts';
+import type { RowOp, Txn, WalRow } from './txn.ts';
+import { rowOf } from './txn.ts';
+
+const OP_CODES: Readonly<Record<RowOp, number>> = { insert: 2, replace: 3, delete: 5, truncate: 100 };
+const OPS_BY_CODE = new Map<number, RowOp>([
+  [2, 'insert'],
+  [3, 'replace'],
+  [5, 'delete'],
+  [100, 'truncate'],
+]);
+
+/** A decoded WAL row with the transaction boundary it ends, if any. */
+export interface DecodedRow extends WalRow {
+  readonly txnEnd: boolean;
+}
+
+export interface WalBatch {
+  readonly firstLsn: number;
+  readonly rows: DecodedRow[];
+}
+
+const writer = new MpWriter(1 << 16);
+
+/** Encodes the transactions of one WAL write. Their LSNs must be consecutive. */
+export function encodeWalBatch(txns: readonly Txn[]): Uint8Array {
+  assert(txns.length > 0, 'empty WAL batch');
+  const firstLsn = txns[0]!.firstLsn;
+  let rowCount = 0;
+  for (const t of txns) {
+    assert(t.firstLsn === firstLsn + rowCount, 'WAL batch LSNs not consecutive');
+    rowCount += t.changes.length;
+  }
+  writer.reset();
+  writer.arrayHeader(2);
+  writer.uint(firstLsn);
+  writer.arrayHeader(rowCount);
+  for (const t of txns) {
+    const changes = t.changes;
+    for (let i = 0; i < changes.length; i++) {
+      const c = changes[i]!;
+      writer.arrayHeader(4);
+      writer.uint(c.spaceId);
+      writer.uint(OP_CODES[c.op]);
+      if (c.op === 'delete') writer.value(c.key as MpValue);
+      else if (c.op === 'truncate') writer.nil();
+      else writer.value(c.new as MpValue);
+      writer.bool(i === changes.length - 1);
+    }
+  }
+  return sealRecord('wal', writer.toBytes());
+}
+
+/** Decodes a WAL record; null when it is torn or rotten (checksum) or malformed. */
+export function decodeWalBatch(bytes: Uint8Array): WalBatch | null {
+  const payload = openRecord('wal', bytes);
+  if (payload === null) return null;
+  try {
+    const reader = new MpReader(payload);
+    if (reader.arrayHeader() !== 2) return null;
+    const firstLsn = reader.value();
+    if (typeof firstLsn !== 'number') return null;
+    const count = reader.arrayHeader();
+    const rows: DecodedRow[] = [];
+    for (let i = 0; i < count; i++) rows.push(decodeRow(reader, firstLsn + i));
+    return reader.done ? { firstLsn, rows } : null;
+  } catch {
+    return null;
+  }
+}
+
+function decodeRow(reader: MpReader, lsn: number): DecodedRow {
+  if (reader.arrayHeader() !== 4) throw new Error('bad WAL row');
+  const spaceId = reader.value();
+  const op = OPS_BY_CODE.get(reader.value() as number);
+  const body = reader.value();
+  const txnEnd = reader.value() === true;
+  if (typeof spaceId !== 'number' || op === undefined) throw new Error('bad WAL row');
+  if (op === 'delete') return { lsn, spaceId, op, key: body as MpValue[], txnEnd };
+  if (op === 'truncate') return { lsn, spaceId, op, txnEnd };
+  if (!Array.isArray(body)) throw new Error('bad WAL row tuple');
+  return { lsn, spaceId, op, tuple: Object.freeze(body), txnEnd };
+}
+
+/** Rows of a submitted transaction, for onCommit subscribers. */
+export function txnRows(txn: Txn): WalRow[] {
+  return txn.changes.map((c, i) => rowOf(c, txn.firstLsn + i));
+}

@@ -1,0 +1,273 @@
+/**
+ * The WAL writer: transactions go to the `wal` Store in commit order, grouped.
+ *
+ * Group commit without timers: a submit schedules a flush on the microtask queue, so every
+ * transaction committed in the same synchronous run shares a write; while a write is in flight,
+ * later commits accumulate and go out together in the next `Store.write` as soon as it ends.
+ * One write is in flight at a time, which keeps records in LSN order.
+ *
+ * A failed write fails its batch and every transaction queued after it (their changes sit on top
+ * of the failed ones in memory): the box undoes them newest first and rejects their promises
+ * with ER_WAL_IO, as Tarantool's cascading rollback does. The failed record is then deleted from
+ * the store so that the LSNs can be reused; if even that fails the WAL is broken and refuses
+ * every later commit until restart (the record may or may not survive a crash: the outcome of a
+ * rejected commit is unknown, the outcome of an acknowledged one never is).
+ */
+
+import { assert } from '../lib/assert.ts';
+import type { Durability, Store } from '../env/disk.ts';
+import type { Log } from '../env/log.ts';
+import { boxErrors, type BoxError } from './errors.ts';
+import { u64Key } from './record-codec.ts';
+import type { Txn } from './txn.ts';
+import { encodeWalBatch } from './wal-record.ts';
+
+export type WalMode = 'none' | 'write' | 'fsync';
+
+/** One WAL record holds at most this many transactions: bounds record size and latency. */
+export const WAL_BATCH_TXNS_MAX = 4096;
+/** A batch stops growing past this many rows (a single larger transaction still goes alone). */
+export const WAL_BATCH_ROWS_MAX = 65_536;
+
+export interface WalCallbacks {
+  /** The transaction reached the WAL mode's durability. Called in LSN order. */
+  committed(txn: Txn): void;
+  /** These transactions failed (oldest first); undo them newest first. */
+  failed(txns: readonly Txn[], error: BoxError): void;
+}
+
+/** A WAL record's LSN span, kept to trim records a checkpoint covers. */
+export interface WalSpan {
+  readonly firstLsn: number;
+  readonly lastLsn: number;
+}
+
+interface Pending {
+  readonly txn: Txn;
+  readonly resolve: () => void;
+  readonly reject: (error: BoxError) => void;
+}
+
+export class Wal {
+  readonly mode: WalMode;
+  private readonly store: Store | null;
+  private readonly log: Log;
+  private readonly callbacks: WalCallbacks;
+  /** The LSN the next row gets. */
+  nextLsn: number;
+  /** Highest LSN known durable at the WAL mode's level. */
+  committedLsn: number;
+  private queue: Pending[] = [];
+  private inFlight: Pending[] | null = null;
+  private flushScheduled = false;
+  private cleaning = false;
+  private broken = false;
+  /** Records in the store, oldest first. */
+  readonly spans: WalSpan[] = [];
+  private idleWaiters: Array<() => void> = [];
+  private lsnWaiters: Array<{ lsn: number; resolve: () => void; reject: (e: BoxError) => void }> = [];
+
+  constructor(store: Store | null, mode: WalMode, log: Log, nextLsn: number, callbacks: WalCallbacks) {
+    assert(mode === 'none' || store !== null, 'a WAL mode other than none needs a store');
+    assert(Number.isSafeInteger(nextLsn) && nextLsn >= 1, 'next LSN');
+    this.store = store;
+    this.mode = mode;
+    this.log = log;
+    this.nextLsn = nextLsn;
+    this.committedLsn = nextLsn - 1;
+    this.callbacks = callbacks;
+  }
+
+  get durability(): Durability {
+    return this.mode;
+  }
+
+  /** Transactions submitted and not yet settled. */
+  get pendingCount(): number {
+    return this.queue.length + (this.inFlight?.length ?? 0);
+  }
+
+  /** Assigns LSNs and queues the transaction; resolves once durable, rejects with ER_WAL_IO. */
+  submit(txn: Txn): Promise<void> {
+    assert(txn.state === 'open' && txn.changes.length > 0, 'submit of an empty or closed transaction');
+    txn.firstLsn = this.nextLsn;
+    this.nextLsn += txn.changes.length;
+    txn.state = 'submitted';
+    if (this.broken) {
+      this.nextLsn = txn.firstLsn;
+      const error = boxErrors.walIo();
+      this.callbacks.failed([txn], error);
+      return Promise.reject(error);
+    }
+    if (this.mode === 'none') {
+      this.committedLsn = txn.firstLsn + txn.changes.length - 1;
+      this.callbacks.committed(txn);
+      this.settleLsnWaiters();
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ txn, resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  idle(): Promise<void> {
+    if (this.pendingCount === 0 && !this.cleaning) return Promise.resolve();
+    return new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Resolves once every row up to `lsn` is durable; rejects if a failed write rolled it back. */
+  waitCommitted(lsn: number): Promise<void> {
+    if (this.committedLsn >= lsn) return Promise.resolve();
+    if (this.nextLsn <= lsn) return Promise.reject(boxErrors.walIo());
+    return new Promise<void>((resolve, reject) => this.lsnWaiters.push({ lsn, resolve, reject }));
+  }
+
+  private settleLsnWaiters(): void {
+    if (this.lsnWaiters.length === 0) return;
+    const keep = [];
+    for (const w of this.lsnWaiters) {
+      if (this.committedLsn >= w.lsn) w.resolve();
+      else if (this.nextLsn <= w.lsn) w.reject(boxErrors.walIo());
+      else keep.push(w);
+    }
+    this.lsnWaiters = keep;
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    void Promise.resolve().then(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.inFlight !== null || this.cleaning || this.queue.length === 0) return this.notifyIdle();
+    const batch = this.takeBatch();
+    this.inFlight = batch;
+    const txns = batch.map((p) => p.txn);
+    const firstLsn = txns[0]!.firstLsn;
+    const last = txns[txns.length - 1]!;
+    const lastLsn = last.firstLsn + last.changes.length - 1;
+    const record = encodeWalBatch(txns);
+    const store = this.store!;
+    let written: Promise<void>;
+    try {
+      written = store.write([{ kind: 'put', key: u64Key(firstLsn), value: record }], this.mode);
+    } catch (error) {
+      written = Promise.reject(error);
+    }
+    written.then(
+      () => this.written(batch, { firstLsn, lastLsn }),
+      (error: unknown) => this.writeFailed(batch, firstLsn, error),
+    );
+  }
+
+  private takeBatch(): Pending[] {
+    let rows = 0;
+    let n = 0;
+    while (n < this.queue.length && n < WAL_BATCH_TXNS_MAX) {
+      const size = this.queue[n]!.txn.changes.length;
+      if (n > 0 && rows + size > WAL_BATCH_ROWS_MAX) break;
+      rows += size;
+      n++;
+    }
+    return this.queue.splice(0, n);
+  }
+
+  private written(batch: Pending[], span: WalSpan): void {
+    assert(this.inFlight === batch, 'WAL completion out of order');
+    this.inFlight = null;
+    this.spans.push(span);
+    this.committedLsn = span.lastLsn;
+    for (const p of batch) {
+      this.callbacks.committed(p.txn);
+      p.resolve();
+    }
+    this.settleLsnWaiters();
+    this.flush();
+  }
+
+  private writeFailed(batch: Pending[], firstLsn: number, cause: unknown): void {
+    assert(this.inFlight === batch, 'WAL failure out of order');
+    this.inFlight = null;
+    const failed = [...batch, ...this.queue];
+    this.queue = [];
+    this.nextLsn = firstLsn;
+    this.log.error('WAL write failed, rolling back', {
+      firstLsn,
+      transactions: failed.length,
+      cause: String(cause),
+    });
+    const error = boxErrors.walIo();
+    this.callbacks.failed(
+      failed.map((p) => p.txn),
+      error,
+    );
+    for (const p of failed) p.reject(error);
+    this.settleLsnWaiters();
+    this.cleanUp(firstLsn);
+  }
+
+  /** Deletes the failed record so its LSNs can be reused; a failure here breaks the WAL. */
+  private cleanUp(firstLsn: number): void {
+    this.cleaning = true;
+    let deleted: Promise<void>;
+    try {
+      deleted = this.store!.write([{ kind: 'delete', key: u64Key(firstLsn) }], this.mode);
+    } catch (error) {
+      deleted = Promise.reject(error);
+    }
+    deleted.then(
+      () => {
+        this.cleaning = false;
+        this.flush();
+      },
+      (error: unknown) => {
+        this.cleaning = false;
+        this.broken = true;
+        this.log.error('WAL cleanup after a failed write failed; refusing writes until restart', {
+          firstLsn,
+          cause: String(error),
+        });
+        const pending = this.queue;
+        this.queue = [];
+        if (pending.length > 0) {
+          const walError = boxErrors.walIo();
+          this.callbacks.failed(pending.map((p) => p.txn), walError);
+          for (const p of pending) p.reject(walError);
+        }
+        this.notifyIdle();
+      },
+    );
+  }
+
+  private notifyIdle(): void {
+    if (this.pendingCount > 0 || this.cleaning) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  get isBroken(): boolean {
+    return this.broken;
+  }
+
+  /** Deletes records wholly at or below `lsn` (a checkpoint covers them). */
+  async trim(lsn: number): Promise<number> {
+    if (this.store === null) return 0;
+    const ops = [];
+    let n = 0;
+    while (n < this.spans.length && this.spans[n]!.lastLsn <= lsn) {
+      ops.push({ kind: 'delete' as const, key: u64Key(this.spans[n]!.firstLsn) });
+      n++;
+    }
+    if (ops.length === 0) return 0;
+    await this.store.write(ops, this.mode === 'none' ? 'write' : this.mode);
+    this.spans.splice(0, n);
+    return n;
+  }
+}
