@@ -58,6 +58,8 @@ interface Batch {
   written: boolean;
   /** When it reached the OS (virtual ms); the OS writes it back on its own after a while. */
   writtenAtMs: number;
+  /** Position in the store's write order; an fsync covers every batch up to the one it saw last. */
+  readonly seq: number;
 }
 
 /** The OS writes dirty data back by itself after this long (Linux dirty_expire is 30 s). */
@@ -229,7 +231,7 @@ export class SimDisk {
   }
 
   private apply(data: SimStoreData, ops: readonly Op[]): Batch {
-    const batch: Batch = { undo: [], written: false, writtenAtMs: 0 };
+    const batch: Batch = { undo: [], written: false, writtenAtMs: 0, seq: ++data.lastSeq };
     for (const op of ops) {
       const prior = data.entries.get(op.key);
       batch.undo.push([op.key, prior]);
@@ -261,7 +263,9 @@ export class SimDisk {
   fsync(owned: Owned, storeName: string): Promise<void> {
     this.checkAlive(owned);
     const data = this.stores.get(storeName);
-    const covered = data === undefined ? 0 : data.batches.length;
+    // Batches can leave the front of the list meanwhile (OS writeback), so remember a position
+    // in the write order, not a count.
+    const coveredSeq = data === undefined ? 0 : data.lastSeq;
     const startMs = Math.max(this.scheduler.nowMs, this.fsyncBusyUntilMs);
     const latencyMs = this.faults.fsyncLatencyMsMin + this.random.exponential(this.faults.fsyncLatencyMsMean);
     this.fsyncBusyUntilMs = startMs + latencyMs;
@@ -273,9 +277,11 @@ export class SimDisk {
           return reject(new DiskError('EIO', `fsync failed for store ${storeName}`));
         }
         if (data !== undefined) {
-          // Batches before `covered` are durable now; they can no longer be rolled back.
-          assert(data.batches.length >= covered || data.batches.length === 0, 'batch list shrank without a crash');
-          data.batches.splice(0, Math.min(covered, data.batches.length));
+          // Batches up to `coveredSeq` are durable now; they can no longer be rolled back.
+          let n = 0;
+          while (n < data.batches.length && data.batches[n]!.seq <= coveredSeq) n++;
+          data.batches.splice(0, n);
+          assert(data.batches.every((b) => b.seq > coveredSeq), 'batches must stay in write order');
         }
         resolve();
       }, owned.owner);
@@ -292,6 +298,8 @@ class SimStoreData {
   readonly entries = new BTreeMap<Uint8Array, Uint8Array>(compareBytes);
   /** Batches since the last durable point, oldest first. */
   readonly batches: Batch[] = [];
+  /** Sequence number of the last batch written. */
+  lastSeq = 0;
   opened = false;
 
   constructor(name: string) {

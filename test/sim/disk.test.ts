@@ -83,6 +83,26 @@ describe('simulated disk', () => {
     }
   });
 
+  it('a batch written while an fsync is in flight is not made durable by it (even after OS writeback)', async () => {
+    let lostB = 0;
+    for (let seed = 1; seed <= 30; seed++) {
+      const { world, host } = worldWith(seed);
+      await inProcess(world, host, async (store) => {
+        await store.write([{ kind: 'put', key: key(1), value: utf8('A') }], 'write');
+        await new Promise<void>((resolve) => world.sleep(31_000).then(resolve));
+        const synced = store.sync();
+        void store.write([{ kind: 'put', key: key(2), value: utf8('B') }], 'write'); // OS writeback retires A here
+        await synced;
+      });
+      host.crash('power');
+      await inProcess(world, host, async (store) => {
+        expect(fromUtf8(store.get(key(1))!)).toBe('A');
+        if (store.get(key(2)) === undefined) lostB++;
+      });
+    }
+    expect(lostB).toBeGreaterThan(0);
+  });
+
   it('rejects a batch with ENOSPC above capacity and applies none of it', async () => {
     const { world, host } = worldWith(3, { capacityBytes: 100 });
     await inProcess(world, host, async (store) => {
