@@ -75,6 +75,15 @@ export class MemoryStorage implements LogStorage {
   /** Test hook: while true, `snapshot()` answers `snapshot_temporarily_unavailable`. */
   snapshotUnavailable = false;
 
+  /**
+   * Sets the membership of a brand-new group (no snapshot, no entries yet), as if a snapshot at
+   * index 0 had carried it. This is how a first node bootstraps.
+   */
+  bootstrap(confState: ConfState): void {
+    assert(this.snap.index === 0 && this.lastIndex() === 0, 'bootstrap only an empty storage');
+    this.snap = { ...this.snap, confState };
+  }
+
   initialState(): InitialState {
     return { hardState: this.hardState, confState: this.snap.confState };
   }
