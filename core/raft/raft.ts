@@ -46,6 +46,7 @@ import type { LogStorage } from './storage.ts';
 import { EMPTY_TRACKER_CONFIG, ProgressTracker, isJoint } from './tracker.ts';
 import {
   type ConfState,
+  EMPTY_HARD_STATE,
   type Entry,
   type EntryKind,
   type HardState,
@@ -61,6 +62,7 @@ import {
   ZERO_TERM,
   asLogIndex,
   asTerm,
+  hardStateEqual,
   isEmptySnapshot,
   payloadSizeBytes,
 } from './types.ts';
@@ -134,6 +136,7 @@ export class Raft {
   }
 
   private loadHardState(hardState: HardState): void {
+    if (hardStateEqual(hardState, EMPTY_HARD_STATE)) return; // a brand-new node
     const committed = hardState.commit;
     assert(committed >= this.log.committed, () => `hard state commit ${committed} is below the snapshot`);
     assert(committed <= this.log.lastIndex(), () => `hard state commit ${committed} is past the log end`);
@@ -799,8 +802,11 @@ export class Raft {
       this.handleAppendRejection(message, progress);
       return;
     }
+    // Besides a higher match, an ack of what we already knew can unblock a probing follower, or
+    // end snapshot state when the snapshot was requested at the follower's own match.
     const recoversFromProbe = progress.match === message.index && progress.state === 'probe';
-    if (!progress.maybeUpdate(message.index) && !recoversFromProbe) return;
+    const snapshotDone = progress.state === 'snapshot' && message.index >= progress.pendingSnapshot;
+    if (!progress.maybeUpdate(message.index) && !recoversFromProbe && !snapshotDone) return;
     if (progress.state === 'probe') {
       progress.becomeReplicate();
     } else if (progress.state === 'snapshot' && progress.match + 1 >= this.log.firstIndex()) {

@@ -80,6 +80,8 @@ export class TestNode {
   /** Entries this node's state machine applied, in order. */
   applied: Entry[] = [];
   readStates: { index: LogIndex; context: Uint8Array }[] = [];
+  /** Membership after each applied conf change. */
+  confStates: ConfState[] = [];
 
   constructor(nodeId: number, peers: number[], options: NodeOptions = {}) {
     this.id = asRaftId(nodeId);
@@ -112,7 +114,7 @@ export class TestNode {
     if (ready.hardState !== undefined) this.storage.setHardState(ready.hardState);
     for (const entry of ready.committedEntries) {
       this.applied.push(entry);
-      if (entry.kind === 'confChange') this.node.applyConfChange(decodeConfChange(entry.data));
+      if (entry.kind === 'confChange') this.confStates.push(this.node.applyConfChange(decodeConfChange(entry.data)).confState);
     }
     this.readStates.push(...ready.readStates);
     this.node.advance();
