@@ -1,0 +1,126 @@
+/**
+ * Encoding of server replies. Every reply starts with the fixed 28-byte header Tarantool writes
+ * (`ce L32 83 00 ce code32 01 cf sync64 05 ce schema32`); tarantool-driver 3.0.x reads the code,
+ * sync and schema version at fixed offsets, so the widths never shrink. The transport adds the
+ * `ce L32` prefix: a frame here is the 23 bytes after it plus the body. Every reply has a body
+ * (`80` for PING/AUTH), as Tarantool's do.
+ */
+
+import { MpWriter, type MpValue } from '../codec/msgpack.ts';
+import { assert } from '../lib/assert.ts';
+import { BodyKey, ERROR_TYPE_BIT, ErrorStackKey, REPLY_HEADER_FRAME_BYTES, SqlKey } from './constants.ts';
+import type { IprotoError } from './errors.ts';
+import type { Sync } from './request.ts';
+
+/** Reported as the error's source file in the 2.4+ error stack. */
+const ERROR_SOURCE_FILE = 'core/iproto';
+
+/** What an EXECUTE (SQL) request produced. */
+export type ExecuteResult =
+  | { readonly kind: 'rows'; readonly metadata: readonly SqlColumn[]; readonly rows: readonly MpValue[][] }
+  | { readonly kind: 'changed'; readonly rowCount: number; readonly autoincrementIds?: readonly number[] };
+
+export interface SqlColumn {
+  readonly name: string;
+  readonly type: string;
+}
+
+function beginReply(code: number, sync: Sync, schemaVersion: number): MpWriter {
+  assert(Number.isInteger(code) && code >= 0 && code <= 0xffffffff, 'reply code');
+  assert(Number.isInteger(schemaVersion) && schemaVersion >= 0 && schemaVersion <= 0xffffffff, 'schema version');
+  const w = new MpWriter(64);
+  w.u8(0x83);
+  w.u8(0x00);
+  w.u32Fixed(code);
+  w.u8(0x01);
+  w.u8(0xcf);
+  const high = typeof sync === 'bigint' ? Number(BigInt.asUintN(64, sync) >> 32n) : Math.floor(sync / 0x100000000);
+  const low = typeof sync === 'bigint' ? Number(BigInt.asUintN(32, sync)) : sync >>> 0;
+  w.raw(u32Bytes(high));
+  w.raw(u32Bytes(low));
+  w.u8(0x05);
+  w.u32Fixed(schemaVersion);
+  assert(w.length === REPLY_HEADER_FRAME_BYTES, 'reply header is 23 bytes after the length prefix');
+  return w;
+}
+
+function u32Bytes(value: number): Uint8Array {
+  return new Uint8Array([(value >>> 24) & 0xff, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff]);
+}
+
+/** OK with an empty body: PING, AUTH, NOP, BEGIN/COMMIT/ROLLBACK. */
+export function encodeOkReply(sync: Sync, schemaVersion: number): Uint8Array {
+  const w = beginReply(0, sync, schemaVersion);
+  w.mapHeader(0);
+  return w.toBytes();
+}
+
+/** OK with `{0x30: values}`: SELECT and DML tuples, CALL/EVAL return values, shaped CALL_16. */
+export function encodeDataReply(sync: Sync, schemaVersion: number, values: readonly MpValue[]): Uint8Array {
+  const w = beginReply(0, sync, schemaVersion);
+  w.mapHeader(1);
+  w.u8(BodyKey.DATA);
+  w.u8(0xdd); // array32 whatever the count, as Tarantool writes it
+  w.raw(u32Bytes(values.length));
+  for (const value of values) w.value(value);
+  return w.toBytes();
+}
+
+export function encodeExecuteReply(sync: Sync, schemaVersion: number, result: ExecuteResult): Uint8Array {
+  const w = beginReply(0, sync, schemaVersion);
+  if (result.kind === 'rows') {
+    w.mapHeader(2);
+    w.u8(BodyKey.METADATA);
+    w.arrayHeader(result.metadata.length);
+    for (const column of result.metadata) {
+      w.mapHeader(2);
+      w.u8(SqlKey.FIELD_NAME);
+      w.str(column.name);
+      w.u8(SqlKey.FIELD_TYPE);
+      w.str(column.type);
+    }
+    w.u8(BodyKey.DATA);
+    w.value(result.rows as MpValue[][]);
+    return w.toBytes();
+  }
+  const ids = result.autoincrementIds ?? [];
+  w.mapHeader(1);
+  w.u8(BodyKey.SQL_INFO);
+  w.mapHeader(ids.length > 0 ? 2 : 1);
+  w.u8(SqlKey.ROW_COUNT);
+  w.uint(result.rowCount);
+  if (ids.length > 0) {
+    w.u8(SqlKey.AUTOINCREMENT_IDS);
+    w.value(ids as number[]);
+  }
+  return w.toBytes();
+}
+
+/**
+ * An error reply: type `0x8000 | code`, body with both forms connectors read: the 1.10 message
+ * `{0x31: msg}` and the 2.4+ stack `{0x52: {0x00: [{type, file, line, message, errno, code}]}}`.
+ */
+export function encodeErrorReply(sync: Sync, schemaVersion: number, error: IprotoError): Uint8Array {
+  const w = beginReply(ERROR_TYPE_BIT | error.code, sync, schemaVersion);
+  w.mapHeader(2);
+  w.u8(BodyKey.ERROR_24);
+  w.str(error.message);
+  w.u8(BodyKey.ERROR);
+  w.mapHeader(1);
+  w.u8(ErrorStackKey.STACK);
+  w.arrayHeader(1);
+  w.mapHeader(6);
+  w.u8(ErrorStackKey.TYPE);
+  w.str(error.errorType);
+  w.u8(ErrorStackKey.FILE);
+  w.str(ERROR_SOURCE_FILE);
+  w.u8(ErrorStackKey.LINE);
+  w.uint(0);
+  w.u8(ErrorStackKey.MESSAGE);
+  w.str(error.message);
+  w.u8(ErrorStackKey.ERRNO);
+  w.uint(0);
+  w.u8(ErrorStackKey.CODE);
+  w.uint(error.code);
+  return w.toBytes();
+}

@@ -1,0 +1,275 @@
+/**
+ * Protocol fuzzing. Thousands of malformed and random packets: random bytes, structurally valid
+ * packets with wrong types in every field, truncated msgpack, garbage after valid requests, huge
+ * declared lengths. Every packet must get exactly one reply carrying its sync (or, for broken
+ * framing, a closed connection); the server keeps serving other connections; and a request that
+ * was answered with an error must not have changed the backend's data.
+ */
+
+import { connect as tcpConnect } from 'node:net';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MpWriter, type MpValue } from '../../core/codec/msgpack.ts';
+import type { Connection } from '../../core/env/network.ts';
+import { IprotoClient } from '../../core/iproto/client.ts';
+import { BodyKey, ErrorCode, GREETING_BYTES, RequestType } from '../../core/iproto/constants.ts';
+import { decodeReply, isErrorReply, replyError, type Reply } from '../../core/iproto/reply.ts';
+import { decodeRequest } from '../../core/iproto/request.ts';
+import { encodeRequestFrame } from '../../core/iproto/request-encode.ts';
+import { IprotoServer } from '../../core/iproto/server.ts';
+import { RealClock } from '../../runtime-real/clock.ts';
+import { RealNetwork } from '../../runtime-real/network.ts';
+import { DEFAULT_NET_FAULTS } from '../../runtime-sim/network.ts';
+import { World } from '../../runtime-sim/world.ts';
+import { MemoryBackend, TEST_SPACE_ID } from './memory-backend.ts';
+import { startRealServer } from './real-server.ts';
+
+/** Error codes the protocol layer itself may answer a malformed packet with. */
+const PROTOCOL_CODES = new Set<number>([
+  ErrorCode.INVALID_MSGPACK,
+  ErrorCode.UNKNOWN_REQUEST_TYPE,
+  ErrorCode.MISSING_REQUEST_FIELD,
+  ErrorCode.ITERATOR_TYPE,
+]);
+
+const KNOWN_TYPES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 64, 65, 66, 68, 73, 74];
+const BODY_KEYS = Object.values(BodyKey);
+
+const anyValue: fc.Arbitrary<MpValue> = fc.letrec<{ value: MpValue }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.integer({ min: -(2 ** 40), max: 2 ** 40 }),
+    fc.constantFrom(0, 1, 2, 281, 289, TEST_SPACE_ID, 0xffffffff),
+    fc.double(),
+    fc.string({ maxLength: 12 }),
+    fc.constantFrom('echo', 'sum', 'boom', 'test', 'return ...', 'chap-sha1', 'guest'),
+    fc.boolean(),
+    fc.constant(null),
+    fc.uint8Array({ maxLength: 24 }),
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.dictionary(fc.string({ maxLength: 4 }), tie('value'), { maxKeys: 3 }),
+  ),
+})).value;
+
+/** A packet shaped like a request: a header map and a body map with iproto keys, random values. */
+const structuredFrame: fc.Arbitrary<Uint8Array> = fc
+  .record({
+    type: fc.oneof(fc.constantFrom(...KNOWN_TYPES), anyValue),
+    sync: fc.oneof(fc.nat(), anyValue),
+    extraHeader: fc.array(fc.tuple(fc.oneof(fc.nat({ max: 12 }), anyValue), anyValue), { maxLength: 2 }),
+    body: fc.option(fc.array(fc.tuple(fc.oneof(fc.constantFrom(...BODY_KEYS), anyValue), anyValue), { maxLength: 7 }), { nil: undefined }),
+  })
+  .map(({ type, sync, extraHeader, body }) => {
+    const w = new MpWriter();
+    w.mapHeader(2 + extraHeader.length);
+    w.uint(0);
+    w.value(type);
+    w.uint(1);
+    w.value(sync);
+    for (const [k, v] of extraHeader) {
+      w.value(k);
+      w.value(v);
+    }
+    if (body !== undefined) {
+      w.mapHeader(body.length);
+      for (const [k, v] of body) {
+        w.value(k);
+        w.value(v);
+      }
+    }
+    return w.toBytes();
+  });
+
+/** A valid request of a random kind. */
+const validFrame: fc.Arbitrary<Uint8Array> = fc
+  .record({
+    kind: fc.constantFrom('select', 'insert', 'replace', 'update', 'delete', 'upsert', 'call', 'call16', 'eval', 'ping'),
+    id: fc.nat({ max: 20 }),
+    text: fc.string({ maxLength: 6 }),
+    sync: fc.nat(),
+  })
+  .map(({ kind, id, text, sync }) => {
+    const [type, body] = validRequest(kind, id, text);
+    return encodeRequestFrame(type, sync, body);
+  });
+
+function validRequest(kind: string, id: number, text: string): [number, Map<number, MpValue>] {
+  const m = (entries: Array<[number, MpValue]>): Map<number, MpValue> => new Map(entries);
+  switch (kind) {
+    case 'select':
+      return [RequestType.SELECT, m([[0x10, TEST_SPACE_ID], [0x12, 10], [0x14, 2], [0x20, []]])];
+    case 'insert':
+    case 'replace':
+      return [kind === 'insert' ? 2 : 3, m([[0x10, TEST_SPACE_ID], [0x21, [id, text]]])];
+    case 'update':
+      return [RequestType.UPDATE, m([[0x10, TEST_SPACE_ID], [0x20, [id]], [0x21, [['=', 1, text]]]])];
+    case 'delete':
+      return [RequestType.DELETE, m([[0x10, TEST_SPACE_ID], [0x20, [id]]])];
+    case 'upsert':
+      return [RequestType.UPSERT, m([[0x10, TEST_SPACE_ID], [0x21, [id, text]], [0x28, [['=', 1, text]]]])];
+    case 'call':
+    case 'call16':
+      return [kind === 'call' ? 10 : 6, m([[0x22, id % 2 === 0 ? 'echo' : 'boom'], [0x21, [id]]])];
+    case 'eval':
+      return [RequestType.EVAL, m([[0x27, 'return ...'], [0x21, [text]]])];
+    default:
+      return [RequestType.PING, m([])];
+  }
+}
+
+/** Damages a frame: truncation, a flipped byte, garbage after it, or a bad type byte inside. */
+const mutatedFrame: fc.Arbitrary<Uint8Array> = fc
+  .tuple(fc.oneof(validFrame, structuredFrame), fc.nat(), fc.nat({ max: 255 }), fc.uint8Array({ minLength: 1, maxLength: 8 }), fc.nat({ max: 3 }))
+  .map(([frame, at, byte, garbage, how]) => {
+    const i = frame.length === 0 ? 0 : at % frame.length;
+    switch (how) {
+      case 0:
+        return frame.slice(0, i);
+      case 1: {
+        const out = frame.slice();
+        out[i] = byte;
+        return out;
+      }
+      case 2:
+        return new Uint8Array([...frame, ...garbage]);
+      default: {
+        const out = frame.slice();
+        out[i] = 0xc1; // never used in msgpack
+        return out;
+      }
+    }
+  });
+
+const anyFrame: fc.Arbitrary<Uint8Array> = fc.oneof(fc.uint8Array({ maxLength: 64 }), structuredFrame, mutatedFrame, validFrame);
+
+describe('request decoder fuzzing', () => {
+  it('never throws; every failure is a protocol error code', () => {
+    let failures = 0;
+    fc.assert(
+      fc.property(anyFrame, (frame) => {
+        const result = decodeRequest(frame);
+        if (!result.ok) {
+          failures++;
+          expect(PROTOCOL_CODES.has(result.error.code)).toBe(true);
+        }
+      }),
+      { numRuns: 20_000, seed: 1 },
+    );
+    expect(failures).toBeGreaterThan(5_000); // the generators do produce malformed packets
+  });
+});
+
+describe('server fuzzing on the simulated network', () => {
+  it('answers every packet once with its sync, leaves data untouched by rejected requests, keeps serving others', async () => {
+    const world = new World({ seed: 11, net: { ...DEFAULT_NET_FAULTS, latencyMsMin: 0.1, latencyMsMean: 0.2 } });
+    const [a, b, c] = [world.addHost('a'), world.addHost('b'), world.addHost('c')];
+    const backend = new MemoryBackend();
+    backend.spaces.get(TEST_SPACE_ID)!.tuples.set('[1000]', [1000, 'canary']);
+    a.start(async (env) => {
+      await IprotoServer.listen(env, { address: 'a:3301', backend });
+    });
+    const frames = fc.sample(anyFrame, { numRuns: 5_000, seed: 7 });
+    const stats = { replies: 0, errors: 0, ok: 0, unchangedOnError: 0 };
+    await world.run(async () => {
+      await world.sleep(5);
+      const raw = await new Promise<Connection>((resolve) => b.start(async (env) => resolve(await env.net.connect('a:3301', { greetingBytes: GREETING_BYTES }))));
+      const good = await new Promise<IprotoClient>((resolve) =>
+        c.start(async (env) => {
+          const r = await IprotoClient.connect(env, 'a:3301');
+          if (r.ok) resolve(r.value);
+        }),
+      );
+      let lastReply: Reply | undefined;
+      let replyCount = 0;
+      raw.onFrame((frame) => {
+        replyCount++;
+        lastReply = decodeReply(frame);
+      });
+      for (const [i, frame] of frames.entries()) {
+        const before = backend.snapshot();
+        const decoded = decodeRequest(frame);
+        raw.send(frame);
+        const expectedReplies = replyCount + 1;
+        await world.waitFor(() => replyCount >= expectedReplies, 1_000, 0.5);
+        expect(replyCount, `packet ${i} got no reply`).toBe(expectedReplies);
+        const reply = lastReply!;
+        expect(reply, `reply to packet ${i} is malformed`).toBeDefined();
+        stats.replies++;
+        expect(reply.sync).toEqual(decoded.ok ? decoded.header.sync : decoded.sync);
+        if (isErrorReply(reply)) {
+          stats.errors++;
+          expect(backend.snapshot()).toBe(before);
+          stats.unchangedOnError++;
+          if (!decoded.ok) expect(replyError(reply)).toEqual({ code: decoded.error.code, message: decoded.error.message });
+        } else {
+          stats.ok++;
+          expect(decoded.ok).toBe(true);
+        }
+        if (i % 500 === 0) {
+          const ping = await good.ping();
+          expect(ping.ok).toBe(true);
+        }
+      }
+      expect(raw.isClosed).toBe(false);
+      const canary = await good.select({ spaceId: TEST_SPACE_ID, key: [1000] });
+      expect(canary.ok && canary.value).toEqual([[1000, 'canary']]);
+    }, { eventsMax: 50_000_000, virtualMsMax: 1e9 });
+    expect(stats.replies).toBe(frames.length);
+    expect(stats.errors).toBeGreaterThan(1_000);
+    expect(stats.ok).toBeGreaterThan(500);
+    console.log(`sim fuzz: ${JSON.stringify(stats)}`);
+  });
+});
+
+describe('framing abuse on real TCP', () => {
+  /** Opens a raw socket, skips the greeting, sends `bytes`, and reports how the server reacted. */
+  function abuse(port: number, bytes: Uint8Array, waitMs: number): Promise<{ closed: boolean; received: number }> {
+    return new Promise((resolve) => {
+      const socket = tcpConnect({ host: '127.0.0.1', port });
+      let received = 0;
+      let closed = false;
+      socket.on('data', (chunk) => (received += chunk.length));
+      socket.on('error', () => {});
+      socket.on('close', () => (closed = true));
+      socket.on('connect', () => socket.write(bytes));
+      setTimeout(() => {
+        socket.destroy();
+        resolve({ closed, received });
+      }, waitMs);
+    });
+  }
+
+  it('closes connections with broken framing and keeps serving the others', async () => {
+    const real = await startRealServer();
+    const clientEnv = { net: new RealNetwork(), clock: new RealClock() };
+    const connected = await IprotoClient.connect(clientEnv, `127.0.0.1:${real.port}`);
+    expect(connected.ok).toBe(true);
+    const good = connected.ok ? connected.value : null!;
+    try {
+      const ping = encodeRequestFrame(RequestType.PING, 1, undefined);
+      const withPrefix = (frame: Uint8Array): number[] => [0xce, 0, 0, 0, frame.length, ...frame];
+      const cases: Array<{ name: string; bytes: number[]; closes: boolean }> = [
+        { name: 'length is not a msgpack uint', bytes: [0xc1, 1, 2, 3], closes: true },
+        { name: 'length is a string', bytes: [0xa3, 0x61, 0x62, 0x63], closes: true },
+        { name: 'huge declared length', bytes: [0xce, 0xff, 0xff, 0xff, 0xff, 0x82], closes: true },
+        { name: 'uint64 length', bytes: [0xcf, 0xff, 0, 0, 0, 0, 0, 0, 1], closes: true },
+        { name: 'valid ping then a bad prefix', bytes: [...withPrefix(ping), 0xc1], closes: true },
+        { name: 'truncated frame (server waits for the rest)', bytes: [0xce, 0, 0, 0, 50, 0x82, 0x00], closes: false },
+      ];
+      for (const c of cases) {
+        const result = await abuse(real.port, new Uint8Array(c.bytes), 150);
+        expect(result.closed, c.name).toBe(c.closes);
+        const check = await good.ping({ timeoutMs: 2_000 });
+        expect(check.ok, `server still serves after: ${c.name}`).toBe(true);
+      }
+      // Random byte streams after the greeting: whatever happens to that connection, others live.
+      const streams = fc.sample(fc.uint8Array({ minLength: 1, maxLength: 300 }), { numRuns: 200, seed: 3 });
+      await Promise.all(streams.map((bytes) => abuse(real.port, bytes, 50)));
+      const after = await good.call('echo', ['alive'], { timeoutMs: 2_000 });
+      expect(after.ok && after.value).toEqual(['alive']);
+    } finally {
+      good.close();
+      real.close();
+    }
+  });
+});
