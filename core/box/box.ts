@@ -19,7 +19,7 @@ import { assert } from '../lib/assert.ts';
 import type { MpObject, MpValue } from '../codec/msgpack.ts';
 import type { Disk, Store } from '../env/disk.ts';
 import type { Log } from '../env/log.ts';
-import { chapSha1Hash } from './chap-sha1.ts';
+import { chapSha1PasswordHash as chapSha1Hash } from '../lib/chap-sha1.ts';
 import { BoxError, boxErrors } from './errors.ts';
 import { recover } from './recovery.ts';
 import { Schema, VINYL_STORE_FLAG, type VinylStores } from './schema.ts';

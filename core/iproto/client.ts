@@ -13,7 +13,7 @@ import { mapGet, type MpValue } from '../codec/msgpack.ts';
 import type { Clock } from '../env/clock.ts';
 import { CONNECT_TIMEOUT_MS_DEFAULT, NetError, type Connection, type Network } from '../env/network.ts';
 import { assert } from '../lib/assert.ts';
-import { chapSha1Scramble } from './chap-sha1.ts';
+import { chapSha1Scramble } from '../lib/chap-sha1.ts';
 import { BodyKey, ErrorCode, GREETING_BYTES, RequestType, SqlKey } from './constants.ts';
 import { parseGreeting, type Greeting } from './greeting.ts';
 import { decodeReply, isErrorReply, replyData, replyError, type Reply } from './reply.ts';

@@ -207,8 +207,7 @@ export const GREETING_BYTES = 128;
 export const GREETING_LINE_BYTES = 64;
 /** Salt bytes in the greeting; chap-sha1 uses the first SCRAMBLE_SALT_BYTES. */
 export const GREETING_SALT_BYTES = 32;
-export const SCRAMBLE_SALT_BYTES = 20;
-export const SCRAMBLE_BYTES = 20;
+export { SCRAMBLE_BYTES, SCRAMBLE_SALT_BYTES } from '../lib/chap-sha1.ts';
 export const CHAP_SHA1 = 'chap-sha1';
 /** The user every connection starts as. */
 export const GUEST_USER = 'guest';

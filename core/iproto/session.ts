@@ -19,7 +19,7 @@ import type { Log } from '../env/log.ts';
 import { assert, unreachable } from '../lib/assert.ts';
 import type { IprotoBackend, IprotoSession } from './backend.ts';
 import { shapeCall16 } from './call16.ts';
-import { chapSha1Check } from './chap-sha1.ts';
+import { chapSha1Check } from '../lib/chap-sha1.ts';
 import { ErrorCode, GUEST_USER, SCRAMBLE_BYTES } from './constants.ts';
 import { iprotoError, IprotoError, toIprotoError } from './errors.ts';
 import { decodeRequest, type AuthRequest, type Request, type RequestHeader, type Sync } from './request.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Box } from '../../core/box/box.ts';
 import { BoxError } from '../../core/box/errors.ts';
-import { chapSha1Hash } from '../../core/box/chap-sha1.ts';
+import { chapSha1PasswordHash as chapSha1Hash } from '../../core/lib/chap-sha1.ts';
 import { captureLog, MemoryDisk } from './helpers.ts';
 
 async function setup(): Promise<Box> {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decode, mapGet, type MpValue } from '../../core/codec/msgpack.ts';
 import { fromHex, fromUtf8, toHex } from '../../core/lib/bytes.ts';
 import { shapeCall16 } from '../../core/iproto/call16.ts';
-import { chapSha1Check, chapSha1PasswordHash, chapSha1Scramble } from '../../core/iproto/chap-sha1.ts';
+import { chapSha1Check, chapSha1PasswordHash, chapSha1Scramble } from '../../core/lib/chap-sha1.ts';
 import { BodyKey, ErrorCode, RequestType } from '../../core/iproto/constants.ts';
 import { iprotoError, IprotoError, toIprotoError } from '../../core/iproto/errors.ts';
 import { buildGreeting, parseGreeting } from '../../core/iproto/greeting.ts';

@@ -7,7 +7,7 @@
 
 import type { MpValue } from '../../core/codec/msgpack.ts';
 import type { IprotoBackend, IprotoSession, UserCredentials } from '../../core/iproto/backend.ts';
-import { chapSha1PasswordHash } from '../../core/iproto/chap-sha1.ts';
+import { chapSha1PasswordHash } from '../../core/lib/chap-sha1.ts';
 import { ErrorCode, Iterator } from '../../core/iproto/constants.ts';
 import { iprotoError } from '../../core/iproto/errors.ts';
 import type {

@@ -5,11 +5,14 @@
  *   server:  c = scramble XOR sha1(salt[0:20] || h2_stored); accept iff sha1(c) == h2_stored
  */
 
-import { assert } from '../lib/assert.ts';
-import { decodeBase64, encodeBase64 } from '../lib/base64.ts';
-import { concatBytes, equalBytes, utf8 } from '../lib/bytes.ts';
-import { sha1, SHA1_DIGEST_BYTES } from '../lib/sha1.ts';
-import { SCRAMBLE_BYTES, SCRAMBLE_SALT_BYTES } from './constants.ts';
+import { assert } from './assert.ts';
+import { decodeBase64, encodeBase64 } from './base64.ts';
+import { concatBytes, equalBytes, utf8 } from './bytes.ts';
+import { sha1, SHA1_DIGEST_BYTES } from './sha1.ts';
+
+/** Bytes of the greeting salt chap-sha1 uses, and of the scramble. */
+export const SCRAMBLE_SALT_BYTES = 20;
+export const SCRAMBLE_BYTES = 20;
 
 /** What `_user` keeps for a password: `base64(sha1(sha1(password)))`, 28 chars. */
 export function chapSha1PasswordHash(password: string): string {
