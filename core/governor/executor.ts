@@ -1,0 +1,241 @@
+/**
+ * The governor's executor: on the Raft leader, plan one step from the applied clusterwide tables
+ * (plan.ts), carry it out (RPCs to instances, then a Raft proposal recording the result), wait
+ * until it is applied, repeat. A failed step is logged and retried after `governorRetryMs`,
+ * planned afresh. RPCs carry (term, applied index, timeout) so a callee can refuse a stale
+ * governor.
+ */
+
+import type { MpValue } from '../codec/msgpack.ts';
+import { grade, mayRespond, type CurrentGrade } from '../cluster/grade.ts';
+import type { Op } from '../cluster/ops.ts';
+import type { Instance } from '../cluster/records.ts';
+import { replicasetToTuple } from '../cluster/records.ts';
+import { PROPERTY, TABLE_DEFS } from '../cluster/tables.ts';
+import { asRaftId } from '../raft/types.ts';
+import type { Node, ShardingConfig } from '../node/node.ts';
+import { BUCKET_COUNT } from '../node/node.ts';
+import { describeClientError } from '../rpc/pool.ts';
+import { PROC_REPLICATION, PROC_REPLICATION_DEMOTE, PROC_REPLICATION_PROMOTE } from '../rpc/replication.ts';
+import { PROC_SHARDING, PROC_SHARDING_BOOTSTRAP, shardingConfigToValue } from '../rpc/sharding.ts';
+import { PROC_SYNC_RAFT } from '../rpc/sync-raft.ts';
+import type { ConfChangeSingle } from './conf-change.ts';
+import { plan, type GovernorSnapshot, type Plan } from './plan.ts';
+
+export class GovernorStepError extends Error {
+  override readonly name = 'GovernorStepError';
+}
+
+export interface GovernorStatus {
+  lastStep: Plan['kind'] | null;
+  lastError: string | null;
+  steps: number;
+}
+
+export class Governor {
+  private readonly node: Node;
+  private stopped = false;
+  readonly status: GovernorStatus = { lastStep: null, lastError: null, steps: 0 };
+
+  constructor(node: Node) {
+    this.node = node;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.node.changed();
+  }
+
+  async run(): Promise<void> {
+    const node = this.node;
+    while (!this.stopped) {
+      if (!node.isLeader()) {
+        await node.nextChange(1_000);
+        continue;
+      }
+      const step = plan(this.snapshot());
+      if (step.kind === 'idle') {
+        await node.nextChange(1_000);
+        continue;
+      }
+      try {
+        node.log.verbose('governor step', { step: step.kind });
+        await this.execute(step);
+        this.status.lastStep = step.kind;
+        this.status.lastError = null;
+        this.status.steps++;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        this.status.lastError = message;
+        node.log.warn('governor step failed', { step: step.kind, reason: message });
+        await node.env.clock.sleep(node.options.tuning.governorRetryMs);
+      }
+    }
+  }
+
+  snapshot(): GovernorSnapshot {
+    const node = this.node;
+    const raft = node.requireRaft();
+    const conf = raft.confState();
+    return {
+      selfRaftId: raft.id,
+      voters: conf.voters,
+      learners: conf.learners,
+      confChangePending: raft.confChangePending(),
+      instances: node.tables.instances(),
+      replicasets: node.tables.replicasets(),
+      replicationFactor: node.tables.replicationFactor(),
+      vshardBootstrapped: node.tables.vshardBootstrapped(),
+    };
+  }
+
+  private async execute(step: Plan): Promise<void> {
+    switch (step.kind) {
+      case 'conf_change':
+        return this.confChange(step.changes);
+      case 'transfer_leadership':
+        return this.transferLeadership(step.toRaftId);
+      case 'switch_master':
+        return this.switchMaster(step.replicasetId, step.fromInstanceId, step.toInstanceId);
+      case 'downgrade':
+        await this.rpcAll(step.shardingTargets, PROC_SHARDING, [shardingConfigToValue(this.shardingConfig(step.instance.instanceId))]);
+        return this.setGrade(step.instance, step.currentGrade);
+      case 'raft_sync':
+        await this.rpc(step.instance, PROC_SYNC_RAFT, [this.node.requireRaft().applied, this.timeoutMs()], false);
+        return this.setGrade(step.instance, grade('RaftSynced', step.instance.targetGrade.incarnation));
+      case 'create_replicaset':
+        await this.rpc(step.instance, PROC_REPLICATION_PROMOTE, []);
+        await this.propose({ kind: 'dml', dml: { op: 'insert', space: TABLE_DEFS.replicaset.name, tuple: replicasetToTuple(step.replicaset) } });
+        return;
+      case 'replication':
+        return this.replication(step.instance, step.targets, step.masterId);
+      case 'sharding_init':
+        await this.rpcAll(step.targets, PROC_SHARDING, [shardingConfigToValue(this.shardingConfig())]);
+        return this.setGrade(step.instance, grade('ShardingInitialized', step.instance.targetGrade.incarnation));
+      case 'sharding_boot':
+        await this.rpc(step.master, PROC_SHARDING_BOOTSTRAP, []);
+        await this.propose({ kind: 'dml', dml: { op: 'replace', space: TABLE_DEFS.property.name, tuple: [PROPERTY.vshardBootstrapped, true] } });
+        return;
+      case 'propose_weight':
+        await this.propose({
+          kind: 'dml',
+          dml: {
+            op: 'update',
+            space: TABLE_DEFS.replicaset.name,
+            key: [step.replicasetId],
+            ops: [
+              ['=', 'weight[1]', step.weight.value],
+              ['=', 'weight[3]', step.weight.state],
+            ],
+          },
+        });
+        return;
+      case 'skip_sharding':
+      case 'to_online':
+        return this.setGrade(step.instance, grade('Online', step.instance.targetGrade.incarnation));
+      case 'update_weights':
+        await this.rpcAll(step.targets, PROC_SHARDING, [shardingConfigToValue(this.shardingConfig())]);
+        for (const id of step.replicasetIds) {
+          await this.propose({ kind: 'dml', dml: { op: 'update', space: TABLE_DEFS.replicaset.name, key: [id], ops: [['=', 'weight[3]', 'UpToDate']] } });
+        }
+        return;
+      case 'idle':
+        return;
+    }
+  }
+
+  // --- steps ---------------------------------------------------------------------------------
+
+  private async confChange(changes: readonly ConfChangeSingle[]): Promise<void> {
+    const raft = this.node.requireLeader();
+    const error = raft.proposeConfChange(
+      changes.map((c) => ({ type: c.kind === 'AddNode' ? 'addNode' : c.kind === 'AddLearnerNode' ? 'addLearnerNode' : 'removeNode', nodeId: asRaftId(c.nodeId) }) as const),
+    );
+    if (error !== undefined) throw new GovernorStepError(`conf change refused: ${error.kind}`);
+    this.node.log.info('raft conf change', { changes: changes.map((c) => `${c.kind}(${c.nodeId})`).join(', ') });
+    await this.waitUntil(() => !raft.confChangePending(), 'conf change to be applied');
+  }
+
+  private async transferLeadership(to: number): Promise<void> {
+    const raft = this.node.requireLeader();
+    this.node.log.info('transferring leadership', { to });
+    raft.transferLeadership(to);
+    const electionMs = (this.node.options.tuning.raft.electionTicks ?? 20) * this.node.options.tuning.raftTickMs;
+    await this.waitUntil(() => raft.role !== 'Leader', 'leadership transfer', electionMs * 2);
+  }
+
+  private async switchMaster(replicasetId: string, from: string, to: string): Promise<void> {
+    const node = this.node;
+    const successor = node.tables.instance(to);
+    if (successor === undefined) throw new GovernorStepError(`unknown instance ${to}`);
+    const previous = node.tables.instance(from);
+    // Best effort: a master going away may already be gone.
+    if (previous !== undefined && previous.currentGrade.variant !== 'Offline') await this.rpc(previous, PROC_REPLICATION_DEMOTE, []).catch(() => undefined);
+    await this.rpc(successor, PROC_REPLICATION_PROMOTE, []);
+    await this.propose({ kind: 'dml', dml: { op: 'update', space: TABLE_DEFS.replicaset.name, key: [replicasetId], ops: [['=', 'master_id', to]] } });
+    node.log.info('replicaset master switched', { replicaset_id: replicasetId, from, to });
+  }
+
+  private async replication(instance: Instance, targets: readonly Instance[], masterId: string): Promise<void> {
+    const peers = targets.map((t) => this.node.peerAddress(t.raftId)).filter((a): a is string => a !== undefined);
+    await Promise.all(targets.map((t) => this.rpc(t, PROC_REPLICATION, [t.replicasetId, t.instanceId === masterId, peers])));
+    await this.setGrade(instance, grade('Replicated', instance.targetGrade.incarnation));
+  }
+
+  /** The vshard configuration over instances that may respond (minus `excluding`). */
+  private shardingConfig(excluding?: string): ShardingConfig {
+    const tables = this.node.tables;
+    const instances = tables.instances().filter((i) => i.instanceId !== excluding && mayRespond(i.targetGrade));
+    return {
+      bucketCount: BUCKET_COUNT,
+      replicasets: tables.replicasets().map((r) => ({
+        replicasetId: r.replicasetId,
+        uuid: r.replicasetUuid,
+        weight: r.weight.value,
+        master: r.masterId,
+        replicas: instances.filter((i) => i.replicasetId === r.replicasetId).map((i) => i.instanceId),
+      })),
+    };
+  }
+
+  // --- plumbing -------------------------------------------------------------------------------
+
+  private timeoutMs(): number {
+    return this.node.options.tuning.syncRpcTimeoutMs;
+  }
+
+  private async setGrade(instance: Instance, current: CurrentGrade): Promise<void> {
+    const fresh = this.node.tables.instance(instance.instanceId) ?? instance;
+    this.node.log.info('grade changed', { instance_id: instance.instanceId, current: `${current.variant}(${current.incarnation})` });
+    await this.propose({ kind: 'persist_instance', instance: { ...fresh, currentGrade: current } });
+  }
+
+  private async propose(op: Op): Promise<void> {
+    await this.node.requireLeader().proposeAndWait(op, this.timeoutMs());
+  }
+
+  /** Calls a fenced RPC `(term, index, timeout_ms, ...args)` (or a plain one) on an instance. */
+  private async rpc(instance: Instance, proc: string, args: readonly MpValue[], fenced = true): Promise<MpValue[]> {
+    const node = this.node;
+    const raft = node.requireLeader();
+    const address = node.peerAddress(instance.raftId);
+    if (address === undefined) throw new GovernorStepError(`address of peer with id ${instance.raftId} not found`);
+    const fullArgs = fenced ? [raft.term, raft.applied, this.timeoutMs(), ...args] : args;
+    const result = await node.pool.call(address, proc, fullArgs, this.timeoutMs() + 1_000);
+    if (!result.ok) throw new GovernorStepError(`${proc} on ${instance.instanceId} failed: ${describeClientError(result.error)}`);
+    return result.value;
+  }
+
+  private async rpcAll(targets: readonly Instance[], proc: string, args: readonly MpValue[]): Promise<void> {
+    await Promise.all(targets.map((t) => this.rpc(t, proc, args)));
+  }
+
+  private async waitUntil(condition: () => boolean, what: string, timeoutMs = this.timeoutMs()): Promise<void> {
+    const node = this.node;
+    const deadlineMs = node.env.clock.nowMs() + timeoutMs;
+    while (!condition()) {
+      if (node.env.clock.nowMs() >= deadlineMs) throw new GovernorStepError(`timed out waiting for ${what}`);
+      await node.nextChange(Math.max(1, deadlineMs - node.env.clock.nowMs()));
+    }
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * What the iproto server of an instance serves: data requests on box spaces by id, CALL of the
+ * `.proc_*` RPCs, the `pico.*` API and functions registered by `--script`, and a small EVAL that
+ * understands `return <function>(...)`. Every failure becomes an error reply with a Tarantool
+ * code (core/iproto/errors.ts).
+ */
+
+import type { MpValue } from '../codec/msgpack.ts';
+import { RaftNodeFailure } from '../cluster/raft-node.ts';
+import { PICO, type PicoFunction } from '../api/pico.ts';
+import type { IprotoBackend, IprotoSession, UserCredentials } from '../iproto/backend.ts';
+import { ErrorCode } from '../iproto/constants.ts';
+import { IprotoError, iprotoError } from '../iproto/errors.ts';
+import type { CallRequest, DeleteRequest, EvalRequest, InsertRequest, SelectRequest, UpdateRequest, UpsertRequest } from '../iproto/request.ts';
+import { PROCS } from '../rpc/procs.ts';
+import { ProcError } from '../rpc/proc-error.ts';
+import type { Node } from './node.ts';
+
+export type UserFunction = (args: readonly MpValue[]) => MpValue[] | MpValue | Promise<MpValue[] | MpValue>;
+
+export class NodeBackend implements IprotoBackend {
+  private readonly node: Node;
+  /** Functions registered by the `--script` module, callable by name. */
+  readonly userFunctions = new Map<string, UserFunction>();
+
+  constructor(node: Node) {
+    this.node = node;
+  }
+
+  schemaVersion(): number {
+    return this.node.box.schemaVersion;
+  }
+
+  credentials(user: string): UserCredentials | undefined {
+    const tuple = this.node.box.userByName(user);
+    if (tuple === null) return undefined;
+    const auth = tuple[4];
+    const hash = auth !== null && typeof auth === 'object' && !Array.isArray(auth) && !(auth instanceof Uint8Array) ? (auth as Record<string, MpValue>)['chap-sha1'] : undefined;
+    return { chapSha1Hash: typeof hash === 'string' ? hash : undefined };
+  }
+
+  select(request: SelectRequest): readonly MpValue[] {
+    return this.node.box.space(request.spaceId).select(request.key, {
+      index: request.indexId,
+      iterator: request.iterator,
+      limit: request.limit,
+      offset: request.offset,
+    });
+  }
+
+  insert(request: InsertRequest): Promise<MpValue> {
+    const space = this.node.box.space(request.spaceId);
+    return request.kind === 'insert' ? space.insert(request.tuple) : space.replace(request.tuple);
+  }
+
+  async update(request: UpdateRequest): Promise<MpValue | undefined> {
+    const result = await this.node.box.space(request.spaceId).update(request.key, request.ops, { index: request.indexId, indexBase: request.indexBase === 1 ? 1 : 0 });
+    return result ?? undefined;
+  }
+
+  async delete(request: DeleteRequest): Promise<MpValue | undefined> {
+    const result = await this.node.box.space(request.spaceId).delete(request.key, { index: request.indexId });
+    return result ?? undefined;
+  }
+
+  upsert(request: UpsertRequest): Promise<void> {
+    return this.node.box.space(request.spaceId).upsert(request.tuple, request.ops, { indexBase: request.indexBase === 1 ? 1 : 0 });
+  }
+
+  async call(request: CallRequest, session: IprotoSession): Promise<readonly MpValue[]> {
+    return this.invoke(request.functionName, request.args, session);
+  }
+
+  /** EVAL of `return <name>(...)`, `return <name>()` or `return <name>` (a value-returning function). */
+  async eval(request: EvalRequest, session: IprotoSession): Promise<readonly MpValue[]> {
+    const m = /^\s*return\s+([A-Za-z_.][\w.]*)\s*(?:\(\s*(\.\.\.)?\s*\))?\s*;?\s*$/.exec(request.expr);
+    if (m === null) throw iprotoError(ErrorCode.PROC_LUA, `eval is limited to "return <function>(...)", got: ${request.expr}`);
+    return this.invoke(m[1]!, m[2] === '...' ? request.args : [], session);
+  }
+
+  private async invoke(name: string, args: readonly MpValue[], session: IprotoSession): Promise<readonly MpValue[]> {
+    const fn = this.lookup(name);
+    if (fn === undefined) throw iprotoError(ErrorCode.NO_SUCH_PROC, name);
+    if (name.startsWith('.proc_') && session.user !== 'guest' && session.user !== 'admin') {
+      throw iprotoError(ErrorCode.ACCESS_DENIED, 'Execute', 'function', name, session.user);
+    }
+    try {
+      return await fn(args);
+    } catch (error) {
+      throw asCodedError(error);
+    }
+  }
+
+  private lookup(name: string): ((args: readonly MpValue[]) => MpValue[] | Promise<MpValue[]>) | undefined {
+    const proc = PROCS.get(name);
+    if (proc !== undefined) return (args) => proc.handle(this.node, args);
+    const pico: PicoFunction | undefined = PICO.get(name);
+    if (pico !== undefined) return (args) => pico(this.node, args);
+    const user = this.userFunctions.get(name);
+    if (user !== undefined) {
+      return async (args) => {
+        const result = await user(args);
+        return Array.isArray(result) ? (result as MpValue[]) : [result as MpValue];
+      };
+    }
+    return undefined;
+  }
+}
+
+/** Keeps Tarantool codes; turns the node's typed failures into ER_PROC_C / ER_TIMEOUT errors. */
+function asCodedError(error: unknown): unknown {
+  if (error instanceof IprotoError || error instanceof ProcError) return error;
+  if (error instanceof RaftNodeFailure) return new ProcError(error.message, error.error.kind === 'timeout' ? 78 : 102);
+  return error;
+}

@@ -1,0 +1,66 @@
+/**
+ * Joining a cluster: `.proc_raft_join` on the leader discovery named, following ErrNotALeader
+ * redirects, retrying I/O failures after 1 s; a definitive refusal (cluster id mismatch, a
+ * duplicate instance id, missing failure-domain names) ends the process with a non-zero code.
+ */
+
+import type { MpValue } from '../codec/msgpack.ts';
+import { instanceFromTuple } from '../cluster/records.ts';
+import type { Identity } from '../cluster/raft-store.ts';
+import { describeClientError } from '../rpc/pool.ts';
+import { field } from '../rpc/proc-error.ts';
+import { PROC_RAFT_JOIN } from '../rpc/raft-join.ts';
+import type { Node } from './node.ts';
+import { EXIT_FAILURE } from './options.ts';
+
+const DEFINITIVE = [/^cannot join the instance to the cluster/, / is already joined$/, /^missing failure domain names/];
+
+export function isDefinitiveRefusal(message: string): boolean {
+  return DEFINITIVE.some((re) => re.test(message));
+}
+
+export async function join(node: Node, leaderAddress: string): Promise<Identity | null> {
+  node.state = 'joining';
+  const o = node.options;
+  let target = leaderAddress;
+  const args: MpValue[] = [o.clusterId, o.instanceId ?? null, o.replicasetId ?? null, o.advertise, { ...o.failureDomain }];
+  for (;;) {
+    node.log.info('joining', { leader: target });
+    const result = await node.pool.call(target, PROC_RAFT_JOIN, args, o.tuning.syncRpcTimeoutMs);
+    if (!result.ok) {
+      const message = describeClientError(result.error);
+      if (result.error.kind === 'server' && isDefinitiveRefusal(message)) {
+        node.fatal(`join refused: ${message}`, EXIT_FAILURE);
+        return null;
+      }
+      node.log.warn('join failed, retrying', { reason: message });
+      await node.env.clock.sleep(o.tuning.joinRetryMs);
+      continue;
+    }
+    const reply = result.value[0] ?? null;
+    const notALeader = field(reply, 'ErrNotALeader', 'join reply');
+    if (notALeader !== undefined) {
+      const address = notALeader === null ? undefined : field(notALeader, 'address', 'leader');
+      if (typeof address === 'string') target = address;
+      else await node.env.clock.sleep(o.tuning.joinRetryMs);
+      continue;
+    }
+    return accept(node, field(reply, 'Ok', 'join reply'));
+  }
+}
+
+async function accept(node: Node, ok: MpValue): Promise<Identity> {
+  const instance = instanceFromTuple(field(ok, 'instance', 'join reply') as MpValue[]);
+  const peers = field(ok, 'peer_addresses', 'join reply');
+  for (const p of Array.isArray(peers) ? peers : []) {
+    const raftId = field(p as MpValue, 'raft_id', 'peer');
+    const address = field(p as MpValue, 'address', 'peer');
+    if (typeof raftId === 'number' && typeof address === 'string') node.addresses.set(raftId, address);
+  }
+  const replication = field(ok, 'box_replication', 'join reply');
+  node.box.readOnly = !Array.isArray(replication) || replication.length > 1;
+  const identity: Identity = { raftId: instance.raftId, instanceId: instance.instanceId, clusterId: node.options.clusterId, replicasetId: instance.replicasetId };
+  await node.raftStore.saveIdentity(identity);
+  node.log.info('joined the cluster', { instance_id: instance.instanceId, raft_id: instance.raftId, replicaset_id: instance.replicasetId });
+  return identity;
+}

@@ -1,0 +1,250 @@
+/**
+ * One instance's moving parts and the primitives the RPC handlers, the governor and the API use.
+ * Lifecycle (discover -> boot|join -> postjoin -> online -> shutdown) lives in core/instance.ts.
+ */
+
+import { Box } from '../box/box.ts';
+import type { MpValue } from '../codec/msgpack.ts';
+import { Topology } from '../cluster/topology.ts';
+import { ClusterTables } from '../cluster/tables.ts';
+import { RaftNode, type RaftNodeHooks } from '../cluster/raft-node.ts';
+import { RaftStore, type Identity } from '../cluster/raft-store.ts';
+import type { Discovery } from '../cluster/discovery.ts';
+import type { Instance } from '../cluster/records.ts';
+import type { Env } from '../env/env.ts';
+import type { Log } from '../env/log.ts';
+import type { IprotoServer } from '../iproto/server.ts';
+import { assert } from '../lib/assert.ts';
+import { CorruptionError } from '../lib/sealed.ts';
+import type { RaftRole } from '../raft/types.ts';
+import { PeerPool } from '../rpc/pool.ts';
+import { ProcError } from '../rpc/proc-error.ts';
+import { EXIT_CORRUPT_DATA, EXIT_IO_ERROR, type NodeOptions } from './options.ts';
+import { RaftTransportOverRpc } from './raft-transport.ts';
+
+export type NodeState = 'starting' | 'discovery' | 'booting' | 'joining' | 'postjoin' | 'online' | 'stopping' | 'exited';
+
+/** Replication settings the governor gave this instance (`proc_replication`). */
+export interface ReplicationConfig {
+  readonly replicasetId: string;
+  readonly isMaster: boolean;
+  /** `guest:@<address>` of every replicaset member, like box.cfg.replication. */
+  readonly peers: readonly string[];
+}
+
+/** Sharding settings the governor gave this instance (`proc_sharding`). */
+export interface ShardingConfig {
+  readonly bucketCount: number;
+  readonly replicasets: ReadonlyArray<{ readonly replicasetId: string; readonly uuid: string; readonly weight: number; readonly master: string; readonly replicas: readonly string[] }>;
+}
+
+export const BUCKET_COUNT = 3000;
+export const RAFT_STORE = 'raft';
+
+export class Node {
+  readonly env: Env;
+  readonly options: NodeOptions;
+  readonly log: Log;
+  readonly box: Box;
+  readonly tables = new ClusterTables();
+  readonly raftStore: RaftStore;
+  readonly pool: PeerPool;
+  state: NodeState = 'starting';
+  raft: RaftNode | null = null;
+  identity: Identity | null;
+  discovery: Discovery | null = null;
+  server: IprotoServer | null = null;
+  replication: ReplicationConfig | null = null;
+  sharding: ShardingConfig | null = null;
+  /** Addresses learned outside the tables (the join reply), until the log catches up. */
+  readonly addresses = new Map<number, string>();
+  private topologyCache: { term: number; topology: Topology } | null = null;
+  private readonly changeListeners = new Set<() => void>();
+  private exitRequested = false;
+
+  private constructor(env: Env, options: NodeOptions, box: Box, raftStore: RaftStore) {
+    this.env = env;
+    this.options = options;
+    this.log = env.log;
+    this.box = box;
+    this.raftStore = raftStore;
+    this.identity = raftStore.identity() ?? null;
+    this.pool = new PeerPool(env);
+  }
+
+  /** Opens the local stores. Corrupt data stops the instance instead of being served. */
+  static async open(env: Env, options: NodeOptions): Promise<Node | null> {
+    try {
+      const raftStore = RaftStore.load(await env.disk.open(RAFT_STORE));
+      const box = await Box.open({ disk: env.disk, log: env.log, walMode: options.walMode, readOnly: true, checkpointWalRowsMax: 0 });
+      return new Node(env, options, box, raftStore);
+    } catch (error) {
+      if (error instanceof CorruptionError) {
+        env.log.error('data directory is corrupt, refusing to start', { reason: error.message });
+        env.process.exit(EXIT_CORRUPT_DATA);
+        return null;
+      }
+      if (error instanceof Error && error.name === 'DiskError') {
+        env.log.error('cannot read the data directory', { reason: error.message });
+        env.process.exit(EXIT_IO_ERROR);
+        return null;
+      }
+      throw error;
+    }
+  }
+
+  // --- addresses ------------------------------------------------------------------------------
+
+  peerAddress(raftId: number): string | undefined {
+    return this.tables.peerAddress(raftId) ?? this.addresses.get(raftId);
+  }
+
+  leaderAddress(): string | undefined {
+    const leaderId = this.raft?.leaderId ?? 0;
+    return leaderId === 0 ? undefined : this.peerAddress(leaderId);
+  }
+
+  // --- raft ------------------------------------------------------------------------------------
+
+  /** Starts the Raft node for `identity` (after boot, join or restart). */
+  startRaft(identity: Identity, hooks: Omit<RaftNodeHooks, 'fatal'>): RaftNode {
+    assert(this.raft === null, 'raft node already started');
+    this.identity = identity;
+    const transport = new RaftTransportOverRpc(this);
+    const tuning = this.options.tuning;
+    this.raft = new RaftNode(
+      this.env,
+      this.raftStore,
+      this.tables,
+      transport,
+      { raftId: identity.raftId, tickMs: tuning.raftTickMs, raft: tuning.raft, compactEntriesMax: tuning.raftCompactEntriesMax },
+      {
+        ...hooks,
+        applied: (entry) => {
+          hooks.applied?.(entry);
+          this.changed();
+        },
+        restored: (index) => {
+          hooks.restored?.(index);
+          this.changed();
+        },
+        roleChanged: (role: RaftRole, leaderId: number) => {
+          hooks.roleChanged?.(role, leaderId);
+          this.changed();
+        },
+        fatal: (reason) => this.fatal(`raft log write failed: ${reason}`, EXIT_IO_ERROR),
+      },
+    );
+    this.raft.start();
+    return this.raft;
+  }
+
+  /** The Raft node; RPCs that need it fail cleanly before it exists. */
+  requireRaft(): RaftNode {
+    if (this.raft === null) throw new ProcError('uninitialized yet');
+    return this.raft;
+  }
+
+  isLeader(): boolean {
+    return this.raft !== null && this.raft.role === 'Leader';
+  }
+
+  /** Fails with `not a leader` unless this instance leads. */
+  requireLeader(): RaftNode {
+    const raft = this.requireRaft();
+    if (raft.role !== 'Leader') throw new ProcError('not a leader');
+    return raft;
+  }
+
+  /**
+   * The leader's topology view for this term: the committed instance table plus what this leader
+   * admitted since (joins in flight), rebuilt whenever the term changes.
+   */
+  topology(): Topology {
+    const raft = this.requireLeader();
+    if (this.topologyCache === null || this.topologyCache.term !== raft.term) {
+      const instances = this.tables.instances();
+      const maxRaftId = Math.max(0, ...instances.map((i) => i.raftId), ...this.tables.peerAddresses().map((p) => p.raftId));
+      this.topologyCache = {
+        term: raft.term,
+        topology: new Topology(this.clusterId(), this.tables.replicationFactor(), instances, maxRaftId),
+      };
+    }
+    return this.topologyCache.topology;
+  }
+
+  /** The cluster id of the cluster this instance belongs to (its own option until it joins). */
+  clusterId(): string {
+    return this.identity?.clusterId ?? this.options.clusterId;
+  }
+
+  /** Governor RPCs are fenced: wait to apply the caller's index, then refuse a stale term. */
+  async fence(term: number, index: number, timeoutMs: number): Promise<RaftNode> {
+    const raft = this.requireRaft();
+    try {
+      await raft.waitApplied(index, timeoutMs);
+    } catch {
+      throw new ProcError('timeout', 78);
+    }
+    if (raft.term !== term) throw new ProcError(`raft term mismatch: requested ${term}, current ${raft.term}`);
+    return raft;
+  }
+
+  self(): Instance | undefined {
+    return this.identity === null ? undefined : this.tables.instance(this.identity.instanceId);
+  }
+
+  // --- change notification ----------------------------------------------------------------------
+
+  /** Resolves at the next applied entry, role change or explicit poke, or after `timeoutMs`. */
+  nextChange(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      let cancel: (() => void) | null = null;
+      const listener = (): void => {
+        this.changeListeners.delete(listener);
+        cancel?.();
+        resolve();
+      };
+      this.changeListeners.add(listener);
+      cancel = this.env.clock.after(timeoutMs, listener);
+    });
+  }
+
+  changed(): void {
+    for (const listener of [...this.changeListeners]) listener();
+  }
+
+  // --- ending ------------------------------------------------------------------------------------
+
+  /** Stops everything and exits with `code`. */
+  exit(code: number, reason: string): void {
+    if (this.exitRequested) return;
+    this.exitRequested = true;
+    this.state = 'exited';
+    this.log.info('exiting', { code, reason });
+    this.raft?.stop();
+    this.server?.close();
+    this.pool.closeAll();
+    this.env.process.exit(code);
+  }
+
+  fatal(reason: string, code: number): void {
+    this.log.error(reason);
+    this.exit(code, reason);
+  }
+
+  /** Values for `pico.args`. */
+  args(): Record<string, MpValue> {
+    const o = this.options;
+    return {
+      cluster_id: o.clusterId,
+      instance_id: o.instanceId ?? null,
+      replicaset_id: o.replicasetId ?? null,
+      listen: o.listen,
+      advertise_address: o.advertise,
+      peers: [...o.peers],
+      failure_domain: { ...o.failureDomain },
+      init_replication_factor: o.initReplicationFactor,
+    };
+  }
+}

@@ -1,0 +1,71 @@
+import type { FailureDomain } from '../cluster/failure-domain.ts';
+import type { WalMode } from '../box/wal.ts';
+import { PICODATA_2211_DEFAULTS, type RaftConfig } from '../raft/config.ts';
+
+/** Everything an instance is configured with: the `picodata run` options plus tuning knobs. */
+export interface NodeOptions {
+  readonly clusterId: string;
+  readonly instanceId: string | undefined;
+  readonly replicasetId: string | undefined;
+  /** Address to listen on. */
+  readonly listen: string;
+  /** Address other instances reach this one at. */
+  readonly advertise: string;
+  readonly peers: readonly string[];
+  readonly failureDomain: FailureDomain;
+  /** Only the bootstrapping instance's value counts. */
+  readonly initReplicationFactor: number;
+  readonly walMode: WalMode;
+  readonly tuning: NodeTuning;
+}
+
+/** Timings and limits, with Picodata's values as defaults. Units are in the names. */
+export interface NodeTuning {
+  readonly raftTickMs: number;
+  readonly raft: Partial<Omit<RaftConfig, 'id' | 'random' | 'appliedIndex'>>;
+  /** Snapshot the clusterwide tables and compact the Raft log past this many entries. */
+  readonly raftCompactEntriesMax: number;
+  /** Timeout of a Raft proposal and of governor RPCs (Picodata: 10 s). */
+  readonly syncRpcTimeoutMs: number;
+  /** Governor retry delay after a failed step (Picodata: 250 ms). */
+  readonly governorRetryMs: number;
+  /** Discovery: per-request timeout (2 s) and minimal round length (200 ms). */
+  readonly discoveryRequestTimeoutMs: number;
+  readonly discoveryRoundMs: number;
+  /** Join retry after an I/O error (1 s). */
+  readonly joinRetryMs: number;
+  /** Postjoin: timeout of the request for target grade Online (10 s), retried. */
+  readonly postjoinTimeoutMs: number;
+  /** Shutdown: retry of the Offline request (300 ms) and the on_shutdown budget (3 s). */
+  readonly shutdownRetryMs: number;
+  readonly shutdownTimeoutMs: number;
+  /** Leader marks an instance Offline after not hearing from it this long (0 = never). */
+  readonly autoOfflineTimeoutMs: number;
+  /** How often the sentinel looks. */
+  readonly sentinelIntervalMs: number;
+  /** Raft messages queued for one peer before newer ones are dropped (Raft retransmits). */
+  readonly raftMessagesInFlightMax: number;
+}
+
+export const DEFAULT_TUNING: NodeTuning = {
+  raftTickMs: 100,
+  raft: { ...PICODATA_2211_DEFAULTS },
+  raftCompactEntriesMax: 10_000,
+  syncRpcTimeoutMs: 10_000,
+  governorRetryMs: 250,
+  discoveryRequestTimeoutMs: 2_000,
+  discoveryRoundMs: 200,
+  joinRetryMs: 1_000,
+  postjoinTimeoutMs: 10_000,
+  shutdownRetryMs: 300,
+  shutdownTimeoutMs: 3_000,
+  autoOfflineTimeoutMs: 5_000,
+  sentinelIntervalMs: 500,
+  raftMessagesInFlightMax: 64,
+};
+
+/** Exit codes: sysexits.h where one fits. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_IO_ERROR = 74;
+export const EXIT_CORRUPT_DATA = 78;

@@ -1,0 +1,44 @@
+/**
+ * Raft messages between instances travel as `.proc_raft_interact(from_address, [messages])`
+ * calls, one call per peer per Ready. The reply is ignored; a failed call tells the core the peer
+ * is unreachable (and that a snapshot in it failed), which is how Raft learns to probe again.
+ */
+
+import { encodeMessage } from '../cluster/raft-codec.ts';
+import type { RaftTransport } from '../cluster/raft-node.ts';
+import type { RaftMessage } from '../raft/messages.ts';
+import type { RaftId } from '../raft/types.ts';
+import type { Node } from './node.ts';
+
+export const PROC_RAFT_INTERACT = '.proc_raft_interact';
+
+export class RaftTransportOverRpc implements RaftTransport {
+  private readonly node: Node;
+  private readonly inFlight = new Map<number, number>();
+
+  constructor(node: Node) {
+    this.node = node;
+  }
+
+  send(to: RaftId, messages: readonly RaftMessage[]): void {
+    const node = this.node;
+    const raft = node.raft;
+    const address = node.peerAddress(to);
+    if (raft === null) return;
+    if (address === undefined) {
+      raft.reportUnreachable(to);
+      return;
+    }
+    const inFlight = this.inFlight.get(to) ?? 0;
+    if (inFlight >= node.options.tuning.raftMessagesInFlightMax) return; // Raft retransmits what is lost
+    this.inFlight.set(to, inFlight + 1);
+    const hasSnapshot = messages.some((m) => m.type === 'snapshot');
+    const timeoutMs = node.options.tuning.raftTickMs * (hasSnapshot ? 100 : 20);
+    void node.pool.call(address, PROC_RAFT_INTERACT, [node.options.advertise, messages.map(encodeMessage)], timeoutMs).then((result) => {
+      this.inFlight.set(to, (this.inFlight.get(to) ?? 1) - 1);
+      if (node.raft !== raft) return;
+      if (!result.ok) raft.reportUnreachable(to);
+      if (hasSnapshot) raft.reportSnapshot(to, result.ok);
+    });
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * `.proc_raft_interact(from_address, [messages])`: Raft messages from a peer, stepped in order.
+ * The sender's address is remembered so answers can reach a peer the tables do not list yet.
+ * Errors: `uninitialized yet` (no Raft node here), malformed messages.
+ */
+
+import { decodeMessage } from '../cluster/raft-codec.ts';
+import type { Node } from '../node/node.ts';
+import { ProcError, str } from './proc-error.ts';
+import type { Proc } from './proc.ts';
+
+export const raftInteractProc: Proc = {
+  name: '.proc_raft_interact',
+  handle(node: Node, args) {
+    const raft = node.requireRaft();
+    const from = str(args[0] ?? null, 'from_address');
+    const messages = args[1];
+    if (!Array.isArray(messages)) throw new ProcError('messages must be an array');
+    for (const raw of messages) {
+      if (!(raw instanceof Uint8Array)) throw new ProcError('a raft message must be binary');
+      const message = decodeMessage(raw);
+      if (message.to !== raft.id) continue; // meant for an earlier incarnation of this address
+      if (!node.tables.peerAddress(message.from)) node.addresses.set(message.from, from);
+      raft.step(message);
+    }
+    return [];
+  },
+};
