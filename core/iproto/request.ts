@@ -146,6 +146,23 @@ const BODY_KEY_TYPES: ReadonlyMap<number, MpType> = new Map<number, MpType>([
   [BodyKey.FEATURES, 'array'],
 ]);
 
+const NOT_A_MAP = 'not-a-map' as const;
+
+/** Types whose body Tarantool never reads. */
+const BODYLESS_TYPES: ReadonlySet<number> = new Set<number>([
+  RequestType.PING,
+  RequestType.NOP,
+  RequestType.BEGIN,
+  RequestType.COMMIT,
+  RequestType.ROLLBACK,
+]);
+
+const KNOWN_TYPES: ReadonlySet<number> = new Set<number>([
+  RequestType.SELECT, RequestType.INSERT, RequestType.REPLACE, RequestType.UPDATE, RequestType.DELETE,
+  RequestType.CALL_16, RequestType.AUTH, RequestType.EVAL, RequestType.UPSERT, RequestType.CALL,
+  RequestType.EXECUTE, RequestType.PREPARE, RequestType.ID, ...BODYLESS_TYPES,
+]);
+
 /** Header keys whose value must be an MP_UINT. */
 const HEADER_UINT_KEYS: ReadonlySet<number> = new Set<number>([
   HeaderKey.REQUEST_TYPE,
@@ -194,7 +211,11 @@ export function decodeRequest(frame: Uint8Array): DecodedRequest {
   }
   try {
     const body = readBody(reader);
-    const request = buildRequest(header.type, body);
+    if (body === NOT_A_MAP && !BODYLESS_TYPES.has(header.type)) {
+      if (!KNOWN_TYPES.has(header.type)) throw iprotoError(ErrorCode.UNKNOWN_REQUEST_TYPE, header.type);
+      throw iprotoError(ErrorCode.INVALID_MSGPACK, 'packet body');
+    }
+    const request = buildRequest(header.type, body === NOT_A_MAP ? new Map() : body);
     return { ok: true, header, request };
   } catch (error) {
     if (error instanceof IprotoError) return { ok: false, sync: header.sync, error };
@@ -231,14 +252,19 @@ function clampUint(value: MpValue): number {
   return typeof value === 'number' ? value : Number.MAX_SAFE_INTEGER;
 }
 
-function readBody(reader: MpReader): Body {
+/**
+ * Reads the body's fields. The body must be one valid msgpack value with nothing after it; that
+ * it is a map matters only to requests that read fields (Tarantool ignores a PING's body), so a
+ * non-map body comes back as NOT_A_MAP and the request builder decides.
+ */
+function readBody(reader: MpReader): Body | typeof NOT_A_MAP {
   const body: Body = new Map();
   if (reader.done) return body;
   const start = reader.offset;
-  reader.skip(); // the whole body must be valid msgpack before any field is looked at
+  reader.skip();
   if (!reader.done) throw new MsgpackError('trailing bytes after the body');
   reader.offset = start;
-  if (mpTypeOf(reader.peek()) !== 'map') throw new MsgpackError('body is not a map');
+  if (mpTypeOf(reader.peek()) !== 'map') return NOT_A_MAP;
   const count = reader.mapHeader();
   for (let i = 0; i < count; i++) {
     if (mpTypeOf(reader.peek()) !== 'uint') {
