@@ -107,7 +107,7 @@ describe('request decoding', () => {
       [RequestType.CALL_16, new Map<number, MpValue>([[0x22, 'f']]), { kind: 'call16', functionName: 'f', args: [] }],
       [RequestType.EVAL, new Map<number, MpValue>([[0x27, 'return ...'], [0x21, ['x']]]), { kind: 'eval', expr: 'return ...', args: ['x'] }],
       [RequestType.EXECUTE, new Map<number, MpValue>([[0x40, 'SELECT 1'], [0x41, [5]]]), { kind: 'execute', sqlText: 'SELECT 1', stmtId: undefined, bind: [5] }],
-      [RequestType.ID, new Map<number, MpValue>([[0x54, 3], [0x55, [0, 1]]]), { kind: 'id', version: 3, features: [0, 1] }],
+      [RequestType.ID, new Map<number, MpValue>([[0x54, 3], [0x55, [0, 1]]]), { kind: 'id' }],
     ];
     for (const [type, body, expected] of cases) {
       const result = decodeRequest(frame(type, body));
@@ -173,7 +173,9 @@ describe('request decoding', () => {
       ['82000101a178', 'Invalid MsgPack - packet header', 0], // sync is a string
       ['820001010690', 'Invalid MsgPack - packet body', 6], // a SELECT body that is an array
       ['82004001068081', 'Invalid MsgPack - packet body', 6], // garbage after the body
-      ['8200400106c1', 'Invalid MsgPack - packet body', 6], // invalid type byte
+      ['8200010106c1', 'Invalid MsgPack - packet body', 6], // a SELECT body that is not a map
+      ['82000101068110c1', 'Invalid MsgPack - packet body', 6], // 0xc1 is an ext to msgpuck, not a uint
+      ['8200400106dc0001', 'Invalid MsgPack - packet body', 6], // truncated array
       ['8200630103', 'Unknown request type 99', 3],
       ['810101', 'Unknown request type 0', 1], // no type at all
       ['820063010190', 'Unknown request type 99', 1], // unknown type wins over a bad body

@@ -11,8 +11,9 @@ import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mapGet, type MpValue } from '../../core/codec/msgpack.ts';
+import { mapGet, MpReader, type MpValue } from '../../core/codec/msgpack.ts';
 import { fromHex } from '../../core/lib/bytes.ts';
 import { IprotoClient } from '../../core/iproto/client.ts';
 import { RequestType } from '../../core/iproto/constants.ts';
@@ -20,6 +21,7 @@ import { decodeReply, isErrorReply, replyError } from '../../core/iproto/reply.t
 import { encodeAuthFrame, encodeRequestFrame } from '../../core/iproto/request-encode.ts';
 import { RealClock } from '../../runtime-real/clock.ts';
 import { RealNetwork } from '../../runtime-real/network.ts';
+import { anyFrame } from './frame-arbitraries.ts';
 import { startRealServer, type RealServer } from './real-server.ts';
 
 const SCRIPT = fileURLToPath(new URL('./tarantool-reference.lua', import.meta.url));
@@ -201,6 +203,37 @@ describe.skipIf(!present)('differential: our server vs a real Tarantool 2.6', ()
     expect(mismatches.join('\n')).toBe('');
   });
 
+  it('agrees with Tarantool on every protocol-level rejection of random and damaged packets', async () => {
+    // Only the protocol layer is compared: whenever either side rejects a packet as malformed
+    // (INVALID_MSGPACK, UNKNOWN_REQUEST_TYPE, MISSING_REQUEST_FIELD), both must answer the same.
+    const frames = fc
+      .sample(anyFrame, { numRuns: 4_000, seed: 5 })
+      .filter((f) => !EXCLUDED_TYPES.has(headerType(f) ?? -1));
+    const [theirs, mine] = await Promise.all([exchange(reference.port, frames), exchange(ours.port, frames)]);
+    const protocolCodes = new Set([0x8000 | 20, 0x8000 | 48, 0x8000 | 69]);
+    const mismatches: string[] = [];
+    let compared = 0;
+    let c1Deviations = 0;
+    frames.forEach((frame, i) => {
+      if (!protocolCodes.has(theirs[i]!.type) && !protocolCodes.has(mine[i]!.type)) return;
+      compared++;
+      const a = JSON.stringify(theirs[i], bigints);
+      const b = JSON.stringify(mine[i], bigints);
+      if (a === b) return;
+      // The one known difference (documented in core/iproto/request.ts): msgpuck lets the unused
+      // byte 0xc1 through inside values, our codec refuses it, so we answer "packet body".
+      if (frame.includes(0xc1) && mine[i]!.message === 'Invalid MsgPack - packet body') {
+        c1Deviations++;
+        return;
+      }
+      mismatches.push(`${Buffer.from(frame).toString('hex')}:\n  tarantool ${a}\n  ours      ${b}`);
+    });
+    expect(mismatches.slice(0, 10).join('\n')).toBe('');
+    expect(compared).toBeGreaterThan(1_000);
+    expect(c1Deviations).toBeLessThan(compared / 50);
+    console.log(`differential fuzz: ${frames.length} packets, ${compared} protocol-level rejections compared, ${compared - c1Deviations} equal, ${c1Deviations} 0xc1 deviations`);
+  });
+
   it('our client works against the real server (auth, ping, call, call16, eval, select)', async () => {
     const env = { net: new RealNetwork(), clock: new RealClock() };
     const connected = await IprotoClient.connect(env, `127.0.0.1:${reference.port}`, { user: 'test', password: 'secret' });
@@ -222,6 +255,24 @@ describe.skipIf(!present)('differential: our server vs a real Tarantool 2.6', ()
     }
   });
 });
+
+/**
+ * Types the differential fuzz does not send: EVAL/EXECUTE/PREPARE would run random Lua and SQL on
+ * the real server; replication requests (JOIN, SUBSCRIBE, VOTE...) and WATCH change or end the
+ * real connection's mode.
+ */
+const EXCLUDED_TYPES = new Set([8, 11, 13, 65, 66, 67, 68, 69, 70, 71, 72, 74, 75, 76, 77]);
+
+/** The request type in a frame's header, when the header is readable far enough. */
+function headerType(frame: Uint8Array): number | undefined {
+  try {
+    const header = new MpReader(frame).value();
+    const type = mapGet(header, 0);
+    return typeof type === 'number' ? type : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function bigints(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? `${value}n` : value;
