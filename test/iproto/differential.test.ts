@@ -54,7 +54,10 @@ async function startTarantool(): Promise<{ port: number; child: ChildProcess; di
   const child = spawn('tarantool', [SCRIPT, String(port), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`tarantool did not start: ${output}`)), 20_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL'); // never leave a half-started server behind
+      reject(new Error(`tarantool did not start: ${output}`));
+    }, 20_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       if (output.includes('READY')) {
