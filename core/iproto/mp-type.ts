@@ -4,7 +4,8 @@
  * a float64 1.0 and an uint 1 both decode to the number 1.
  */
 
-export type MpType = 'nil' | 'bool' | 'uint' | 'int' | 'float' | 'str' | 'bin' | 'array' | 'map' | 'ext' | 'invalid';
+/** `float` is float32 (0xca), `double` float64 (0xcb): Tarantool tells them apart. */
+export type MpType = 'nil' | 'bool' | 'uint' | 'int' | 'float' | 'double' | 'str' | 'bin' | 'array' | 'map' | 'ext';
 
 export function mpTypeOf(byte: number): MpType {
   if (byte <= 0x7f) return 'uint';
@@ -16,10 +17,10 @@ export function mpTypeOf(byte: number): MpType {
 }
 
 const TYPED: readonly MpType[] = [
-  'nil', 'invalid', 'bool', 'bool', // c0-c3
+  'nil', 'ext', 'bool', 'bool', // c0-c3 (msgpuck reports the unused c1 as MP_EXT)
   'bin', 'bin', 'bin', // c4-c6
   'ext', 'ext', 'ext', // c7-c9
-  'float', 'float', // ca-cb
+  'float', 'double', // ca-cb
   'uint', 'uint', 'uint', 'uint', // cc-cf
   'int', 'int', 'int', 'int', // d0-d3
   'ext', 'ext', 'ext', 'ext', 'ext', // d4-d8

@@ -1,22 +1,25 @@
 /**
- * Decoding of one iproto request frame (header map + optional body map, without the length
- * prefix) into a typed request, with Tarantool's validation:
- * - the header must be a map with integer keys and correctly typed known values, else
- *   INVALID_MSGPACK "packet header";
- * - the body, when present, must be one valid map and nothing may follow it, else
- *   INVALID_MSGPACK "packet body"; non-integer body keys are skipped, known keys must have their
- *   wire type (an MP_UINT space id, an MP_ARRAY key, an MP_STR function name);
- * - a missing mandatory field is MISSING_REQUEST_FIELD naming the lowest missing key, as
- *   Tarantool's key bitmap reports it;
- * - an unknown type is UNKNOWN_REQUEST_TYPE.
- * The header's sync is returned with every error once it has been read, so the client can match
- * the error to its request.
+ * Decoding of one iproto request frame (header map + optional body, without the length prefix)
+ * into a typed request, validated the way Tarantool does it (measured against Tarantool 2.6 by
+ * test/iproto/differential.test.ts):
+ * - the header must be one complete map (else "packet header" with sync 0); its keys must be
+ *   integers below IPROTO_KEY_LIMIT whose values have the key's wire type (else "packet header",
+ *   echoing the sync if it was read before the bad key);
+ * - a body must be exactly one msgpack value (else "packet body"); requests that read fields need
+ *   a map; DML bodies skip keys they do not read, CALL/EVAL/AUTH bodies refuse non-integer keys;
+ *   a read key with the wrong wire type (a float space id, a string key) is "packet body";
+ * - a missing mandatory field is MISSING_REQUEST_FIELD naming the first missing key;
+ * - an unknown type is UNKNOWN_REQUEST_TYPE, whatever its body.
+ * One deliberate difference: values are decoded by core/codec, which refuses the unused type byte
+ * 0xc1 that msgpuck lets through inside tuples; such packets are answered "packet body".
  */
 
 import { MpReader, MsgpackError, type MpValue } from '../codec/msgpack.ts';
+import { assert } from '../lib/assert.ts';
 import { fromUtf8 } from '../lib/bytes.ts';
 import { BodyKey, BODY_KEY_NAMES, ErrorCode, HeaderKey, ITERATOR_CODE_MAX, RequestType, type IteratorCode } from './constants.ts';
 import { IprotoError, iprotoError } from './errors.ts';
+import { mpCheck } from './mp-check.ts';
 import { mpTypeOf, type MpType } from './mp-type.ts';
 
 /** A request's sync id: echoed in its reply. uint64 on the wire; bigint beyond 2^53. */
@@ -86,13 +89,9 @@ export interface AuthRequest {
   /** Raw bytes of the scramble (an MP_STR of arbitrary bytes, or MP_BIN). */
   readonly scramble: Uint8Array | undefined;
 }
-export interface IdRequest {
-  readonly kind: 'id';
-  readonly version: number;
-  readonly features: number[];
-}
 export interface SimpleRequest {
-  readonly kind: 'ping' | 'nop' | 'begin' | 'commit' | 'rollback';
+  /** Requests whose body is never read (ID included: this server does not negotiate features). */
+  readonly kind: 'ping' | 'nop' | 'begin' | 'commit' | 'rollback' | 'id';
 }
 
 export type Request =
@@ -105,7 +104,6 @@ export type Request =
   | EvalRequest
   | ExecuteRequest
   | AuthRequest
-  | IdRequest
   | SimpleRequest;
 export type RequestKind = Request['kind'];
 
@@ -121,47 +119,65 @@ export type DecodedRequest =
   | { readonly ok: true; readonly header: RequestHeader; readonly request: Request }
   | { readonly ok: false; readonly sync: Sync; readonly error: IprotoError };
 
-/** Body values by key, after wire-type checks. */
-type Body = Map<number, { readonly type: MpType; readonly value: MpValue; readonly raw: Uint8Array }>;
+/** Where a body field's value lies in the frame, and its wire type. */
+interface Field {
+  readonly type: MpType;
+  readonly start: number;
+  readonly end: number;
+}
+type Fields = Map<number, Field>;
 
-/** Wire types of the body keys this decoder reads (Tarantool's `iproto_key_type`). */
-const BODY_KEY_TYPES: ReadonlyMap<number, MpType> = new Map<number, MpType>([
-  [BodyKey.SPACE_ID, 'uint'],
-  [BodyKey.INDEX_ID, 'uint'],
-  [BodyKey.LIMIT, 'uint'],
-  [BodyKey.OFFSET, 'uint'],
-  [BodyKey.ITERATOR, 'uint'],
-  [BodyKey.INDEX_BASE, 'uint'],
-  [BodyKey.KEY, 'array'],
-  [BodyKey.TUPLE, 'array'],
-  [BodyKey.FUNCTION_NAME, 'str'],
-  [BodyKey.USER_NAME, 'str'],
-  [BodyKey.EXPR, 'str'],
-  [BodyKey.OPS, 'array'],
-  [BodyKey.OPTIONS, 'array'],
-  [BodyKey.SQL_TEXT, 'str'],
-  [BodyKey.SQL_BIND, 'array'],
-  [BodyKey.STMT_ID, 'uint'],
-  [BodyKey.VERSION, 'uint'],
-  [BodyKey.FEATURES, 'array'],
+/** Keys at or above this are refused in a header (Tarantool 2.6's IPROTO_KEY_MAX). */
+const IPROTO_KEY_LIMIT = 0x53;
+
+/**
+ * The wire type Tarantool requires for each key below IPROTO_KEY_LIMIT, in headers and in DML
+ * bodies (its `iproto_key_type` table; unassigned keys require nil). Measured key by key against
+ * Tarantool 2.6.
+ */
+const KEY_TYPES: readonly MpType[] = Array.from({ length: IPROTO_KEY_LIMIT }, (_, key): MpType => {
+  if (key === HeaderKey.TIMESTAMP) return 'double';
+  if (key < 0x20) return 'uint';
+  if (key === 0x20 || key === 0x21 || key === 0x28) return 'array';
+  if ((key >= 0x22 && key <= 0x25) || key === 0x27) return 'str';
+  if (key === 0x26 || (key >= 0x29 && key <= 0x2b)) return 'map';
+  return 'nil';
+});
+
+/**
+ * Keys a DML body reads (space, index, limit, offset, iterator, index base, key, tuple, ops,
+ * tuple meta), as a 64-bit set. Tarantool tests `1 << key` for any key byte below
+ * IPROTO_KEY_LIMIT, and the shift wraps at 64, so 0x50-0x52 alias 0x10-0x12 and are checked too.
+ */
+const DML_KEY_BITS = new Set([0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x20, 0x21, 0x28, 0x2a]);
+
+const DML_TYPES: ReadonlySet<number> = new Set<number>([
+  RequestType.SELECT, RequestType.INSERT, RequestType.REPLACE, RequestType.UPDATE, RequestType.DELETE, RequestType.UPSERT,
+]);
+const CALL_TYPES: ReadonlySet<number> = new Set<number>([RequestType.CALL, RequestType.CALL_16, RequestType.EVAL]);
+const SQL_TYPES: ReadonlySet<number> = new Set<number>([RequestType.EXECUTE, RequestType.PREPARE]);
+/** Types whose body Tarantool never reads. */
+const BODYLESS_KINDS: ReadonlyMap<number, SimpleRequest['kind']> = new Map<number, SimpleRequest['kind']>([
+  [RequestType.PING, 'ping'],
+  [RequestType.NOP, 'nop'],
+  [RequestType.BEGIN, 'begin'],
+  [RequestType.COMMIT, 'commit'],
+  [RequestType.ROLLBACK, 'rollback'],
+  [RequestType.ID, 'id'],
 ]);
 
-/** Header keys whose value must be an MP_UINT. */
-const HEADER_UINT_KEYS: ReadonlySet<number> = new Set<number>([
-  HeaderKey.REQUEST_TYPE,
-  HeaderKey.SYNC,
-  HeaderKey.REPLICA_ID,
-  HeaderKey.LSN,
-  HeaderKey.SCHEMA_VERSION,
-  HeaderKey.GROUP_ID,
-  HeaderKey.TSN,
-  HeaderKey.FLAGS,
-  HeaderKey.STREAM_ID,
+/** Typed body keys of CALL/EVAL and AUTH bodies; other integer keys are skipped. */
+const CALL_KEY_TYPES: ReadonlyMap<number, MpType> = new Map<number, MpType>([
+  [BodyKey.FUNCTION_NAME, 'str'], [BodyKey.EXPR, 'str'], [BodyKey.TUPLE, 'array'],
+]);
+const AUTH_KEY_TYPES: ReadonlyMap<number, MpType> = new Map<number, MpType>([[BodyKey.USER_NAME, 'str'], [BodyKey.TUPLE, 'array']]);
+const SQL_KEY_TYPES: ReadonlyMap<number, MpType> = new Map<number, MpType>([
+  [BodyKey.SQL_TEXT, 'str'], [BodyKey.SQL_BIND, 'array'], [BodyKey.STMT_ID, 'uint'],
 ]);
 
 /**
  * Mandatory body keys per request type, in the order Tarantool reports them: the DML key bitmap
- * yields the lowest missing key; CALL/EVAL/AUTH check their fields one by one.
+ * yields the lowest missing key; AUTH checks its fields one by one.
  */
 const MANDATORY_KEYS: ReadonlyMap<number, readonly number[]> = new Map<number, readonly number[]>([
   [RequestType.SELECT, [BodyKey.SPACE_ID, BodyKey.LIMIT, BodyKey.KEY]],
@@ -170,7 +186,7 @@ const MANDATORY_KEYS: ReadonlyMap<number, readonly number[]> = new Map<number, r
   [RequestType.UPDATE, [BodyKey.SPACE_ID, BodyKey.KEY, BodyKey.TUPLE]],
   [RequestType.DELETE, [BodyKey.SPACE_ID, BodyKey.KEY]],
   [RequestType.UPSERT, [BodyKey.SPACE_ID, BodyKey.TUPLE, BodyKey.OPS]],
-  // Arguments are optional for CALL/EVAL: Tarantool 2.x substitutes an empty array.
+  // Arguments are optional for CALL/EVAL: Tarantool substitutes an empty array.
   [RequestType.CALL, [BodyKey.FUNCTION_NAME]],
   [RequestType.CALL_16, [BodyKey.FUNCTION_NAME]],
   [RequestType.EVAL, [BodyKey.EXPR]],
@@ -179,34 +195,41 @@ const MANDATORY_KEYS: ReadonlyMap<number, readonly number[]> = new Map<number, r
 
 class HeaderError extends Error {}
 
+const packetBody = (): IprotoError => iprotoError(ErrorCode.INVALID_MSGPACK, 'packet body');
+
 /** Decodes one frame. Never throws on malformed input: every failure is an `ok: false` result. */
 export function decodeRequest(frame: Uint8Array): DecodedRequest {
-  const reader = new MpReader(frame);
+  const headerEnd = mpCheck(frame, 0);
   const partial = { sync: 0 as Sync };
   let header: RequestHeader;
   try {
-    header = readHeader(reader, partial);
+    // The whole header must be well-formed before any key is read (so a truncated header
+    // answers with sync 0, as Tarantool does).
+    if (headerEnd === undefined || mpTypeOf(frame[0]!) !== 'map') throw new HeaderError();
+    header = readHeader(frame, headerEnd, partial);
   } catch (error) {
-    if (error instanceof MsgpackError || error instanceof HeaderError) {
-      return { ok: false, sync: partial.sync, error: iprotoError(ErrorCode.INVALID_MSGPACK, 'packet header') };
-    }
-    throw error;
+    if (!(error instanceof HeaderError || error instanceof MsgpackError)) throw error;
+    return { ok: false, sync: partial.sync, error: iprotoError(ErrorCode.INVALID_MSGPACK, 'packet header') };
   }
   try {
-    const body = readBody(reader);
-    const request = buildRequest(header.type, body);
+    const bodyEnd = headerEnd === frame.length ? undefined : mpCheck(frame, headerEnd);
+    // NOP may not carry a body at all; any body must be exactly one value.
+    if (headerEnd < frame.length && (header.type === RequestType.NOP || bodyEnd !== frame.length)) throw packetBody();
+    const request = buildRequest(header.type, frame, bodyEnd === undefined ? undefined : headerEnd);
     return { ok: true, header, request };
   } catch (error) {
     if (error instanceof IprotoError) return { ok: false, sync: header.sync, error };
-    if (error instanceof MsgpackError) {
-      return { ok: false, sync: header.sync, error: iprotoError(ErrorCode.INVALID_MSGPACK, 'packet body') };
-    }
+    if (error instanceof MsgpackError) return { ok: false, sync: header.sync, error: packetBody() };
     throw error;
   }
 }
 
-function readHeader(reader: MpReader, partial: { sync: Sync }): RequestHeader {
-  if (reader.done || mpTypeOf(reader.peek()) !== 'map') throw new HeaderError();
+/**
+ * Reads header keys in order: each must be an integer below IPROTO_KEY_LIMIT whose value has the
+ * key's wire type. The sync is recorded as soon as it is read, so later errors can carry it.
+ */
+function readHeader(frame: Uint8Array, headerEnd: number, partial: { sync: Sync }): RequestHeader {
+  const reader = new MpReader(frame, 0, headerEnd);
   const count = reader.mapHeader();
   let type = 0;
   let schemaVersion = 0;
@@ -214,165 +237,156 @@ function readHeader(reader: MpReader, partial: { sync: Sync }): RequestHeader {
   for (let i = 0; i < count; i++) {
     if (mpTypeOf(reader.peek()) !== 'uint') throw new HeaderError();
     const key = reader.value();
-    const valueType = mpTypeOf(reader.peek());
-    const value = reader.value();
-    if (HEADER_UINT_KEYS.has(key as number) && valueType !== 'uint') throw new HeaderError();
-    if (key === HeaderKey.TIMESTAMP && valueType !== 'float') throw new HeaderError();
-    if (key === HeaderKey.SYNC) partial.sync = value as Sync;
-    else if (key === HeaderKey.REQUEST_TYPE) type = clampUint(value);
-    else if (key === HeaderKey.SCHEMA_VERSION) schemaVersion = clampUint(value);
-    else if (key === HeaderKey.STREAM_ID) streamId = clampUint(value);
+    if (typeof key !== 'number' || key >= IPROTO_KEY_LIMIT) throw new HeaderError();
+    if (mpTypeOf(reader.peek()) !== KEY_TYPES[key]) throw new HeaderError();
+    if (key === HeaderKey.SYNC) partial.sync = reader.value() as Sync;
+    // Tarantool 2.6 keeps only the low byte of the type (`289` is reported as type 33).
+    else if (key === HeaderKey.REQUEST_TYPE) type = Number(BigInt.asUintN(8, BigInt(reader.value() as number | bigint)));
+    else if (key === HeaderKey.SCHEMA_VERSION) schemaVersion = uint32(reader.value());
+    else if (key === HeaderKey.STREAM_ID) streamId = uint32(reader.value());
+    else reader.offset = mpCheck(frame, reader.offset, headerEnd)!;
   }
   return { type, sync: partial.sync, schemaVersion, streamId };
 }
 
-/** uint64 header values beyond 2^53 cannot be valid types or versions: map them out of range. */
-function clampUint(value: MpValue): number {
-  return typeof value === 'number' ? value : Number.MAX_SAFE_INTEGER;
+/** Tarantool stores ids, limits and versions in uint32 fields: wider values wrap. */
+function uint32(value: MpValue): number {
+  if (typeof value === 'bigint') return Number(BigInt.asUintN(32, value));
+  return (value as number) % 0x100000000;
 }
 
-function readBody(reader: MpReader): Body {
-  const body: Body = new Map();
-  if (reader.done) return body;
-  const start = reader.offset;
-  reader.skip(); // the whole body must be valid msgpack before any field is looked at
-  if (!reader.done) throw new MsgpackError('trailing bytes after the body');
-  reader.offset = start;
-  if (mpTypeOf(reader.peek()) !== 'map') throw new MsgpackError('body is not a map');
-  const count = reader.mapHeader();
-  for (let i = 0; i < count; i++) {
-    if (mpTypeOf(reader.peek()) !== 'uint') {
-      reader.skip();
-      reader.skip();
-      continue;
-    }
-    const key = reader.value() as number;
-    const type = mpTypeOf(reader.peek());
-    const expected = BODY_KEY_TYPES.get(key);
-    if (expected === undefined) {
-      reader.skip();
-      continue;
-    }
-    if (type !== expected) throw new MsgpackError(`body key ${key} has type ${type}`);
-    const valueStart = reader.offset;
-    const value = key === BodyKey.TUPLE || key === BodyKey.USER_NAME ? null : reader.value();
-    if (value === null) reader.skip();
-    body.set(key, { type, value, raw: reader.bytes.subarray(valueStart, reader.offset) });
+function buildRequest(type: number, frame: Uint8Array, bodyStart: number | undefined): Request {
+  const simple = BODYLESS_KINDS.get(type);
+  if (simple !== undefined) return { kind: simple };
+  if (type !== RequestType.AUTH && !DML_TYPES.has(type) && !CALL_TYPES.has(type) && !SQL_TYPES.has(type)) {
+    throw iprotoError(ErrorCode.UNKNOWN_REQUEST_TYPE, type);
   }
-  return body;
-}
-
-function checkMandatory(type: number, body: Body): void {
-  const keys = MANDATORY_KEYS.get(type);
-  if (keys === undefined) return;
-  const missing = keys.find((key) => !body.has(key));
+  if (bodyStart === undefined && !DML_TYPES.has(type)) throw iprotoError(ErrorCode.INVALID_MSGPACK, 'missing request body');
+  const fields = bodyStart === undefined ? new Map<number, Field>() : readFields(type, frame, bodyStart);
+  const missing = MANDATORY_KEYS.get(type)?.find((key) => !fields.has(key));
   if (missing !== undefined) throw iprotoError(ErrorCode.MISSING_REQUEST_FIELD, BODY_KEY_NAMES[missing]!);
+  const body = new BodyView(frame, fields);
+  if (DML_TYPES.has(type)) return buildDml(type, body);
+  if (CALL_TYPES.has(type)) return buildCall(type, body);
+  if (type === RequestType.AUTH) return buildAuth(body);
+  return buildExecute(type, body);
 }
 
-function buildRequest(type: number, body: Body): Request {
-  checkMandatory(type, body);
+/** Reads the body map's fields with the rules of the request's family. */
+function readFields(type: number, frame: Uint8Array, bodyStart: number): Fields {
+  if (mpTypeOf(frame[bodyStart]!) !== 'map') throw packetBody();
+  const reader = new MpReader(frame, bodyStart);
+  const count = reader.mapHeader();
+  const fields: Fields = new Map();
+  for (let i = 0; i < count; i++) {
+    const key = readKey(type, frame, reader);
+    const start = reader.offset;
+    const end = mpCheck(frame, start)!;
+    reader.offset = end;
+    if (key === undefined) continue;
+    const valueType = mpTypeOf(frame[start]!);
+    if (valueType !== expectedType(type, key)) throw packetBody();
+    fields.set(key, { type: valueType, start, end });
+  }
+  return fields;
+}
+
+/**
+ * The body key the request reads, or undefined for a key to skip (its bytes consumed).
+ * DML and SQL bodies look at the key's first byte only; CALL/EVAL/AUTH bodies require every key
+ * to be an integer and refuse the packet otherwise.
+ */
+function readKey(type: number, frame: Uint8Array, reader: MpReader): number | undefined {
+  const first = frame[reader.offset]!;
+  if (DML_TYPES.has(type) || SQL_TYPES.has(type)) {
+    reader.offset = mpCheck(frame, reader.offset)!;
+    if (SQL_TYPES.has(type)) return SQL_KEY_TYPES.has(first) ? first : undefined;
+    return first < IPROTO_KEY_LIMIT && DML_KEY_BITS.has(first % 64) ? first : undefined;
+  }
+  if (mpTypeOf(first) !== 'uint') throw packetBody();
+  const key = reader.value();
+  const known = type === RequestType.AUTH ? AUTH_KEY_TYPES : CALL_KEY_TYPES;
+  return typeof key === 'number' && known.has(key) ? key : undefined;
+}
+
+function expectedType(type: number, key: number): MpType {
+  if (type === RequestType.AUTH) return AUTH_KEY_TYPES.get(key)!;
+  if (CALL_TYPES.has(type)) return CALL_KEY_TYPES.get(key)!;
+  if (SQL_TYPES.has(type)) return SQL_KEY_TYPES.get(key)!;
+  return KEY_TYPES[key]!;
+}
+
+function buildDml(type: number, body: BodyView): Request {
   switch (type) {
     case RequestType.SELECT:
       return buildSelect(body);
     case RequestType.INSERT:
     case RequestType.REPLACE:
-      return { kind: type === RequestType.INSERT ? 'insert' : 'replace', spaceId: uint(body, BodyKey.SPACE_ID), tuple: tuple(body) };
+      return { kind: type === RequestType.INSERT ? 'insert' : 'replace', spaceId: body.uint(BodyKey.SPACE_ID), tuple: body.array(BodyKey.TUPLE) };
     case RequestType.UPDATE:
-      return buildUpdate(body);
+      return {
+        kind: 'update',
+        spaceId: body.uint(BodyKey.SPACE_ID),
+        indexId: body.uint(BodyKey.INDEX_ID),
+        key: body.array(BodyKey.KEY),
+        ops: body.array(BodyKey.TUPLE), // UPDATE carries its operations in TUPLE (0x21), not OPS
+        indexBase: body.uint(BodyKey.INDEX_BASE),
+      };
     case RequestType.DELETE:
-      return { kind: 'delete', spaceId: uint(body, BodyKey.SPACE_ID), indexId: uint(body, BodyKey.INDEX_ID), key: array(body, BodyKey.KEY) };
-    case RequestType.UPSERT:
-      return buildUpsert(body);
-    case RequestType.CALL:
-    case RequestType.CALL_16:
-      return { kind: type === RequestType.CALL ? 'call' : 'call16', functionName: str(body, BodyKey.FUNCTION_NAME), args: tuple(body) };
-    case RequestType.EVAL:
-      return { kind: 'eval', expr: str(body, BodyKey.EXPR), args: tuple(body) };
-    case RequestType.EXECUTE:
-    case RequestType.PREPARE:
-      return buildExecute(type, body);
-    case RequestType.AUTH:
-      return buildAuth(body);
-    case RequestType.ID:
-      return buildId(body);
+      return { kind: 'delete', spaceId: body.uint(BodyKey.SPACE_ID), indexId: body.uint(BodyKey.INDEX_ID), key: body.array(BodyKey.KEY) };
     default:
-      return buildSimple(type);
+      return {
+        kind: 'upsert',
+        spaceId: body.uint(BodyKey.SPACE_ID),
+        tuple: body.array(BodyKey.TUPLE),
+        ops: body.array(BodyKey.OPS),
+        indexBase: body.uint(BodyKey.INDEX_BASE),
+      };
   }
 }
 
-function buildSimple(type: number): SimpleRequest {
-  switch (type) {
-    case RequestType.PING:
-      return { kind: 'ping' };
-    case RequestType.NOP:
-      return { kind: 'nop' };
-    case RequestType.BEGIN:
-      return { kind: 'begin' };
-    case RequestType.COMMIT:
-      return { kind: 'commit' };
-    case RequestType.ROLLBACK:
-      return { kind: 'rollback' };
-    default:
-      throw iprotoError(ErrorCode.UNKNOWN_REQUEST_TYPE, type);
-  }
-}
-
-function buildSelect(body: Body): SelectRequest {
-  const iterator = uint(body, BodyKey.ITERATOR);
+function buildSelect(body: BodyView): SelectRequest {
+  const iterator = body.uint(BodyKey.ITERATOR);
   if (iterator > ITERATOR_CODE_MAX) throw iprotoError(ErrorCode.ITERATOR_TYPE, iterator);
   return {
     kind: 'select',
-    spaceId: uint(body, BodyKey.SPACE_ID),
-    indexId: uint(body, BodyKey.INDEX_ID),
-    limit: uint(body, BodyKey.LIMIT),
-    offset: uint(body, BodyKey.OFFSET),
+    spaceId: body.uint(BodyKey.SPACE_ID),
+    indexId: body.uint(BodyKey.INDEX_ID),
+    limit: body.uint(BodyKey.LIMIT),
+    offset: body.uint(BodyKey.OFFSET),
     iterator: iterator as IteratorCode,
-    key: array(body, BodyKey.KEY),
+    key: body.array(BodyKey.KEY),
   };
 }
 
-function buildUpdate(body: Body): UpdateRequest {
-  return {
-    kind: 'update',
-    spaceId: uint(body, BodyKey.SPACE_ID),
-    indexId: uint(body, BodyKey.INDEX_ID),
-    key: array(body, BodyKey.KEY),
-    ops: tuple(body), // UPDATE carries its operations in TUPLE (0x21), not OPS
-    indexBase: uint(body, BodyKey.INDEX_BASE),
-  };
+function buildCall(type: number, body: BodyView): CallRequest | EvalRequest {
+  const args = body.array(BodyKey.TUPLE);
+  if (type === RequestType.EVAL) return { kind: 'eval', expr: body.str(BodyKey.EXPR), args };
+  return { kind: type === RequestType.CALL ? 'call' : 'call16', functionName: body.str(BodyKey.FUNCTION_NAME), args };
 }
 
-function buildUpsert(body: Body): UpsertRequest {
-  return {
-    kind: 'upsert',
-    spaceId: uint(body, BodyKey.SPACE_ID),
-    tuple: tuple(body),
-    ops: array(body, BodyKey.OPS),
-    indexBase: uint(body, BodyKey.INDEX_BASE),
-  };
-}
-
-function buildExecute(type: number, body: Body): ExecuteRequest {
-  const sqlText = body.has(BodyKey.SQL_TEXT) ? str(body, BodyKey.SQL_TEXT) : undefined;
-  const stmtId = body.has(BodyKey.STMT_ID) ? uint(body, BodyKey.STMT_ID) : undefined;
+function buildExecute(type: number, body: BodyView): ExecuteRequest {
+  const sqlText = body.has(BodyKey.SQL_TEXT) ? body.str(BodyKey.SQL_TEXT) : undefined;
+  const stmtId = body.has(BodyKey.STMT_ID) ? body.uint(BodyKey.STMT_ID) : undefined;
   if (sqlText !== undefined && stmtId !== undefined) {
     throw iprotoError(ErrorCode.INVALID_MSGPACK, 'SQL text and statement id are incompatible options in one request: choose one');
   }
   if (sqlText === undefined && stmtId === undefined) throw iprotoError(ErrorCode.MISSING_REQUEST_FIELD, 'SQL text or stmt id');
   const kind = type === RequestType.EXECUTE ? 'execute' : 'prepare';
-  return { kind, sqlText, stmtId, bind: body.has(BodyKey.SQL_BIND) ? array(body, BodyKey.SQL_BIND) : [] };
+  return { kind, sqlText, stmtId, bind: body.array(BodyKey.SQL_BIND) };
 }
 
-function buildAuth(body: Body): AuthRequest {
-  // Both fields are read from their raw bytes: the scramble is an MP_STR of arbitrary bytes,
-  // which a UTF-8 decode would mangle.
-  const user = fromUtf8(new MpReader(body.get(BodyKey.USER_NAME)!.raw).strBytes());
-  const reader = new MpReader(body.get(BodyKey.TUPLE)!.raw);
+function buildAuth(body: BodyView): AuthRequest {
+  // Read from raw bytes: the scramble is an MP_STR of arbitrary bytes that UTF-8 would mangle.
+  const user = fromUtf8(body.reader(BodyKey.USER_NAME).strBytes());
+  const reader = body.reader(BodyKey.TUPLE);
   const partCount = reader.arrayHeader();
   let mechanism: string | undefined;
   let scramble: Uint8Array | undefined;
   if (partCount >= 1) {
-    mechanism = mpTypeOf(reader.peek()) === 'str' ? fromUtf8(reader.strBytes()) : (reader.skip(), undefined);
+    const isString = mpTypeOf(reader.peek()) === 'str';
+    mechanism = isString ? fromUtf8(reader.strBytes()) : undefined;
+    if (!isString) reader.offset = mpCheck(reader.bytes, reader.offset)!;
   }
   if (partCount >= 2) {
     const type = mpTypeOf(reader.peek());
@@ -382,32 +396,36 @@ function buildAuth(body: Body): AuthRequest {
   return { kind: 'auth', user, partCount, mechanism, scramble };
 }
 
-function buildId(body: Body): IdRequest {
-  const features = body.has(BodyKey.FEATURES) ? array(body, BodyKey.FEATURES) : [];
-  if (!features.every((f) => typeof f === 'number')) throw iprotoError(ErrorCode.INVALID_MSGPACK, 'packet body');
-  return { kind: 'id', version: uint(body, BodyKey.VERSION), features: features as number[] };
-}
+/** Typed access to the body fields (their wire types were checked by readFields). */
+class BodyView {
+  private readonly frame: Uint8Array;
+  private readonly fields: Fields;
+  constructor(frame: Uint8Array, fields: Fields) {
+    this.frame = frame;
+    this.fields = fields;
+  }
 
-// --- field accessors (types were checked while reading the body) ------------------------------
+  has(key: number): boolean {
+    return this.fields.has(key);
+  }
 
-function uint(body: Body, key: number): number {
-  const field = body.get(key);
-  if (field === undefined) return 0;
-  // A uint64 beyond 2^53 fits no space id, limit or offset Tarantool would accept either.
-  if (typeof field.value !== 'number') throw iprotoError(ErrorCode.INVALID_MSGPACK, 'packet body');
-  return field.value;
-}
+  reader(key: number): MpReader {
+    const field = this.fields.get(key);
+    assert(field !== undefined, () => `body key ${key} must be present`);
+    return new MpReader(this.frame, field.start, field.end);
+  }
 
-function array(body: Body, key: number): MpValue[] {
-  const field = body.get(key);
-  return field === undefined ? [] : (field.value as MpValue[]);
-}
+  /** An MP_UINT field (0 when absent), wrapped to uint32 as Tarantool stores it. */
+  uint(key: number): number {
+    return this.fields.has(key) ? uint32(this.reader(key).value()) : 0;
+  }
 
-function str(body: Body, key: number): string {
-  return body.get(key)!.value as string;
-}
+  /** An MP_ARRAY field ([] when absent); values Tarantool would accept but we cannot decode are "packet body". */
+  array(key: number): MpValue[] {
+    return this.fields.has(key) ? (this.reader(key).value() as MpValue[]) : [];
+  }
 
-function tuple(body: Body): MpValue[] {
-  const field = body.get(BodyKey.TUPLE);
-  return field === undefined ? [] : (new MpReader(field.raw).value() as MpValue[]);
+  str(key: number): string {
+    return this.reader(key).value() as string;
+  }
 }

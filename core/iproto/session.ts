@@ -138,11 +138,12 @@ export class ServerSession implements IprotoSession {
     if (request.kind === 'auth') return this.authenticate(sync, request);
     const current = this.backend.schemaVersion();
     if (header.schemaVersion !== 0 && header.schemaVersion !== current) {
-      throw iprotoError(ErrorCode.WRONG_SCHEMA_VERSION, current, header.schemaVersion);
+      // Tarantool passes the request's version where its template says "current" (and vice
+      // versa); connectors and tests see that text, so it is kept.
+      throw iprotoError(ErrorCode.WRONG_SCHEMA_VERSION, header.schemaVersion, current);
     }
     switch (request.kind) {
       case 'ping':
-      case 'nop':
         return encodeOkReply(sync, current);
       case 'select':
         return this.data(sync, this.backend.select(request, this), (tuples) => tuples);
@@ -165,12 +166,14 @@ export class ServerSession implements IprotoSession {
         if (this.backend.execute === undefined) throw iprotoError(ErrorCode.UNKNOWN_REQUEST_TYPE, header.type);
         return this.executeReply(sync, this.backend.execute(request, this));
       case 'prepare':
+      case 'nop':
       case 'id':
       case 'begin':
       case 'commit':
       case 'rollback':
-        // Not in the 1.10 protocol this server announces (no SQL statements cache, no streams):
-        // answering "unknown request type" is what makes net.box 2.10+ fall back to 1.10 mode.
+        // Not served to clients by the 1.10 protocol this server announces (NOP is replication
+        // only; no SQL statement cache, no streams), and Tarantool 2.6 answers the same way.
+        // "Unknown request type" to ID is also what makes net.box 2.10+ fall back to 1.10 mode.
         throw iprotoError(ErrorCode.UNKNOWN_REQUEST_TYPE, header.type);
       default:
         return unreachable(request);

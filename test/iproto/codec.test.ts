@@ -107,7 +107,7 @@ describe('request decoding', () => {
       [RequestType.CALL_16, new Map<number, MpValue>([[0x22, 'f']]), { kind: 'call16', functionName: 'f', args: [] }],
       [RequestType.EVAL, new Map<number, MpValue>([[0x27, 'return ...'], [0x21, ['x']]]), { kind: 'eval', expr: 'return ...', args: ['x'] }],
       [RequestType.EXECUTE, new Map<number, MpValue>([[0x40, 'SELECT 1'], [0x41, [5]]]), { kind: 'execute', sqlText: 'SELECT 1', stmtId: undefined, bind: [5] }],
-      [RequestType.ID, new Map<number, MpValue>([[0x54, 3], [0x55, [0, 1]]]), { kind: 'id', version: 3, features: [0, 1] }],
+      [RequestType.ID, new Map<number, MpValue>([[0x54, 3], [0x55, [0, 1]]]), { kind: 'id' }],
     ];
     for (const [type, body, expected] of cases) {
       const result = decodeRequest(frame(type, body));
@@ -171,16 +171,24 @@ describe('request decoding', () => {
       ['820105a16101', 'Invalid MsgPack - packet header', 5], // string key after the sync
       ['82a16101', 'Invalid MsgPack - packet header', 0], // truncated
       ['82000101a178', 'Invalid MsgPack - packet header', 0], // sync is a string
-      ['820040010690', 'Invalid MsgPack - packet body', 6], // body is an array
+      ['820001010690', 'Invalid MsgPack - packet body', 6], // a SELECT body that is an array
       ['82004001068081', 'Invalid MsgPack - packet body', 6], // garbage after the body
-      ['8200400106c1', 'Invalid MsgPack - packet body', 6], // invalid type byte
+      ['8200010106c1', 'Invalid MsgPack - packet body', 6], // a SELECT body that is not a map
+      ['82000101068110c1', 'Invalid MsgPack - packet body', 6], // 0xc1 is an ext to msgpuck, not a uint
+      ['8200400106dc0001', 'Invalid MsgPack - packet body', 6], // truncated array
       ['8200630103', 'Unknown request type 99', 3],
       ['810101', 'Unknown request type 0', 1], // no type at all
+      ['820063010190', 'Unknown request type 99', 1], // unknown type wins over a bad body
     ];
     for (const [hex, message, sync] of cases) {
       const error = decodedError(decodeRequest(fromHex(hex)));
       expect([error.message, error.sync]).toEqual([message, sync]);
     }
+  });
+
+  it('never reads a PING body, as Tarantool does (but it must still be one valid value)', () => {
+    const ping = decodeRequest(fromHex('820040010690'));
+    expect(ping.ok && ping.request).toEqual({ kind: 'ping' });
   });
 
   it('skips non-integer body keys and unknown keys, and reads the header schema version and a uint64 sync', () => {
@@ -247,7 +255,7 @@ describe('errors', () => {
     expect(iprotoError(ErrorCode.ACCESS_DENIED, 'Execute', 'function', 'f', 'guest').message).toBe(
       "Execute access to function 'f' is denied for user 'guest'",
     );
-    expect(iprotoError(ErrorCode.WRONG_SCHEMA_VERSION, 80, 1).message).toBe('Wrong schema version, current: 80, in request: 1');
+    expect(iprotoError(ErrorCode.WRONG_SCHEMA_VERSION, 1, 80).message).toBe('Wrong schema version, current: 1, in request: 80');
     expect(iprotoError(ErrorCode.PASSWORD_MISMATCH, 'bob').message).toBe("Incorrect password supplied for user 'bob'");
   });
 

@@ -10,10 +10,12 @@ import type { IprotoBackend, IprotoSession, UserCredentials } from '../../core/i
 import { chapSha1PasswordHash } from '../../core/lib/chap-sha1.ts';
 import { ErrorCode, Iterator } from '../../core/iproto/constants.ts';
 import { iprotoError } from '../../core/iproto/errors.ts';
+import type { ExecuteResult } from '../../core/iproto/response.ts';
 import type {
   CallRequest,
   DeleteRequest,
   EvalRequest,
+  ExecuteRequest,
   InsertRequest,
   SelectRequest,
   UpdateRequest,
@@ -157,6 +159,20 @@ export class MemoryBackend implements IprotoBackend {
   eval(request: EvalRequest): MpValue[] {
     if (request.expr.trim() === 'return ...') return [...request.args];
     throw iprotoError(ErrorCode.PROC_LUA, `eval is not supported by the test backend: ${request.expr}`);
+  }
+
+  /** Just enough SQL for connector tests: `SELECT * FROM "<space>"` and `DELETE FROM "<space>"`. */
+  execute(request: ExecuteRequest): ExecuteResult {
+    const match = /^\s*(SELECT \* FROM|DELETE FROM)\s+"([^"]+)"\s*$/i.exec(request.sqlText ?? '');
+    const space = match === null ? undefined : [...this.spaces.values()].find((s) => s.def.name === match[2]);
+    if (match === null || space === undefined) throw iprotoError(ErrorCode.UNSUPPORTED, 'Test backend', `SQL ${request.sqlText ?? ''}`);
+    if (match[1]!.toUpperCase().startsWith('DELETE')) {
+      const rowCount = space.tuples.size;
+      space.tuples.clear();
+      return { kind: 'changed', rowCount };
+    }
+    const rows = [...space.tuples.values()].sort((x, y) => compareKeys([x[0]], [y[0]]));
+    return { kind: 'rows', metadata: space.def.format.map((f) => ({ name: f.name.toUpperCase(), type: f.type })), rows };
   }
 
   sessionClosed(): void {

@@ -21,6 +21,7 @@ interface DriverConnection {
   upsert(space: string | number, ops: unknown[], tuple: unknown[]): Promise<unknown[]>;
   call(name: string, ...args: unknown[]): Promise<unknown[]>;
   eval(expr: string, ...args: unknown[]): Promise<unknown[]>;
+  sql(query: string, bind?: unknown[]): Promise<unknown>;
 }
 type DriverConstructor = new (options: Record<string, unknown>) => DriverConnection;
 
@@ -79,6 +80,24 @@ describe(`tarantool-driver ${DRIVER_VERSION} against our server (real TCP)`, () 
       await expect(conn.call('boom')).rejects.toThrow('kaboom');
       await expect(conn.select('missing', 0, 1, 0, 'eq', [1])).rejects.toThrow('Cannot read a space name or space is not defined');
       await expect(conn.select(999, 0, 1, 0, 'eq', [1])).rejects.toThrow("Space '999' does not exist");
+    } finally {
+      conn.disconnect();
+    }
+  });
+
+  it('runs SQL through EXECUTE (rows keyed by column name, DML as an affected-row count)', async () => {
+    const conn = open(real);
+    await conn.connect();
+    try {
+      await conn.replace('test', [10, 'ten']);
+      await conn.replace('test', [11, 'eleven']);
+      const rows = (await conn.sql('SELECT * FROM "test"')) as Array<Record<string, unknown>>;
+      expect(rows).toContainEqual({ ID: 10, VALUE: 'ten' });
+      expect(rows).toContainEqual({ ID: 11, VALUE: 'eleven' });
+      const count = rows.length;
+      expect(await conn.sql('DELETE FROM "test"')).toBe(`Affected row count: ${count}`);
+      expect(await conn.sql('SELECT * FROM "test"')).toEqual([]);
+      await expect(conn.sql('DROP TABLE x')).rejects.toThrow('Test backend does not support SQL DROP TABLE x');
     } finally {
       conn.disconnect();
     }
