@@ -12,6 +12,7 @@ import type { Identity } from './cluster/raft-store.ts';
 import type { Env, Program } from './env/env.ts';
 import { NetError } from './env/network.ts';
 import { Governor } from './governor/executor.ts';
+import type { IprotoBackend } from './iproto/backend.ts';
 import { IprotoServer } from './iproto/server.ts';
 import { NodeBackend } from './node/backend.ts';
 import { boot, BOOT_ENTRIES } from './node/boot.ts';
@@ -30,6 +31,8 @@ export interface InstanceHooks {
   online?(node: Node): void;
   /** Runs at postjoin before the instance reports itself Online (the `--script` module). */
   postjoin?(node: Node, backend: NodeBackend): void | Promise<void>;
+  /** Wraps what the iproto server serves (the daemon counts requests and latencies here). */
+  wrapBackend?(backend: IprotoBackend): IprotoBackend;
 }
 
 export function instanceProgram(options: NodeOptions, hooks: InstanceHooks = {}): Program {
@@ -38,7 +41,7 @@ export function instanceProgram(options: NodeOptions, hooks: InstanceHooks = {})
     if (node === null) return;
     const backend = new NodeBackend(node);
     hooks.opened?.(node, backend);
-    if (!(await listen(node, backend))) return;
+    if (!(await listen(node, hooks.wrapBackend?.(backend) ?? backend))) return;
     const governor = new Governor(node);
     const sentinel = new Sentinel(node);
     const stopBackground = (): void => {
@@ -57,7 +60,7 @@ export function instanceProgram(options: NodeOptions, hooks: InstanceHooks = {})
   };
 }
 
-async function listen(node: Node, backend: NodeBackend): Promise<boolean> {
+async function listen(node: Node, backend: IprotoBackend): Promise<boolean> {
   const env = node.env;
   try {
     node.server = await IprotoServer.listen({ net: env.net, random: env.random, log: env.log }, { address: node.options.listen, backend });

@@ -34,10 +34,10 @@ export async function boot(node: Node): Promise<Identity> {
     failureDomain: options.failureDomain,
   };
   const ops: Op[] = [
-    { kind: 'dml', dml: { op: 'replace', space: TABLE_DEFS.peerAddress.name, tuple: [BOOT_RAFT_ID, options.advertise] } },
+    { kind: 'dml', dml: { op: 'insert', space: TABLE_DEFS.peerAddress.name, tuple: [BOOT_RAFT_ID, options.advertise] } },
     { kind: 'persist_instance', instance },
-    { kind: 'dml', dml: { op: 'replace', space: TABLE_DEFS.property.name, tuple: [PROPERTY.replicationFactor, options.initReplicationFactor] } },
-    { kind: 'dml', dml: { op: 'replace', space: TABLE_DEFS.property.name, tuple: [PROPERTY.desiredSchemaVersion, 0] } },
+    { kind: 'dml', dml: { op: 'insert', space: TABLE_DEFS.property.name, tuple: [PROPERTY.replicationFactor, options.initReplicationFactor] } },
+    { kind: 'dml', dml: { op: 'insert', space: TABLE_DEFS.property.name, tuple: [PROPERTY.desiredSchemaVersion, 0] } },
   ];
   const term = asTerm(1);
   const entries: Entry[] = ops.map((op, i) => ({ index: asLogIndex(i + 1), term, kind: 'normal', data: encodeOp(op) }));
