@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import type { Env, ProcessControl, StopSignal } from '../core/env/env.ts';
-import type { LogLevel } from '../core/env/log.ts';
+import type { Log, LogLevel } from '../core/env/log.ts';
 import { RealClock } from './clock.ts';
 import { LmdbDisk } from './disk.ts';
 import { createRealLog } from './log.ts';
@@ -11,6 +11,10 @@ export interface RealEnvOptions {
   readonly dataDir: string;
   readonly logLevel: LogLevel;
   readonly pretty?: boolean;
+  /** A logger made earlier (the daemon logs before the env exists); `logLevel`/`pretty` then unused. */
+  readonly log?: Log;
+  /** Runs when the process is about to exit, before the disk is closed (the daemon closes HTTP). */
+  readonly beforeExit?: (code: number) => Promise<void> | void;
 }
 
 export interface RealEnv extends Env {
@@ -25,9 +29,15 @@ export interface RealEnv extends Env {
 export function createRealEnv(options: RealEnvOptions): RealEnv {
   mkdirSync(options.dataDir, { recursive: true });
   const disk = LmdbDisk.open(options.dataDir);
-  const log = createRealLog({ level: options.logLevel, ...(options.pretty !== undefined ? { pretty: options.pretty } : {}) });
-  const control = realProcessControl(async () => {
+  const log = options.log ?? createRealLog({ level: options.logLevel, ...(options.pretty !== undefined ? { pretty: options.pretty } : {}) });
+  const control = realProcessControl(async (code) => {
+    try {
+      await options.beforeExit?.(code);
+    } catch (error) {
+      log.warn('exit hook failed', { reason: error instanceof Error ? error.message : String(error) });
+    }
     await disk.close();
+    log.info('data directory closed, process exits', { code });
   });
   return {
     clock: new RealClock(),
@@ -41,7 +51,7 @@ export function createRealEnv(options: RealEnvOptions): RealEnv {
   };
 }
 
-function realProcessControl(beforeExit: () => Promise<void>): ProcessControl {
+function realProcessControl(beforeExit: (code: number) => Promise<void>): ProcessControl {
   let stopHandler: ((signal: StopSignal) => void) | null = null;
   let exiting = false;
   const onSignal = (signal: StopSignal): void => {
@@ -53,7 +63,7 @@ function realProcessControl(beforeExit: () => Promise<void>): ProcessControl {
   const exit = (code: number): void => {
     if (exiting) return;
     exiting = true;
-    beforeExit().then(
+    beforeExit(code).then(
       () => process.exit(code),
       () => process.exit(code),
     );

@@ -20,7 +20,15 @@ export function createRealLog(options: RealLogOptions): Log {
   const pretty = options.pretty ?? process.stderr.isTTY === true;
   if (pretty) return new PrettyLog(options.level, options.fields ?? {});
   const logger = pino(
-    { level: options.level, customLevels: PINO_LEVELS, useOnlyCustomLevels: true, base: { pid: process.pid, ...options.fields } },
+    {
+      level: options.level,
+      customLevels: PINO_LEVELS,
+      useOnlyCustomLevels: true,
+      base: { pid: process.pid, ...options.fields },
+      // Picodata's level names ("info", "verbose"), not pino's numbers: operators grep for them.
+      formatters: { level: (label: string) => ({ level: label }) },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
     pino.destination({ dest: 2, sync: true }),
   );
   return new PinoLog(logger, options.level);

@@ -7,6 +7,9 @@
 import { FailureDomainError, parseFailureDomain, type FailureDomain } from '../core/cluster/failure-domain.ts';
 import type { LogLevel } from '../core/env/log.ts';
 import { LOG_LEVELS } from '../core/env/log.ts';
+import type { WalMode } from '../core/box/wal.ts';
+
+export const WAL_MODES: readonly WalMode[] = ['none', 'write', 'fsync'];
 
 export const DEFAULT_PORT = 3301;
 
@@ -23,6 +26,8 @@ export interface RunOptions {
   readonly initReplicationFactor: number;
   readonly script: string | undefined;
   readonly httpListen: string | undefined;
+  /** Not in the admin guide: how durable an acknowledged write is (Tarantool's wal_mode). */
+  readonly walMode: WalMode;
 }
 
 export class RunOptionsError extends Error {
@@ -60,6 +65,7 @@ export interface RawRunOptions {
   readonly initReplicationFactor?: string | number | undefined;
   readonly script?: string | undefined;
   readonly httpListen?: string | undefined;
+  readonly walMode?: string | undefined;
 }
 
 function fromEnv(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
@@ -71,6 +77,12 @@ function list(value: readonly string[] | string | undefined): string[] {
   if (value === undefined) return [];
   const items = typeof value === 'string' ? [value] : [...value];
   return items.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+}
+
+/** An explicitly given name or path must not be blank. */
+function nonBlank(value: string | undefined, what: string): string | undefined {
+  if (value !== undefined && value.trim() === '') throw new RunOptionsError(`invalid ${what}: empty`);
+  return value;
 }
 
 export function resolveRunOptions(raw: RawRunOptions, env: Readonly<Record<string, string | undefined>>): RunOptions {
@@ -95,18 +107,25 @@ export function resolveRunOptions(raw: RawRunOptions, env: Readonly<Record<strin
     throw error;
   }
   const httpListen = raw.httpListen ?? fromEnv(env, 'HTTP_LISTEN');
+  const walMode = raw.walMode ?? fromEnv(env, 'WAL_MODE') ?? 'write';
+  if (!(WAL_MODES as readonly string[]).includes(walMode)) {
+    throw new RunOptionsError(`invalid wal mode "${walMode}": expected one of ${WAL_MODES.join(', ')}`);
+  }
+  const script = raw.script ?? fromEnv(env, 'SCRIPT');
+  if (script !== undefined && script.trim() === '') throw new RunOptionsError('invalid script: empty path');
   return {
-    clusterId: raw.clusterId ?? fromEnv(env, 'CLUSTER_ID') ?? 'demo',
-    dataDir: raw.dataDir ?? fromEnv(env, 'DATA_DIR') ?? '.',
-    instanceId: raw.instanceId ?? fromEnv(env, 'INSTANCE_ID'),
+    clusterId: nonBlank(raw.clusterId ?? fromEnv(env, 'CLUSTER_ID'), 'cluster id') ?? 'demo',
+    dataDir: nonBlank(raw.dataDir ?? fromEnv(env, 'DATA_DIR'), 'data dir') ?? '.',
+    instanceId: nonBlank(raw.instanceId ?? fromEnv(env, 'INSTANCE_ID'), 'instance id'),
     listen,
     advertise: advertiseText === undefined ? listen : normalizeAddress(advertiseText, 'advertise'),
     peers,
     failureDomain,
-    replicasetId: raw.replicasetId ?? fromEnv(env, 'REPLICASET_ID'),
+    replicasetId: nonBlank(raw.replicasetId ?? fromEnv(env, 'REPLICASET_ID'), 'replicaset id'),
     logLevel: logLevel as LogLevel,
     initReplicationFactor: Number(rfText),
-    script: raw.script ?? fromEnv(env, 'SCRIPT'),
+    script,
     httpListen: httpListen === undefined ? undefined : normalizeAddress(httpListen, 'http-listen'),
+    walMode: walMode as WalMode,
   };
 }

@@ -1,0 +1,129 @@
+/**
+ * Results printed the way Tarantool's console prints them: a YAML document per statement, one
+ * list item per returned value, maps in block style, tuples (arrays of scalars) in flow style.
+ *
+ *   ---
+ *   - term: 2
+ *     leader_id: 1
+ *     raft_state: Leader
+ *   ...
+ *
+ * Plus `renderTable` for the instance and replicaset tables of `picodata status` (admin guide
+ * 15.2, `fselect` style).
+ */
+
+import { MpExt, MpFloat64, type MpValue } from '../../core/codec/msgpack.ts';
+
+/** Deeper structures are cut (a cycle cannot happen in decoded msgpack, but size can). */
+const DEPTH_MAX = 32;
+
+export function formatResults(values: readonly MpValue[]): string {
+  if (values.length === 0) return '---\n...\n';
+  const lines: string[] = ['---'];
+  for (const value of values) lines.push(...item(value, 0));
+  lines.push('...');
+  return lines.join('\n') + '\n';
+}
+
+export function formatError(message: string): string {
+  return `---\n- error: ${scalar(message, false)}\n...\n`;
+}
+
+/** A `- value` list item at `indent`. */
+function item(value: MpValue, depth: number): string[] {
+  const body = block(value, depth + 1);
+  if (body.inline !== null) return [`- ${body.inline}`];
+  return body.lines.map((line, i) => (i === 0 ? `- ${line}` : `  ${line}`));
+}
+
+interface Rendered {
+  /** Set when the value fits on the line of its key or dash. */
+  readonly inline: string | null;
+  readonly lines: string[];
+}
+
+function block(value: MpValue, depth: number): Rendered {
+  if (depth > DEPTH_MAX) return { inline: '<...>', lines: [] };
+  if (Array.isArray(value)) {
+    const list = value as readonly MpValue[];
+    if (list.length === 0) return { inline: '[]', lines: [] };
+    if (list.every(isFlowable)) return { inline: flow(list, depth), lines: [] };
+    return { inline: null, lines: list.flatMap((v) => item(v, depth)) };
+  }
+  const entries = mapEntries(value);
+  if (entries !== null) {
+    if (entries.length === 0) return { inline: '{}', lines: [] };
+    const lines: string[] = [];
+    for (const [k, v] of entries) {
+      const key = scalar(k, false);
+      const inner = block(v, depth + 1);
+      if (inner.inline !== null) lines.push(`${key}: ${inner.inline}`);
+      else lines.push(`${key}:`, ...inner.lines.map((l) => `  ${l}`));
+    }
+    return { inline: null, lines };
+  }
+  return { inline: scalar(value, false), lines: [] };
+}
+
+/** Tuples and small maps of scalars print on one line. */
+function isFlowable(value: MpValue): boolean {
+  if (Array.isArray(value)) return (value as readonly MpValue[]).every((v) => !Array.isArray(v) && mapEntries(v) === null) || (value as readonly MpValue[]).length === 0;
+  const entries = mapEntries(value);
+  if (entries !== null) return entries.length === 0 || entries.every(([, v]) => !Array.isArray(v) && mapEntries(v) === null);
+  return true;
+}
+
+function flow(value: MpValue, depth: number): string {
+  if (depth > DEPTH_MAX) return '<...>';
+  if (Array.isArray(value)) return `[${(value as readonly MpValue[]).map((v) => flow(v, depth + 1)).join(', ')}]`;
+  const entries = mapEntries(value);
+  if (entries !== null) return `{${entries.map(([k, v]) => `${scalar(k, true)}: ${flow(v, depth + 1)}`).join(', ')}}`;
+  return scalar(value, true);
+}
+
+function mapEntries(value: MpValue): Array<[MpValue, MpValue]> | null {
+  if (value instanceof Map) return [...value.entries()];
+  if (value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Uint8Array)) {
+    if (value instanceof MpExt || value instanceof MpFloat64) return null;
+    return Object.entries(value as Record<string, MpValue>);
+  }
+  return null;
+}
+
+const PLAIN = /^[A-Za-z_][A-Za-z0-9_.\-/ ]*$/;
+const RESERVED = /^(true|false|null|yes|no|on|off|y|n|~)$/i;
+
+/** A scalar: strings quoted when YAML would read them as something else (always in flow). */
+export function scalar(value: MpValue, inFlow: boolean): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'number') return Number.isInteger(value) ? String(value) : formatFloat(value);
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'string') {
+    const plain = !inFlow && PLAIN.test(value) && !RESERVED.test(value) && !value.endsWith(' ');
+    return plain ? value : `'${value.replace(/'/g, "''").replace(/\n/g, '\\n')}'`;
+  }
+  if (value instanceof Uint8Array) return `!!binary ${Buffer.from(value).toString('base64')}`;
+  if (value instanceof MpFloat64) return formatFloat(value.value);
+  if (value instanceof MpExt) return `!!ext${value.type} ${Buffer.from(value.data).toString('hex')}`;
+  return `'${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}'`;
+}
+
+function formatFloat(value: number): string {
+  if (Number.isNaN(value)) return 'nan';
+  if (!Number.isFinite(value)) return value > 0 ? 'inf' : '-inf';
+  return String(value);
+}
+
+/** `fselect`-style table: a header row and one row per record, cells centred. */
+export function renderTable(columns: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
+  const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => (r[i] ?? '').length)) + 2);
+  const rule = '+' + widths.map((w) => '-'.repeat(w)).join('+') + '+';
+  const line = (cells: readonly string[]): string => '|' + cells.map((cell, i) => centre(cell, widths[i]!)).join('|') + '|';
+  return [rule, line(columns), rule, ...rows.map(line), rule];
+}
+
+function centre(text: string, width: number): string {
+  const left = Math.floor((width - text.length) / 2);
+  return ' '.repeat(left) + text + ' '.repeat(width - text.length - left);
+}

@@ -1,0 +1,272 @@
+/**
+ * Metrics of the daemon in Prometheus' text exposition format (version 0.0.4), written by hand:
+ * a handful of gauges read from the node at scrape time, plus counters and latency histograms of
+ * iproto requests collected by wrapping the node's iproto backend (InstanceHooks.wrapBackend).
+ *
+ * PING and AUTH are answered by the iproto session itself and never reach the backend, so they
+ * are not counted here; every data request and call is.
+ */
+
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
+import type { MpValue } from '../core/codec/msgpack.ts';
+import type { Awaitable, IprotoBackend } from '../core/iproto/backend.ts';
+import { CURRENT_GRADES, TARGET_GRADES } from '../core/cluster/grade.ts';
+import type { Node } from '../core/node/node.ts';
+import { VERSION } from '../core/api/pico.ts';
+
+/** Upper bounds of the request latency buckets, in seconds (the last, +Inf, is implicit). */
+export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+
+const RAFT_ROLES = ['Follower', 'PreCandidate', 'Candidate', 'Leader'] as const;
+/** Bucket statuses vshard knows (REFERENCE 5.3). */
+const BUCKET_STATUSES = ['active', 'pinned', 'sending', 'receiving', 'sent', 'garbage'] as const;
+/** `_bucket` is counted at scrape time; a table bigger than this is not scanned. */
+const BUCKETS_SCANNED_MAX = 100_000;
+
+class RequestStats {
+  count = 0;
+  errors = 0;
+  sumSeconds = 0;
+  /** Non-cumulative counts per bucket; index LATENCY_BUCKETS_SECONDS.length is +Inf. */
+  readonly buckets = new Array<number>(LATENCY_BUCKETS_SECONDS.length + 1).fill(0);
+
+  record(seconds: number, failed: boolean): void {
+    this.count++;
+    if (failed) this.errors++;
+    this.sumSeconds += seconds;
+    let i = 0;
+    while (i < LATENCY_BUCKETS_SECONDS.length && seconds > LATENCY_BUCKETS_SECONDS[i]!) i++;
+    this.buckets[i]!++;
+  }
+}
+
+/** Request counts and latencies by iproto request type. */
+export class IprotoMetrics {
+  private readonly stats = new Map<string, RequestStats>();
+
+  /** The backend the server should serve: `backend`, measured. */
+  wrap(backend: IprotoBackend): IprotoBackend {
+    const wrapped: IprotoBackend = {
+      schemaVersion: () => backend.schemaVersion(),
+      credentials: (user) => backend.credentials(user),
+      select: (request, session) => this.observe('select', () => backend.select(request, session)),
+      insert: (request, session) => this.observe(request.kind, () => backend.insert(request, session)),
+      update: (request, session) => this.observe('update', () => backend.update(request, session)),
+      delete: (request, session) => this.observe('delete', () => backend.delete(request, session)),
+      upsert: (request, session) => this.observe('upsert', () => backend.upsert(request, session)),
+      call: (request, session) => this.observe(request.kind, () => backend.call(request, session)),
+      eval: (request, session) => this.observe('eval', () => backend.eval(request, session)),
+      sessionClosed: (session) => backend.sessionClosed?.(session),
+    };
+    const execute = backend.execute;
+    if (execute !== undefined) wrapped.execute = (request, session) => this.observe('execute', () => execute.call(backend, request, session));
+    return wrapped;
+  }
+
+  /** Runs one request and records its latency when it settles (synchronously or later). */
+  observe<T>(type: string, run: () => Awaitable<T>): Awaitable<T> {
+    const startMs = performance.now();
+    let result: Awaitable<T>;
+    try {
+      result = run();
+    } catch (error) {
+      this.record(type, startMs, true);
+      throw error;
+    }
+    if (!(result instanceof Promise)) {
+      this.record(type, startMs, false);
+      return result;
+    }
+    return result.then(
+      (value) => {
+        this.record(type, startMs, false);
+        return value;
+      },
+      (error: unknown) => {
+        this.record(type, startMs, true);
+        throw error;
+      },
+    );
+  }
+
+  private record(type: string, startMs: number, failed: boolean): void {
+    let stats = this.stats.get(type);
+    if (stats === undefined) {
+      stats = new RequestStats();
+      this.stats.set(type, stats);
+    }
+    stats.record((performance.now() - startMs) / 1000, failed);
+  }
+
+  /** Total requests recorded of `type` (for tests). */
+  count(type: string): number {
+    return this.stats.get(type)?.count ?? 0;
+  }
+
+  render(out: MetricsWriter): void {
+    const types = [...this.stats.keys()].sort();
+    out.help('picodata_iproto_requests_total', 'counter', 'iproto requests served, by request type');
+    for (const type of types) out.sample('picodata_iproto_requests_total', { type }, this.stats.get(type)!.count);
+    out.help('picodata_iproto_request_errors_total', 'counter', 'iproto requests answered with an error, by request type');
+    for (const type of types) out.sample('picodata_iproto_request_errors_total', { type }, this.stats.get(type)!.errors);
+    out.help('picodata_iproto_request_duration_seconds', 'histogram', 'time from decoding a request to its result, by request type');
+    for (const type of types) {
+      const stats = this.stats.get(type)!;
+      let cumulative = 0;
+      LATENCY_BUCKETS_SECONDS.forEach((le, i) => {
+        cumulative += stats.buckets[i]!;
+        out.sample('picodata_iproto_request_duration_seconds_bucket', { type, le: String(le) }, cumulative);
+      });
+      out.sample('picodata_iproto_request_duration_seconds_bucket', { type, le: '+Inf' }, stats.count);
+      out.sample('picodata_iproto_request_duration_seconds_sum', { type }, stats.sumSeconds);
+      out.sample('picodata_iproto_request_duration_seconds_count', { type }, stats.count);
+    }
+  }
+}
+
+type Labels = Readonly<Record<string, string>>;
+
+/** Accumulates exposition lines; each metric family gets one HELP and one TYPE line. */
+export class MetricsWriter {
+  private readonly lines: string[] = [];
+
+  help(name: string, type: 'gauge' | 'counter' | 'histogram', text: string): void {
+    this.lines.push(`# HELP ${name} ${text}`, `# TYPE ${name} ${type}`);
+  }
+
+  sample(name: string, labels: Labels, value: number): void {
+    const entries = Object.entries(labels);
+    const labelText = entries.length === 0 ? '' : `{${entries.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
+    this.lines.push(`${name}${labelText} ${formatValue(value)}`);
+  }
+
+  gauge(name: string, text: string, value: number, labels: Labels = {}): void {
+    this.help(name, 'gauge', text);
+    this.sample(name, labels, value);
+  }
+
+  text(): string {
+    return this.lines.join('\n') + '\n';
+  }
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (value === Number.POSITIVE_INFINITY) return '+Inf';
+  if (value === Number.NEGATIVE_INFINITY) return '-Inf';
+  return String(value);
+}
+
+/** Everything the daemon exposes on /metrics. */
+export class DaemonMetrics {
+  readonly iproto = new IprotoMetrics();
+  private readonly startedMs = Date.now();
+  private readonly eventLoopDelay: IntervalHistogram;
+
+  constructor() {
+    this.eventLoopDelay = monitorEventLoopDelay({ resolution: 20 });
+    this.eventLoopDelay.enable();
+  }
+
+  stop(): void {
+    this.eventLoopDelay.disable();
+  }
+
+  render(node: Node | null, sessions: number | null): string {
+    const out = new MetricsWriter();
+    const identity = node?.identity ?? null;
+    out.gauge('picodata_info', 'constant 1, labelled with what this instance is', 1, {
+      version: VERSION,
+      cluster_id: node?.clusterId() ?? '',
+      instance_id: identity?.instanceId ?? node?.options.instanceId ?? '',
+      replicaset_id: identity?.replicasetId ?? '',
+    });
+    out.gauge('picodata_instance_online', '1 when this instance finished postjoin and its current grade is Online', node !== null && isOnline(node) ? 1 : 0);
+    if (node !== null) {
+      renderRaft(out, node);
+      renderGrades(out, node);
+      renderStorage(out, node);
+    }
+    if (sessions !== null) out.gauge('picodata_iproto_sessions', 'open iproto connections', sessions);
+    this.iproto.render(out);
+    this.renderProcess(out);
+    return out.text();
+  }
+
+  private renderProcess(out: MetricsWriter): void {
+    const usage = process.resourceUsage();
+    out.help('process_cpu_seconds_total', 'counter', 'user and system CPU time');
+    out.sample('process_cpu_seconds_total', {}, (usage.userCPUTime + usage.systemCPUTime) / 1e6);
+    out.gauge('process_resident_memory_bytes', 'resident set size', process.memoryUsage.rss());
+    out.gauge('process_start_time_seconds', 'start of the process, Unix time', Math.floor(this.startedMs / 1000));
+    out.gauge('nodejs_heap_used_bytes', 'V8 heap in use', process.memoryUsage().heapUsed);
+    out.gauge('nodejs_eventloop_delay_p99_seconds', 'event loop delay, 99th percentile since start', this.eventLoopDelay.percentile(99) / 1e9);
+  }
+}
+
+export function isOnline(node: Node): boolean {
+  return node.state === 'online' && node.self()?.currentGrade.variant === 'Online';
+}
+
+function renderRaft(out: MetricsWriter, node: Node): void {
+  const raft = node.raft;
+  if (raft === null) return;
+  const s = raft.status();
+  out.gauge('picodata_raft_id', 'this instance\'s raft id', s.id);
+  out.gauge('picodata_raft_term', 'current raft term', s.term);
+  out.gauge('picodata_raft_commit_index', 'highest raft log index known committed', s.commit);
+  out.gauge('picodata_raft_applied_index', 'highest raft log index applied to the clusterwide tables', s.applied);
+  out.gauge('picodata_raft_first_index', 'first raft log index still stored (earlier ones are compacted)', s.firstIndex);
+  out.gauge('picodata_raft_last_index', 'last raft log index stored', s.lastIndex);
+  out.gauge('picodata_raft_leader_id', 'raft id of the leader this instance knows, 0 when none', s.leaderId);
+  out.help('picodata_raft_state', 'gauge', '1 for the raft role this instance has');
+  for (const role of RAFT_ROLES) out.sample('picodata_raft_state', { state: role }, s.raftState === role ? 1 : 0);
+  out.gauge('picodata_raft_voters', 'voters in the raft configuration', s.voters.length);
+  out.gauge('picodata_raft_learners', 'learners in the raft configuration', s.learners.length);
+  if (s.progress !== undefined) {
+    out.help('picodata_raft_follower_lag_entries', 'gauge', 'on the leader: raft log entries a follower has not acknowledged yet');
+    for (const [id, progress] of [...s.progress].sort((a, b) => a[0] - b[0])) {
+      if (id === s.id) continue;
+      out.sample('picodata_raft_follower_lag_entries', { raft_id: String(id) }, Math.max(0, s.lastIndex - progress.match));
+    }
+  }
+}
+
+function renderGrades(out: MetricsWriter, node: Node): void {
+  const instances = node.tables.instances();
+  out.help('picodata_instance_current_grade', 'gauge', '1 for the current grade of each instance in the cluster');
+  for (const i of instances) {
+    for (const grade of CURRENT_GRADES) out.sample('picodata_instance_current_grade', { instance_id: i.instanceId, grade }, i.currentGrade.variant === grade ? 1 : 0);
+  }
+  out.help('picodata_instance_target_grade', 'gauge', '1 for the target grade of each instance in the cluster');
+  for (const i of instances) {
+    for (const grade of TARGET_GRADES) out.sample('picodata_instance_target_grade', { instance_id: i.instanceId, grade }, i.targetGrade.variant === grade ? 1 : 0);
+  }
+  out.help('picodata_instance_incarnation', 'gauge', 'current grade incarnation of each instance');
+  for (const i of instances) out.sample('picodata_instance_incarnation', { instance_id: i.instanceId }, i.currentGrade.incarnation);
+  out.help('picodata_instances', 'gauge', 'instances in the cluster by current grade');
+  for (const grade of CURRENT_GRADES) out.sample('picodata_instances', { grade }, instances.filter((i) => i.currentGrade.variant === grade).length);
+  out.gauge('picodata_replicasets', 'replicasets in the cluster', node.tables.replicasets().length);
+}
+
+function renderStorage(out: MetricsWriter, node: Node): void {
+  out.gauge('picodata_box_committed_lsn', 'LSN of the last local write that reached the WAL mode\'s durability', node.box.committedLsn);
+  out.gauge('picodata_box_read_only', '1 while the local storage refuses writes (replica, or not promoted yet)', node.box.readOnly ? 1 : 0);
+  out.gauge('picodata_box_schema_version', 'local schema version', node.box.schemaVersion);
+  if (!node.box.hasSpace('_bucket')) return;
+  const space = node.box.space('_bucket');
+  if (space.len() > BUCKETS_SCANNED_MAX) return;
+  const counts = new Map<string, number>(BUCKET_STATUSES.map((s) => [s, 0]));
+  for (const tuple of space.select([], { iterator: 'ALL' })) {
+    const status = (tuple as MpValue[])[1];
+    if (typeof status === 'string') counts.set(status, (counts.get(status) ?? 0) + 1);
+  }
+  out.help('picodata_buckets', 'gauge', 'vshard buckets stored on this instance, by status');
+  for (const [status, count] of counts) out.sample('picodata_buckets', { status }, count);
+}
