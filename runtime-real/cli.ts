@@ -140,6 +140,11 @@ function seconds(command: string, text: string): number {
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
+  // `picodata status | head`: a closed pipe ends the command quietly, like any Unix tool.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(argv as string[]);
@@ -152,7 +157,8 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.stderr.write(`${error.message}\n`);
       process.exit(EXIT_USAGE);
     }
-    process.stderr.write(`picodata: error: ${error instanceof Error ? error.message : String(error)}\n`);
+    const command = program.args[0] ?? '';
+    process.stderr.write(`picodata${command === '' ? '' : ` ${command}`}: error: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   }
 }

@@ -58,9 +58,15 @@ function block(value: MpValue, depth: number): Rendered {
       const key = scalar(k, false);
       const inner = block(v, depth + 1);
       if (inner.inline !== null) lines.push(`${key}: ${inner.inline}`);
+      else if (inner.lines[0]!.startsWith('|')) lines.push(`${key}: ${inner.lines[0]}`, ...inner.lines.slice(1).map((l) => `  ${l}`));
       else lines.push(`${key}:`, ...inner.lines.map((l) => `  ${l}`));
     }
     return { inline: null, lines };
+  }
+  if (typeof value === 'string' && value.includes('\n') && !/[\r\t]/.test(value)) {
+    // A literal block, as Tarantool's console prints multi-line text (raft_log, fselect).
+    const text = value.endsWith('\n') ? value.slice(0, -1) : value;
+    return { inline: null, lines: [value.endsWith('\n') ? '|' : '|-', ...text.split('\n').map((l) => `  ${l}`)] };
   }
   return { inline: scalar(value, false), lines: [] };
 }
@@ -90,7 +96,8 @@ function mapEntries(value: MpValue): Array<[MpValue, MpValue]> | null {
   return null;
 }
 
-const PLAIN = /^[A-Za-z_][A-Za-z0-9_.\-/ ]*$/;
+/** Strings safe to print unquoted: start with a letter, no YAML indicators (`: `, ` #`). */
+const PLAIN = /^[A-Za-z_][A-Za-z0-9_.\-/:@ ]*$/;
 const RESERVED = /^(true|false|null|yes|no|on|off|y|n|~)$/i;
 
 /** A scalar: strings quoted when YAML would read them as something else (always in flow). */
@@ -100,7 +107,7 @@ export function scalar(value: MpValue, inFlow: boolean): string {
   if (typeof value === 'number') return Number.isInteger(value) ? String(value) : formatFloat(value);
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'string') {
-    const plain = !inFlow && PLAIN.test(value) && !RESERVED.test(value) && !value.endsWith(' ');
+    const plain = !inFlow && PLAIN.test(value) && !RESERVED.test(value) && !value.endsWith(' ') && !value.endsWith(':') && !value.includes(': ') && !value.includes(' #');
     return plain ? value : `'${value.replace(/'/g, "''").replace(/\n/g, '\\n')}'`;
   }
   if (value instanceof Uint8Array) return `!!binary ${Buffer.from(value).toString('base64')}`;
