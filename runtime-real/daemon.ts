@@ -14,6 +14,7 @@ import type { Log } from '../core/env/log.ts';
 import type { Node } from '../core/node/node.ts';
 import { DEFAULT_TUNING, EXIT_FAILURE, type NodeOptions } from '../core/node/options.ts';
 import { VERSION } from '../core/api/pico.ts';
+import { gradeEquals } from '../core/cluster/grade.ts';
 import { clusterStatus, registerClusterStatus } from './cluster-info.ts';
 import { createRealEnv } from './env.ts';
 import { watchOperatorEvents } from './events.ts';
@@ -86,7 +87,7 @@ export function nodeOptions(run: RunOptions): NodeOptions {
 }
 
 async function postjoin(node: Node, backend: NodeBackend, script: PostjoinFunction | null, bootedHere: boolean): Promise<void> {
-  wakeOnEveryApply(node);
+  applyCoreWorkarounds(node);
   // Picodata configures box with read_only = (#box_replication > 1): the instance that
   // bootstrapped the cluster is alone in its replicaset and writable from the start. The core
   // does this for a join but leaves a booted instance read-only until the governor promotes it,
@@ -105,23 +106,40 @@ async function postjoin(node: Node, backend: NodeBackend, script: PostjoinFuncti
 }
 
 /**
- * Workaround for a core gap: RaftNode.apply() does not call its `applied` hook for conf-change
- * entries, so Node.changed() does not fire when one is applied, and the governor, waiting in
- * `waitUntil(() => !raft.confChangePending())` on Node.nextChange, sleeps out its whole 10 s
- * timeout unless another entry happens to be applied. On real time that stalls every voter
- * promotion by 10 s. Waking Node's waiters whenever the applied index moves closes the gap.
+ * Workarounds for two core gaps, run whenever the applied index moves (RaftNode.watch fires
+ * after every Ready; only index changes matter):
+ * 1. RaftNode.apply() does not call its `applied` hook for conf-change entries, so Node.changed()
+ *    does not fire when one is applied, and the governor, waiting in
+ *    `waitUntil(() => !raft.confChangePending())` on Node.nextChange, sleeps out its whole 10 s
+ *    timeout unless another entry happens to be applied: every voter promotion stalled 10 s.
+ *    Waking Node's waiters on every applied index closes the gap.
+ * 2. The leader's Topology (Node.topology(), rebuilt only when the term changes) never learns
+ *    the current grades the governor sets (Governor.setGrade proposes persist_instance but does
+ *    not call Topology.setCurrentGrade), so nextTargetIncarnation() computes from a stale
+ *    current grade: a stopping instance got target Offline(0) and its restart Online(1) again,
+ *    the incarnation never grew. Copying applied current grades into the leader's Topology is
+ *    what the governor should do (only current grades; joins in flight stay untouched).
  */
-function wakeOnEveryApply(node: Node): void {
+function applyCoreWorkarounds(node: Node): void {
   const raft = node.raft;
   if (raft === null) return;
   let applied = raft.applied;
   raft.watch(() => {
     if (raft.applied !== applied) {
       applied = raft.applied;
+      if (node.isLeader()) syncLeaderTopology(node);
       node.changed();
     }
     return node.state === 'exited';
   });
+}
+
+function syncLeaderTopology(node: Node): void {
+  const topology = node.topology();
+  for (const instance of node.tables.instances()) {
+    const cached = topology.get(instance.instanceId);
+    if (cached !== undefined && !gradeEquals(cached.currentGrade, instance.currentGrade)) topology.setCurrentGrade(instance.instanceId, instance.currentGrade);
+  }
 }
 
 async function loadScriptOrExit(path: string, log: Log): Promise<PostjoinFunction> {

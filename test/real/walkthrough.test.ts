@@ -1,0 +1,122 @@
+/**
+ * The admin guide's walk-through on real processes (section 15: four instances with
+ * --init-replication-factor 2 -> two replicasets; 15.2: pico.raft_status() and the instance and
+ * replicaset tables), the section 13 expel example (`picodata expel`), a restart from the data
+ * directories (the incarnation grows) and SIGTERM of each instance in turn (exit code 0).
+ * The steps share one cluster and run in order.
+ */
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, picodataBundle, runCli, until, type Instance } from './harness.ts';
+
+describe('admin guide walk-through on 4 real processes', () => {
+  const cluster = new Cluster('walkthrough');
+  let all: Instance[] = [];
+
+  beforeAll(async () => {
+    await picodataBundle();
+    for (const name of ['i1', 'i2', 'i3', 'i4']) await cluster.add(name, { initReplicationFactor: 2 });
+    all = cluster.instances;
+  });
+  afterAll(() => cluster.destroy());
+
+  it('15.1: four instances started together with --peer form one cluster of two replicasets', async () => {
+    const [i1, i2, i3, i4] = all as [Instance, Instance, Instance, Instance];
+    // Discovery through a comma list of peers, none of them necessarily the bootstrap leader.
+    await Promise.all([
+      i1.start({ peers: [i1.address] }),
+      i2.start({ peers: [i1.address] }),
+      i3.start({ peers: [i1.address, i2.address] }),
+      i4.start({ peers: [i2.address, i3.address] }),
+    ]);
+    try {
+      await Promise.all(all.map((i) => i.waitOnline(30_000)));
+    } catch (error) {
+      throw new Error(`${String(error)}\n${cluster.logs()}`);
+    }
+    const infos = await Promise.all(all.map((i) => i.info()));
+    expect(new Set(infos.map((i) => i.instance_id))).toEqual(new Set(['i1', 'i2', 'i3', 'i4']));
+    const byReplicaset = new Map<string, number>();
+    for (const info of infos) byReplicaset.set(info.replicaset_id, (byReplicaset.get(info.replicaset_id) ?? 0) + 1);
+    expect(byReplicaset).toEqual(new Map([['r1', 2], ['r2', 2]]));
+    expect(infos.every((i) => i.current_grade.incarnation === 1 && i.target_grade.variant === 'Online')).toBe(true);
+  }, 60_000);
+
+  it('15.2: pico.raft_status() agrees everywhere; status shows the instance and replicaset tables', async () => {
+    const statuses = await until('3 voters and 1 learner', async () => {
+      const list = await Promise.all(all.map((i) => i.raftStatus()));
+      return list.every((s) => s.voters.length === 3 && s.learners.length === 1) ? list : undefined;
+    }, 15_000);
+    const leaderId = statuses[0]!.leader_id;
+    expect(leaderId).not.toBeNull();
+    for (const s of statuses) {
+      expect(s.leader_id).toBe(leaderId);
+      expect(s.term).toBe(statuses[0]!.term);
+      expect(s.raft_state).toBe(s.id === leaderId ? 'Leader' : 'Follower');
+    }
+    const { code, stdout } = await runCli(['status', '--peer', all[1]!.address]);
+    expect(code).toBe(0);
+    expect(stdout).toContain(`connected to ${all[1]!.address}`);
+    expect(stdout).toMatch(/- voters: \[\d, \d, \d\]/);
+    expect(stdout).toMatch(/- learners: \[\d\]/);
+    expect(stdout).toContain(`- leader_id: ${leaderId}`);
+    const instanceRows = stdout.split('\n').filter((l) => /^\s+- \|\s+i\d\s+\|/.test(l));
+    expect(instanceRows).toHaveLength(4);
+    for (const row of instanceRows) expect(row).toMatch(/Online\(1\)\s+\|\s+Online\(1\)/);
+    expect(stdout).toMatch(/\|\s+r1\s+\|\s+e0df68c5-e7f9-395f-86b3-30ad9e1b7b07\s+\|\s+i\d\s+\|\s+1\s+\|/);
+    expect(stdout).toMatch(/\|\s+r2\s+\|\s+eff4449e-feb2-3d73-87bc-75807cb23191\s+\|\s+i\d\s+\|\s+1\s+\|/);
+  }, 30_000);
+
+  it('13.1: picodata expel --instance-id i4 --peer <another instance> expels it and its process exits 0', async () => {
+    const target = await findByInstanceId(all, 'i4');
+    const peer = all.find((i) => i !== target)!;
+    const { code, stdout, stderr } = await runCli(['expel', '--instance-id', 'i4', '--peer', peer.address]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toContain('"i4" successfully expelled');
+    expect(await target.waitExit(15_000)).toEqual({ code: 0, signal: null });
+    const info = await until('i4 Expelled', async () => {
+      const i = await peer.info('i4');
+      return i.current_grade.variant === 'Expelled' ? i : undefined;
+    }, 10_000);
+    expect(info.target_grade.variant).toBe('Expelled');
+    const status = await peer.raftStatus();
+    expect([...status.voters, ...status.learners]).not.toContain(info.raft_id);
+    // An expelled instance refuses to start again.
+    await target.start();
+    expect((await target.waitExit(15_000)).code).not.toBe(0);
+    expect(target.log).toContain('expelled');
+  }, 60_000);
+
+  it('restarts from its data directory with the same raft id and a higher incarnation', async () => {
+    const remaining = all.filter((i) => i.running);
+    expect(remaining).toHaveLength(3);
+    const leaderId = (await remaining[0]!.raftStatus()).leader_id;
+    const follower = (await Promise.all(remaining.map(async (i) => ({ i, id: (await i.info()).raft_id })))).find((x) => x.id !== leaderId)!.i;
+    const before = await follower.info();
+    expect(await follower.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    const witness = remaining.find((i) => i !== follower)!;
+    await until('the stopped instance Offline', async () => ((await witness.info(before.instance_id)).current_grade.variant === 'Offline' ? true : undefined), 10_000);
+    await follower.start();
+    const after = await follower.waitOnline(30_000, before.current_grade.incarnation + 1);
+    expect(await witness.info(before.instance_id)).toMatchObject({ current_grade: after.current_grade, target_grade: after.current_grade });
+    expect(after.raft_id).toBe(before.raft_id);
+    expect(after.instance_id).toBe(before.instance_id);
+    expect(after.current_grade.incarnation).toBe(before.current_grade.incarnation + 1);
+    expect(follower.events('restarting')).toHaveLength(1);
+  }, 60_000);
+
+  it('SIGTERM stops each instance in turn with exit code 0', async () => {
+    for (const instance of all.filter((i) => i.running)) {
+      const status = await instance.stop('SIGTERM', 15_000);
+      expect(status, `${instance.name}\n${instance.log.slice(-3000)}`).toEqual({ code: 0, signal: null });
+      expect(instance.events('shutting down')).toHaveLength(1);
+      expect(instance.log).not.toContain('on_shutdown triggers failed');
+    }
+  }, 60_000);
+});
+
+async function findByInstanceId(instances: readonly Instance[], id: string): Promise<Instance> {
+  for (const instance of instances) if ((await instance.info()).instance_id === id) return instance;
+  throw new Error(`no instance with id ${id}`);
+}
