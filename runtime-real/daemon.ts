@@ -14,7 +14,7 @@ import type { Log } from '../core/env/log.ts';
 import type { Node } from '../core/node/node.ts';
 import { DEFAULT_TUNING, EXIT_FAILURE, type NodeOptions } from '../core/node/options.ts';
 import { VERSION } from '../core/api/pico.ts';
-import { gradeEquals } from '../core/cluster/grade.ts';
+import { grade, gradeEquals } from '../core/cluster/grade.ts';
 import { clusterStatus, registerClusterStatus } from './cluster-info.ts';
 import { createRealEnv } from './env.ts';
 import { watchOperatorEvents } from './events.ts';
@@ -60,12 +60,12 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       state.node = node;
       bootedHere = node.identity === null;
       registerClusterStatus(node, backend);
+      void watchOperatorEvents(node);
     },
     wrapBackend: (backend) => metrics.iproto.wrap(backend),
     postjoin: (node, backend) => postjoin(node, backend, script, bootedHere),
     online: (node) => {
       node.log.info('instance is serving', { instance_id: node.identity?.instanceId, raft_id: node.identity?.raftId });
-      void watchOperatorEvents(node);
     },
   });
   await program(env);
@@ -113,12 +113,18 @@ async function postjoin(node: Node, backend: NodeBackend, script: PostjoinFuncti
  *    `waitUntil(() => !raft.confChangePending())` on Node.nextChange, sleeps out its whole 10 s
  *    timeout unless another entry happens to be applied: every voter promotion stalled 10 s.
  *    Waking Node's waiters on every applied index closes the gap.
- * 2. The leader's Topology (Node.topology(), rebuilt only when the term changes) never learns
- *    the current grades the governor sets (Governor.setGrade proposes persist_instance but does
- *    not call Topology.setCurrentGrade), so nextTargetIncarnation() computes from a stale
- *    current grade: a stopping instance got target Offline(0) and its restart Online(1) again,
- *    the incarnation never grew. Copying applied current grades into the leader's Topology is
- *    what the governor should do (only current grades; joins in flight stay untouched).
+ * 2. The leader's Topology (Node.topology(), rebuilt only when the term changes) keeps the
+ *    current grade an instance had when it was admitted (Offline(0)): Governor.setGrade proposes
+ *    persist_instance but never calls Topology.setCurrentGrade. Topology.updateInstance derives
+ *    the new target incarnation from that stale current grade (Offline -> current.inc = 0,
+ *    Online -> target.inc + 1 = 1), so a restart came back as Online(1) every time. It also
+ *    writes the cached current grade into the record it proposes, so copying the real current
+ *    grade (Online(n)) in would let a shutdown's repeated Offline requests, proposed before the
+ *    governor's downgrade is applied, put the current grade back to Online after it: the
+ *    governor then downgrades again, in a loop until the 3 s budget runs out. So the cache gets
+ *    Offline(n) with the real incarnation n: incarnations grow as in Picodata, and a request
+ *    never revives a grade the governor lowered (what update_instance writes stays Offline, as
+ *    before, only with the right incarnation). Joins in flight and targets stay untouched.
  */
 function applyCoreWorkarounds(node: Node): void {
   const raft = node.raft;
@@ -138,7 +144,9 @@ function syncLeaderTopology(node: Node): void {
   const topology = node.topology();
   for (const instance of node.tables.instances()) {
     const cached = topology.get(instance.instanceId);
-    if (cached !== undefined && !gradeEquals(cached.currentGrade, instance.currentGrade)) topology.setCurrentGrade(instance.instanceId, instance.currentGrade);
+    const current = instance.currentGrade;
+    const wanted = current.variant === 'Expelled' ? current : grade('Offline', current.incarnation);
+    if (cached !== undefined && !gradeEquals(cached.currentGrade, wanted)) topology.setCurrentGrade(instance.instanceId, wanted);
   }
 }
 

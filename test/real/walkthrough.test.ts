@@ -80,8 +80,11 @@ describe('admin guide walk-through on 4 real processes', () => {
       return i.current_grade.variant === 'Expelled' ? i : undefined;
     }, 10_000);
     expect(info.target_grade.variant).toBe('Expelled');
-    const status = await peer.raftStatus();
-    expect([...status.voters, ...status.learners]).not.toContain(info.raft_id);
+    // The governor sets the grade first, then removes it from the Raft configuration.
+    await until('i4 out of the raft configuration', async () => {
+      const status = await peer.raftStatus();
+      return [...status.voters, ...status.learners].includes(info.raft_id) ? undefined : true;
+    }, 10_000);
     // An expelled instance refuses to start again.
     await target.start();
     expect((await target.waitExit(15_000)).code).not.toBe(0);

@@ -1,0 +1,208 @@
+/**
+ * The daemon as an operator meets it, on real processes: usage errors exit 2 before the data
+ * directory is touched; a single instance configured through PICODATA_* variables boots with a
+ * TypeScript --script, serves /health, /metrics and /api/v1/cluster, answers the console and
+ * `picodata status`, logs the operator events in JSON, and stops on SIGINT with exit code 0;
+ * a failing script aborts the start; --log-level is honoured.
+ */
+
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, freePort, picodataBundle, runCli, SCRIPT_TS, until, type Instance } from './harness.ts';
+
+describe('picodata CLI usage errors', () => {
+  const cluster = new Cluster('usage');
+  beforeAll(() => picodataBundle());
+  afterAll(() => cluster.destroy());
+
+  const cases: Array<[string, string[], Record<string, string>, RegExp]> = [
+    ['an unknown option', ['run', '--bogus'], {}, /unknown option '--bogus'/],
+    ['a bad log level', ['run', '--log-level', 'loud'], {}, /invalid log level "loud"/],
+    ['a bad log level from PICODATA_LOG_LEVEL', ['run'], { PICODATA_LOG_LEVEL: 'loud' }, /invalid log level "loud"/],
+    ['a listen address with two colons', ['run', '--listen', 'a:b:1'], {}, /invalid listen address "a:b:1": too many colons/],
+    ['a port above 65535', ['run', '--peer', 'host:70000'], {}, /invalid peer address "host:70000": bad port/],
+    ['a replication factor of 0', ['run', '--init-replication-factor', '0'], {}, /invalid init replication factor "0"/],
+    ['a failure domain without =', ['run', '--failure-domain', 'planet'], {}, /KEY=VALUE/],
+    ['a bad WAL mode', ['run', '--wal-mode', 'sometimes'], {}, /invalid wal mode "sometimes"/],
+    ['an empty instance id', ['run', '--instance-id', ' '], {}, /invalid instance id: empty/],
+    ['expel without --instance-id', ['expel'], {}, /required option '--instance-id <name>' not specified/],
+    ['status with a bad peer', ['status', '--peer', 'x:99999'], {}, /invalid peer address/],
+    ['connect without an address', ['connect'], {}, /missing required argument 'address'/],
+  ];
+
+  for (const [what, args, env, message] of cases) {
+    it(`${what}: exit code 2, a clear message, nothing created`, async () => {
+      const dataDir = join(cluster.dir, what.replace(/\W+/g, '-'));
+      const withDir = args[0] === 'run' ? [...args, '--data-dir', dataDir] : args;
+      const { code, stderr } = await runCli(withDir, { env });
+      expect(stderr).toMatch(message);
+      expect(code).toBe(2);
+      expect(existsSync(dataDir)).toBe(false);
+    });
+  }
+
+  it('--help exits 0 and lists every run option with its variable', async () => {
+    const { code, stdout } = await runCli(['run', '--help']);
+    expect(code).toBe(0);
+    for (const option of ['--instance-id', '--listen', '--advertise', '--peer', '--cluster-id', '--data-dir', '--failure-domain', '--init-replication-factor', '--replicaset-id', '--log-level', '--script', '--http-listen', '--wal-mode']) {
+      expect(stdout).toContain(option);
+    }
+    expect(stdout).toContain('PICODATA_FAILURE_DOMAIN');
+  });
+
+  it('a missing script or a busy HTTP port stops the start (exit 1) before the data directory is touched', async () => {
+    const dataDir = join(cluster.dir, 'never');
+    const missing = await runCli(['run', '--listen', `127.0.0.1:${await freePort()}`, '--data-dir', dataDir, '--script', join(cluster.dir, 'nope.mjs')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('nope.mjs: no such file');
+    const busy: Server = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const taken = await runCli(['run', '--listen', `127.0.0.1:${await freePort()}`, '--data-dir', dataDir, '--http-listen', `127.0.0.1:${port}`]);
+      expect(taken.code).toBe(1);
+      expect(taken.stderr).toContain(`cannot listen for HTTP on 127.0.0.1:${port}: EADDRINUSE`);
+    } finally {
+      busy.close();
+    }
+    expect(existsSync(dataDir)).toBe(false);
+  });
+});
+
+describe('a single instance: env options, TS script, HTTP, console, status, logs, SIGINT', () => {
+  const cluster = new Cluster('single');
+  let i1: Instance;
+  let http: string;
+
+  beforeAll(async () => {
+    await picodataBundle();
+    const httpPort = await freePort();
+    http = `http://127.0.0.1:${httpPort}`;
+    i1 = await cluster.add('i1', { script: null });
+    // Everything but the address comes from PICODATA_* variables.
+    await i1.start({
+      env: {
+        PICODATA_INSTANCE_ID: 'barsik',
+        PICODATA_CLUSTER_ID: 'testcluster',
+        PICODATA_PEER: i1.address,
+        PICODATA_SCRIPT: SCRIPT_TS,
+        PICODATA_HTTP_LISTEN: `127.0.0.1:${httpPort}`,
+        PICODATA_WAL_MODE: 'fsync',
+      },
+    });
+    await i1.waitOnline(30_000);
+  }, 60_000);
+  afterAll(() => cluster.destroy());
+
+  it('took its identity from the environment and runs the script\'s stored procedures', async () => {
+    expect(await i1.call('pico.whoami')).toEqual([{ raft_id: 1, cluster_id: 'testcluster', instance_id: 'barsik' }]);
+    expect(await i1.call('sum', [1, 2, 3])).toEqual([6]);
+    expect(await i1.call('whereami')).toEqual(['barsik']);
+    const starting = i1.events('picodata starting')[0]!;
+    expect(starting).toMatchObject({ level: 'info', cluster_id: 'testcluster', wal_mode: 'fsync' });
+  });
+
+  it('/health is 200 with a JSON body while Online', async () => {
+    const response = await fetch(`${http}/health`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ status: 'Online', instance_id: 'barsik', raft_state: 'Leader', current_grade: { variant: 'Online', incarnation: 1 } });
+  });
+
+  it('/metrics is Prometheus text with raft, grades, buckets and request metrics', async () => {
+    for (let i = 0; i < 5; i++) await i1.call('sum', [i]);
+    const response = await fetch(`${http}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+    const text = await response.text();
+    expect(text).toMatch(/^picodata_raft_term 2$/m);
+    expect(text).toMatch(/^picodata_raft_applied_index \d+$/m);
+    expect(text).toMatch(/^picodata_raft_commit_index \d+$/m);
+    expect(text).toMatch(/^picodata_raft_leader_id 1$/m);
+    expect(text).toContain('picodata_raft_state{state="Leader"} 1');
+    expect(text).toContain('picodata_instance_current_grade{instance_id="barsik",grade="Online"} 1');
+    expect(text).toContain('picodata_buckets{status="active"} 3000');
+    expect(text).toMatch(/^picodata_iproto_requests_total\{type="call"\} ([1-9]\d*)$/m);
+    expect(text).toMatch(/^picodata_iproto_request_duration_seconds_bucket\{type="call",le="\+Inf"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^# TYPE picodata_iproto_request_duration_seconds histogram$/m);
+    expect(text).toMatch(/^picodata_box_committed_lsn \d+$/m);
+  });
+
+  it('/api/v1/cluster lists instances and replicasets; unknown paths are 404', async () => {
+    const cluster = (await (await fetch(`${http}/api/v1/cluster`)).json()) as Record<string, unknown>;
+    expect(cluster).toMatchObject({
+      cluster_id: 'testcluster',
+      instance_id: 'barsik',
+      raft: { leader_id: 1, raft_state: 'Leader', voters: [1], learners: [] },
+      instances: [{ instance_id: 'barsik', raft_id: 1, replicaset_id: 'r1', current_grade: { variant: 'Online' }, raft_role: 'voter', peer_address: i1.address }],
+      replicasets: [{ replicaset_id: 'r1', master_id: 'barsik', weight: 1 }],
+    });
+    expect((await fetch(`${http}/nope`)).status).toBe(404);
+    expect((await fetch(`${http}/metrics`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('picodata connect -u tester evaluates API calls and box.space DML, printing YAML', async () => {
+    const input = ['secret', 'pico.raft_status()', "box.space.test:insert{1, 'one'}", 'box.space.test:replace{2, {a = 1}}', 'box.space.test:select()', "box.space.test:update({1}, {{'=', 2, 'ONE'}})", 'box.space.test:get{1}', 'sum(40, 2)', 'box.space.nope:select()', '\\q'].join('\n');
+    const { code, stdout, stderr } = await runCli(['connect', i1.address, '-u', 'tester'], { input: `${input}\n` });
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toContain('Enter password for tester: ');
+    expect(stdout).toContain(`connected to ${i1.address}`);
+    expect(stdout).toContain(`${i1.address}> pico.raft_status()\n---\n- id: 1\n  term: 2\n  leader_id: 1\n  raft_state: Leader\n`);
+    expect(stdout).toContain("box.space.test:insert{1, 'one'}\n---\n- [1, 'one']\n...\n");
+    expect(stdout).toContain("box.space.test:select()\n---\n- - [1, 'one']\n  - [2, {'a': 1}]\n...\n");
+    expect(stdout).toContain("box.space.test:get{1}\n---\n- [1, 'ONE']\n...\n");
+    expect(stdout).toContain('sum(40, 2)\n---\n- 42\n...\n');
+    expect(stdout).toContain("box.space.nope:select()\n---\n- error: 'Space ''nope'' does not exist'\n...\n");
+  });
+
+  it('picodata connect refuses a wrong password with exit code 1', async () => {
+    const { code, stderr } = await runCli(['connect', `tester@${i1.address}`], { input: 'wrong\n' });
+    expect(code).toBe(1);
+    expect(stderr).toContain("Incorrect password supplied for user 'tester'");
+  });
+
+  it('picodata status --json and the logs of the operator events', async () => {
+    const { code, stdout } = await runCli(['status', '--peer', i1.address, '--json']);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ cluster_id: 'testcluster', replication_factor: 1, instances: [{ instance_id: 'barsik' }] });
+    for (const msg of ['picodata starting', 'http listening', 'discovery finished', 'cluster bootstrapped', 'running the postjoin script', 'postjoin script finished', 'instance is serving', 'own current grade changed', 'replicaset master changed', 'raft leader changed', 'grade changed']) {
+      expect(i1.events(msg).length, msg).toBeGreaterThan(0);
+    }
+    expect(i1.events('own current grade changed').map((e) => e['to'])).toEqual(['Offline(0)', 'RaftSynced(1)', 'Replicated(1)', 'ShardingInitialized(1)', 'Online(1)']);
+  });
+
+  it('SIGINT stops it gracefully with exit code 0', async () => {
+    expect(await i1.stop('SIGINT')).toEqual({ code: 0, signal: null });
+    expect(i1.events('shutting down')[0]).toMatchObject({ signal: 'SIGINT' });
+    expect(i1.events('data directory closed, process exits')).toHaveLength(1);
+    expect(i1.log).not.toContain('on_shutdown triggers failed');
+  });
+});
+
+describe('start-up failures and log levels', () => {
+  const cluster = new Cluster('failures');
+  beforeAll(() => picodataBundle());
+  afterAll(() => cluster.destroy());
+
+  it('a throwing postjoin script aborts the start with a non-zero exit code; --log-level warn hides info', async () => {
+    const i1 = await cluster.add('i1', { logLevel: 'warn', env: { PICODATA_TEST_SCRIPT_FAIL: '1' } });
+    await i1.start({ peers: [i1.address] });
+    const status = await i1.waitExit(20_000);
+    expect(status.code).toBe(1);
+    expect(i1.log).toContain('postjoin script failed: the script was asked to fail');
+    const levels = i1.log.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { level: string }).level);
+    expect(levels.length).toBeGreaterThan(0);
+    expect(levels.every((l) => ['warn', 'error', 'crit', 'system', 'fatal'].includes(l))).toBe(true);
+  }, 30_000);
+
+  it('--log-level verbose shows the governor steps', async () => {
+    const i2 = await cluster.add('i2', { logLevel: 'verbose', script: null });
+    await i2.start({ peers: [i2.address] });
+    await i2.waitOnline(30_000);
+    await until('a governor step logged', () => (i2.events('governor step').length > 0 ? true : undefined), 5_000);
+    expect(i2.log).toContain('"level":"verbose"');
+    expect(await i2.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+  }, 40_000);
+});
