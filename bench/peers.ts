@@ -1,0 +1,241 @@
+/**
+ * npm run bench:peers [-- --json] [--ops N] [--runs R] [--only driver|netbox] [--cpu-prof DIR]
+ *
+ * Our node against Tarantool 2.6 (Debian package) as iproto servers, side by side on
+ * 127.0.0.1, driven by the same clients:
+ * (a) npm tarantool-driver 3.1.0 from this process, 100 requests in flight on one connection:
+ *     replace, select by key, ping;
+ * (b) Tarantool's own net.box, run by the `tarantool` binary as a client (bench/netbox-client.lua),
+ *     100 fibers on one connection: replace, select by key.
+ * Tarantool: box.cfg{listen, memtx_memory = 1G, wal_mode = 'write', readahead = 1M,
+ * net_msg_max = 4096}, space `test` with a TREE unsigned primary key, guest granted
+ * read,write,execute on universe (REFERENCE 7). Ours: `picodata run --wal-mode write` with the
+ * test script creating `test`. Each figure is the median of R runs; ratio = ours / Tarantool.
+ * The last line is the JSON report (bench/report.ts). `--cpu-prof DIR` profiles our server
+ * (node --cpu-prof) for the whole run.
+ */
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { IprotoClient } from '../core/iproto/client.ts';
+import { RealClock } from '../runtime-real/clock.ts';
+import { RealNetwork } from '../runtime-real/network.ts';
+import { ensureBundle, ROOT } from '../scripts/bundle.mjs';
+import { hasFlag, printReport, type BenchResult } from './report.ts';
+
+const IN_FLIGHT = 100;
+const FIBERS = 100;
+const WARMUP_OPS = 5_000;
+
+interface DriverConnection {
+  connect(): Promise<void>;
+  disconnect(): void;
+  ping(): Promise<boolean>;
+  select(space: string | number, index: string | number, limit: number, offset: number, iterator: string, key: unknown[]): Promise<unknown[]>;
+  replace(space: string | number, tuple: unknown[]): Promise<unknown[]>;
+}
+type DriverConstructor = new (options: Record<string, unknown>) => DriverConnection;
+const require = createRequire(import.meta.url);
+const TarantoolConnection = require('tarantool-driver') as DriverConstructor;
+
+function option(name: string, fallback: string): string {
+  const at = process.argv.indexOf(name);
+  return at >= 0 && process.argv[at + 1] !== undefined ? process.argv[at + 1]! : fallback;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => ok(port));
+    });
+  });
+}
+
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface Server {
+  readonly name: 'ours' | 'tarantool';
+  readonly port: number;
+  readonly child: ChildProcess;
+}
+
+async function stop(server: Server): Promise<void> {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
+  const exited = new Promise((r) => server.child.once('exit', r));
+  server.child.kill('SIGTERM');
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function startTarantool(dir: string): Promise<Server> {
+  const port = await freePort();
+  const work = join(dir, 'tarantool');
+  mkdirSync(work, { recursive: true });
+  writeFileSync(
+    join(work, 'init.lua'),
+    [
+      `box.cfg{listen = '127.0.0.1:${port}', memtx_memory = 1024 * 1024 * 1024, wal_mode = 'write', readahead = 1024 * 1024, net_msg_max = 4096, log_level = 2}`,
+      `box.schema.space.create('test', {if_not_exists = true})`,
+      `box.space.test:create_index('pk', {type = 'TREE', parts = {1, 'unsigned'}, if_not_exists = true})`,
+      `box.schema.user.grant('guest', 'read,write,execute', 'universe', nil, {if_not_exists = true})`,
+    ].join('\n'),
+  );
+  const child = spawn('tarantool', ['init.lua'], { cwd: work, stdio: ['ignore', 'ignore', 'inherit'] });
+  const server: Server = { name: 'tarantool', port, child };
+  await until('tarantool to listen', () => driverPing(port), 15_000);
+  return server;
+}
+
+async function startOurs(dir: string, profileDir: string | undefined): Promise<Server> {
+  const bundle = await ensureBundle('picodata');
+  if (bundle === null) throw new Error('esbuild is missing: npm ci');
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const nodeFlags = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir];
+  const script = join(ROOT, 'test', 'real', 'fixtures', 'app.mjs');
+  const args = [...nodeFlags, bundle, 'run', '--listen', address, '--peer', address, '--data-dir', join(dir, 'ours'), '--script', script, '--wal-mode', 'write', '--log-level', 'warn'];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const server: Server = { name: 'ours', port, child };
+  await until('our node to be Online', async () => {
+    const connected = await IprotoClient.connect({ net: new RealNetwork(), clock: new RealClock() }, address, { connectTimeoutMs: 500 });
+    if (!connected.ok) return false;
+    try {
+      const info = await connected.value.call('pico.instance_info', [], { timeoutMs: 1_000 });
+      const grade = info.ok ? (info.value[0] as { current_grade?: { variant?: string } } | null)?.current_grade?.variant : undefined;
+      const space = await connected.value.select({ spaceId: 281, indexId: 2, key: ['test'], limit: 1 });
+      return grade === 'Online' && space.ok && space.value.length === 1;
+    } finally {
+      connected.value.close();
+    }
+  }, 30_000);
+  return server;
+}
+
+async function driverPing(port: number): Promise<boolean> {
+  const conn = new TarantoolConnection({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: null });
+  try {
+    await conn.connect();
+    return await conn.ping();
+  } finally {
+    conn.disconnect();
+  }
+}
+
+type DriverOp = 'replace' | 'select' | 'ping';
+
+/** `ops` requests with IN_FLIGHT outstanding on one tarantool-driver connection; ops/s. */
+async function driverRun(port: number, op: DriverOp, ops: number): Promise<number> {
+  const conn = new TarantoolConnection({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: null });
+  await conn.connect();
+  const request = (i: number): Promise<unknown> => {
+    switch (op) {
+      case 'replace':
+        return conn.replace('test', [i, 'x']);
+      case 'select':
+        return conn.select('test', 'pk', 1, 0, 'eq', [i]);
+      case 'ping':
+        return conn.ping();
+    }
+  };
+  try {
+    // Warm-up: names resolved (one at a time, see test/real/clients.test.ts), JIT warm.
+    await request(1);
+    await runInFlight(Math.min(WARMUP_OPS, ops), (i) => request(1 + (i % ops)));
+    const started = performance.now();
+    await runInFlight(ops, (i) => request(1 + i));
+    return ops / ((performance.now() - started) / 1000);
+  } finally {
+    conn.disconnect();
+  }
+}
+
+async function runInFlight(ops: number, request: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < ops) await request(next++);
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+}
+
+const NETBOX_SCRIPT = fileURLToPath(new URL('./netbox-client.lua', import.meta.url));
+
+function netboxRun(port: number, kind: 'replace' | 'select', ops: number): Promise<number> {
+  return new Promise((ok, fail) => {
+    execFile('tarantool', [NETBOX_SCRIPT, `127.0.0.1:${port}`, kind, String(ops), String(FIBERS), '1'], { timeout: 300_000 }, (error, stdout, stderr) => {
+      if (error !== null) return fail(new Error(`net.box client failed: ${error.message}\n${stderr}`));
+      const report = JSON.parse(stdout.trim().split('\n').pop()!) as { ops: number; seconds: number; errors: number };
+      if (report.errors > 0) return fail(new Error(`net.box client: ${report.errors} errors`));
+      ok(report.ops / report.seconds);
+    });
+  });
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+interface Case {
+  readonly name: string;
+  run(server: Server): Promise<number>;
+}
+
+async function main(): Promise<void> {
+  const json = hasFlag('--json');
+  const ops = Number(option('--ops', '200000'));
+  const runs = Number(option('--runs', '3'));
+  const only = option('--only', 'all');
+  const profileArg = option('--cpu-prof', '');
+  const profileDir = profileArg === '' ? undefined : resolve(profileArg);
+  const dir = mkdtempSync(join(tmpdir(), 'bench-peers-'));
+  const cases: Case[] = [];
+  if (only === 'all' || only === 'driver') {
+    for (const op of ['replace', 'select', 'ping'] as const) cases.push({ name: `driver_${op}`, run: (s) => driverRun(s.port, op, ops) });
+  }
+  if (only === 'all' || only === 'netbox') {
+    for (const kind of ['replace', 'select'] as const) cases.push({ name: `netbox_${kind}`, run: (s) => netboxRun(s.port, kind, ops) });
+  }
+  let tarantool: Server | null = null;
+  let ours: Server | null = null;
+  try {
+    tarantool = await startTarantool(dir);
+    ours = await startOurs(dir, profileDir);
+    const results: BenchResult[] = [];
+    for (const c of cases) {
+      const figures: Record<'ours' | 'tarantool', number[]> = { ours: [], tarantool: [] };
+      for (let r = 0; r < runs; r++) {
+        // Alternate which server goes first so that drift on a shared machine hits both.
+        const order = r % 2 === 0 ? [tarantool, ours] : [ours, tarantool];
+        for (const server of order) figures[server.name].push(await c.run(server));
+      }
+      const oursOpsPerSec = Math.round(median(figures.ours));
+      const tarantoolOpsPerSec = Math.round(median(figures.tarantool));
+      const ratio = Math.round((oursOpsPerSec / tarantoolOpsPerSec) * 100) / 100;
+      results.push({ name: c.name, oursOpsPerSec, tarantoolOpsPerSec, ratio });
+      if (!json) console.error(`${c.name}: ours ${figures.ours.map(Math.round).join('/')} tarantool ${figures.tarantool.map(Math.round).join('/')}`);
+    }
+    printReport('peers', results, true);
+  } finally {
+    if (ours !== null) await stop(ours);
+    if (tarantool !== null) await stop(tarantool);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
