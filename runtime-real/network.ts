@@ -137,8 +137,11 @@ export class TcpConnection implements Connection {
   private closeHandler: ((reason: CloseReason) => void) | null = null;
   private readonly backlog: Uint8Array[] = [];
   private pendingClose: CloseReason | null = null;
-  /** Bytes received but not yet parsed into frames. */
-  private input: Buffer = Buffer.alloc(0);
+  /** Bytes received but not yet parsed into frames (the start of a split frame). */
+  private tail: Buffer[] = [];
+  private tailBytes = 0;
+  /** Bytes the split frame needs in total (prefix included), when known. */
+  private tailNeededBytes = 0;
   private greetingBytesLeft: number;
   private onGreeted: (() => void) | null = null;
   /** Frames sent since the last flush, and their bytes with prefixes. */
@@ -236,7 +239,17 @@ export class TcpConnection implements Connection {
   }
 
   private receive(chunk: Buffer): void {
-    let data = this.input.length === 0 ? chunk : Buffer.concat([this.input, chunk]);
+    if (this.tailBytes > 0) {
+      // A frame is split across reads: collect until it is whole (no quadratic re-copying of a
+      // large frame arriving in 64 KiB reads), then parse from one buffer.
+      this.tail.push(chunk);
+      this.tailBytes += chunk.length;
+      if (this.tailBytes < this.tailNeededBytes) return;
+      chunk = Buffer.concat(this.tail, this.tailBytes);
+      this.tail = [];
+      this.tailBytes = 0;
+    }
+    let data = chunk;
     if (this.greetingBytesLeft > 0) {
       const take = Math.min(this.greetingBytesLeft, data.length);
       this.greeting = concat(this.greeting, data.subarray(0, take));
@@ -246,19 +259,28 @@ export class TcpConnection implements Connection {
     }
     let offset = 0;
     while (offset < data.length && !this.closed) {
-      const header = readLength(data, offset);
-      if (header === 'incomplete') break;
-      if (header === 'invalid' || header.length > FRAME_SIZE_BYTES_MAX) {
-        this.abort({ kind: 'protocol', message: header === 'invalid' ? 'packet length is not a msgpack uint' : `packet of ${header.length} bytes exceeds the limit` });
+      const prefixBytes = readLength(data, offset);
+      if (prefixBytes === LENGTH_INCOMPLETE) break;
+      const length = lengthRead;
+      if (prefixBytes === LENGTH_INVALID || length > FRAME_SIZE_BYTES_MAX) {
+        this.abort({ kind: 'protocol', message: prefixBytes === LENGTH_INVALID ? 'packet length is not a msgpack uint' : `packet of ${length} bytes exceeds the limit` });
         return;
       }
-      const end = offset + header.headerBytes + header.length;
+      const end = offset + prefixBytes + length;
       if (end > data.length) break;
-      this.deliver(data.subarray(offset + header.headerBytes, end));
+      // A plain view (cheaper than Buffer#subarray); the read buffer is never reused by us.
+      this.deliver(new Uint8Array(data.buffer, data.byteOffset + offset + prefixBytes, length));
       offset = end;
     }
-    // Keep only the unparsed tail; copy it so the big chunk can be collected.
-    this.input = offset >= data.length ? Buffer.alloc(0) : Buffer.from(data.subarray(offset));
+    if (offset < data.length && !this.closed) {
+      // Keep the unparsed tail (a copy, so the big read buffer can be collected) and how many
+      // bytes the frame it starts needs, when the prefix says so already.
+      const rest = Buffer.from(data.subarray(offset));
+      const prefixBytes = readLength(rest, 0);
+      this.tail = [rest];
+      this.tailBytes = rest.length;
+      this.tailNeededBytes = prefixBytes > 0 ? prefixBytes + lengthRead : rest.length + 1;
+    }
   }
 
   private deliver(frame: Uint8Array): void {
@@ -274,18 +296,42 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Reads the msgpack uint that prefixes every iproto packet. */
-function readLength(data: Buffer, offset: number): { length: number; headerBytes: number } | 'incomplete' | 'invalid' {
+const LENGTH_INCOMPLETE = 0;
+const LENGTH_INVALID = -1;
+/** The length `readLength` read (a module variable: no object per frame on the hot path). */
+let lengthRead = 0;
+
+/**
+ * Reads the msgpack uint that prefixes every iproto packet: returns the prefix size in bytes and
+ * sets `lengthRead`, or LENGTH_INCOMPLETE / LENGTH_INVALID.
+ */
+function readLength(data: Buffer, offset: number): number {
   const type = data[offset]!;
-  if (type <= 0x7f) return { length: type, headerBytes: 1 };
-  const sizes: Record<number, number> = { 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8 };
-  const size = sizes[type];
-  if (size === undefined) return 'invalid';
-  if (offset + 1 + size > data.length) return 'incomplete';
-  let length: number;
-  if (size === 1) length = data[offset + 1]!;
-  else if (size === 2) length = data.readUInt16BE(offset + 1);
-  else if (size === 4) length = data.readUInt32BE(offset + 1);
-  else length = Number(data.readBigUInt64BE(offset + 1));
-  return { length, headerBytes: 1 + size };
+  if (type <= 0x7f) {
+    lengthRead = type;
+    return 1;
+  }
+  let size: number;
+  switch (type) {
+    case 0xce:
+      size = 4;
+      break;
+    case 0xcd:
+      size = 2;
+      break;
+    case 0xcc:
+      size = 1;
+      break;
+    case 0xcf:
+      size = 8;
+      break;
+    default:
+      return LENGTH_INVALID;
+  }
+  if (offset + 1 + size > data.length) return LENGTH_INCOMPLETE;
+  if (size === 4) lengthRead = data.readUInt32BE(offset + 1);
+  else if (size === 2) lengthRead = data.readUInt16BE(offset + 1);
+  else if (size === 1) lengthRead = data[offset + 1]!;
+  else lengthRead = Number(data.readBigUInt64BE(offset + 1));
+  return 1 + size;
 }

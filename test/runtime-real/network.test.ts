@@ -1,0 +1,131 @@
+/**
+ * RealNetwork framing on real TCP: frames split at every possible byte boundary, a large frame
+ * arriving in many reads, every msgpack uint length form, coalesced output (many sends in one
+ * event-loop iteration leave as one write, each frame prefixed `ce` + u32), and frames sent just
+ * before close() still delivered.
+ */
+
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Connection, Listener } from '../../core/env/network.ts';
+import { RealNetwork } from '../../runtime-real/network.ts';
+
+const net = new RealNetwork();
+let listener: Listener | null = null;
+const sockets: Socket[] = [];
+
+afterEach(() => {
+  listener?.close();
+  listener = null;
+  for (const s of sockets.splice(0)) s.destroy();
+});
+
+/** Listens; returns the port and a promise of the first accepted connection. */
+async function serve(): Promise<{ port: number; accepted: Promise<Connection> }> {
+  let accept!: (c: Connection) => void;
+  const accepted = new Promise<Connection>((resolve) => (accept = resolve));
+  listener = await net.listen('127.0.0.1:0', accept);
+  return { port: Number(listener.address.split(':')[1]), accepted };
+}
+
+function rawClient(port: number): Promise<Socket> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ host: '127.0.0.1', port, noDelay: true }, () => resolve(socket));
+    sockets.push(socket);
+  });
+}
+
+function frames(connection: Connection, count: number): Promise<Uint8Array[]> {
+  const got: Uint8Array[] = [];
+  return new Promise((resolve) =>
+    connection.onFrame((frame) => {
+      got.push(Uint8Array.from(frame));
+      if (got.length === count) resolve(got);
+    }),
+  );
+}
+
+function prefixed(payload: Uint8Array, form: 'fix' | 'cc' | 'cd' | 'ce' | 'cf'): Buffer {
+  const n = payload.length;
+  const prefix =
+    form === 'fix' ? [n] : form === 'cc' ? [0xcc, n] : form === 'cd' ? [0xcd, n >> 8, n & 0xff] : form === 'ce' ? [0xce, 0, 0, n >> 8, n & 0xff] : [0xcf, 0, 0, 0, 0, 0, 0, n >> 8, n & 0xff];
+  return Buffer.concat([Buffer.from(prefix), Buffer.from(payload)]);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('RealNetwork framing', () => {
+  it('reassembles frames split at every byte boundary, in every length form', async () => {
+    const { port, accepted } = await serve();
+    const client = await rawClient(port);
+    const server = await accepted;
+    const payloads = (['fix', 'cc', 'cd', 'ce', 'cf'] as const).map((form, i) => ({ form, payload: Uint8Array.from({ length: 20 + i }, (_, j) => (j * 7 + i) & 0xff) }));
+    const stream = Buffer.concat(payloads.map(({ form, payload }) => prefixed(payload, form)));
+    const received = frames(server, payloads.length * (stream.length - 1));
+    for (let cut = 1; cut < stream.length; cut++) {
+      client.write(stream.subarray(0, cut));
+      await sleep(1);
+      client.write(stream.subarray(cut));
+    }
+    const got = await received;
+    for (let k = 0; k < got.length; k++) expect(got[k]).toEqual(payloads[k % payloads.length]!.payload);
+  });
+
+  it('takes a 3 MiB frame arriving in many reads, and frames around it', async () => {
+    const { port, accepted } = await serve();
+    const client = await rawClient(port);
+    const server = await accepted;
+    const big = Uint8Array.from({ length: 3 * 1024 * 1024 }, (_, i) => i & 0xff);
+    const received = frames(server, 3);
+    client.write(prefixed(Uint8Array.of(1), 'fix'));
+    const packet = prefixed(big, 'ce');
+    packet.writeUInt32BE(big.length, 1);
+    for (let at = 0; at < packet.length; at += 100_000) client.write(packet.subarray(at, at + 100_000));
+    client.write(prefixed(Uint8Array.of(2), 'fix'));
+    const [first, middle, last] = await received;
+    expect(first).toEqual(Uint8Array.of(1));
+    expect(middle!.length).toBe(big.length);
+    expect(Buffer.compare(middle!, big)).toBe(0);
+    expect(last).toEqual(Uint8Array.of(2));
+  });
+
+  it('coalesces the frames sent in one iteration into one write, each prefixed ce + u32', async () => {
+    const { port, accepted } = await serve();
+    const client = await rawClient(port);
+    const server = await accepted;
+    const chunks: Buffer[] = [];
+    client.on('data', (c: Buffer) => chunks.push(c));
+    for (let i = 0; i < 100; i++) server.send(Uint8Array.of(i, i));
+    await sleep(50);
+    const all = Buffer.concat(chunks);
+    expect(all.length).toBe(100 * 7);
+    for (let i = 0; i < 100; i++) {
+      expect(all[i * 7]).toBe(0xce);
+      expect(all.readUInt32BE(i * 7 + 1)).toBe(2);
+      expect([all[i * 7 + 5], all[i * 7 + 6]]).toEqual([i, i]);
+    }
+    expect(chunks.length).toBe(1);
+  });
+
+  it('delivers frames sent right before close()', async () => {
+    const { port, accepted } = await serve();
+    const client = await rawClient(port);
+    const server = await accepted;
+    const chunks: Buffer[] = [];
+    const ended = new Promise<void>((resolve) => client.on('end', resolve));
+    client.on('data', (c: Buffer) => chunks.push(c));
+    server.send(Uint8Array.of(42));
+    server.close();
+    await ended;
+    expect(Buffer.concat(chunks)).toEqual(Buffer.from([0xce, 0, 0, 0, 1, 42]));
+  });
+
+  it('closes the connection on a length that is not a msgpack uint', async () => {
+    const { port, accepted } = await serve();
+    const client = await rawClient(port);
+    const server = await accepted;
+    const closed = new Promise<string>((resolve) => server.onClose((reason) => resolve(reason.kind === 'protocol' ? reason.message : reason.kind)));
+    client.write(Buffer.from([0xa1, 0x41]));
+    expect(await closed).toBe('packet length is not a msgpack uint');
+  });
+});
