@@ -165,12 +165,37 @@ async function driverRun(port: number, op: DriverOp, ops: number): Promise<numbe
   }
 }
 
+/** No completion for this long means the client stalled (see runInFlight). */
+const STALL_MS = 15_000;
+
+/**
+ * `ops` requests, IN_FLIGHT at a time. tarantool-driver 3.1.0 can stall when a read ends inside
+ * a packet (its `state` is left at AWAITING_LENGTH and new requests wait in its offline queue);
+ * it happens against Tarantool too (see test/real/clients.test.ts). A run that makes no
+ * progress for STALL_MS fails loudly instead of hanging.
+ */
 async function runInFlight(ops: number, request: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0;
+  let done = 0;
   const worker = async (): Promise<void> => {
-    while (next < ops) await request(next++);
+    while (next < ops) {
+      await request(next++);
+      done++;
+    }
   };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  let lastDone = -1;
+  let watchdog: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    watchdog = setInterval(() => {
+      if (done === lastDone) reject(new Error(`the client stalled at ${done} of ${ops} requests (tarantool-driver state bug)`));
+      lastDone = done;
+    }, STALL_MS);
+  });
+  try {
+    await Promise.race([Promise.all(Array.from({ length: IN_FLIGHT }, worker)), stalled]);
+  } finally {
+    clearInterval(watchdog);
+  }
 }
 
 const NETBOX_SCRIPT = fileURLToPath(new URL('./netbox-client.lua', import.meta.url));

@@ -28,6 +28,7 @@ interface RunFlags {
   script?: string;
   httpListen?: string;
   walMode?: string;
+  checkpointInterval?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -65,6 +66,7 @@ function buildProgram(): Command {
     .option('--script <file>', 'JS/TS module whose postjoin() runs before the instance goes Online [env PICODATA_SCRIPT]')
     .option('--http-listen <[host][:port]>', 'serve /metrics, /health and /api/v1/cluster over HTTP here [env PICODATA_HTTP_LISTEN]')
     .addOption(new Option('--wal-mode <mode>', `durability of acknowledged writes: ${WAL_MODES.join(', ')} (default: write) [env PICODATA_WAL_MODE]`))
+    .option('--checkpoint-interval <seconds>', 'seconds between local snapshots that let the WAL be trimmed, 0 = never (default: 3600) [env PICODATA_CHECKPOINT_INTERVAL]')
     .action(async (flags: RunFlags) => {
       let options: RunOptions;
       try {

@@ -66,6 +66,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     postjoin: (node, backend) => postjoin(node, backend, script, bootedHere),
     online: (node) => {
       node.log.info('instance is serving', { instance_id: node.identity?.instanceId, raft_id: node.identity?.raftId });
+      scheduleCheckpoints(node, run.checkpointIntervalSeconds);
     },
   });
   await program(env);
@@ -148,6 +149,23 @@ function syncLeaderTopology(node: Node): void {
     const wanted = current.variant === 'Expelled' ? current : grade('Offline', current.incarnation);
     if (cached !== undefined && !gradeEquals(cached.currentGrade, wanted)) topology.setCurrentGrade(instance.instanceId, wanted);
   }
+}
+
+/**
+ * Local snapshots every `intervalSeconds` (Tarantool's checkpoint daemon): the node opens box
+ * with automatic checkpoints off, so without this the WAL would only grow and a restart would
+ * replay all of it. A checkpoint runs from a timer, never inside a transaction.
+ */
+function scheduleCheckpoints(node: Node, intervalSeconds: number): void {
+  if (intervalSeconds <= 0) return;
+  const timer = setInterval(() => {
+    if (node.state === 'exited' || node.state === 'stopping') {
+      clearInterval(timer);
+      return;
+    }
+    node.box.checkpoint().catch((error: unknown) => node.log.warn('checkpoint failed', { reason: error instanceof Error ? error.message : String(error) }));
+  }, intervalSeconds * 1000);
+  timer.unref();
 }
 
 async function loadScriptOrExit(path: string, log: Log): Promise<PostjoinFunction> {

@@ -12,6 +12,8 @@ import type { WalMode } from '../core/box/wal.ts';
 export const WAL_MODES: readonly WalMode[] = ['none', 'write', 'fsync'];
 
 export const DEFAULT_PORT = 3301;
+/** Tarantool's checkpoint_interval default. */
+export const DEFAULT_CHECKPOINT_INTERVAL_SECONDS = 3600;
 
 export interface RunOptions {
   readonly clusterId: string;
@@ -28,6 +30,8 @@ export interface RunOptions {
   readonly httpListen: string | undefined;
   /** Not in the admin guide: how durable an acknowledged write is (Tarantool's wal_mode). */
   readonly walMode: WalMode;
+  /** Not in the admin guide: seconds between local snapshots (Tarantool's checkpoint_interval); 0 = never. */
+  readonly checkpointIntervalSeconds: number;
 }
 
 export class RunOptionsError extends Error {
@@ -66,6 +70,7 @@ export interface RawRunOptions {
   readonly script?: string | undefined;
   readonly httpListen?: string | undefined;
   readonly walMode?: string | undefined;
+  readonly checkpointInterval?: string | number | undefined;
 }
 
 function fromEnv(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
@@ -111,6 +116,10 @@ export function resolveRunOptions(raw: RawRunOptions, env: Readonly<Record<strin
   if (!(WAL_MODES as readonly string[]).includes(walMode)) {
     throw new RunOptionsError(`invalid wal mode "${walMode}": expected one of ${WAL_MODES.join(', ')}`);
   }
+  const intervalText = String(raw.checkpointInterval ?? fromEnv(env, 'CHECKPOINT_INTERVAL') ?? DEFAULT_CHECKPOINT_INTERVAL_SECONDS);
+  if (!/^\d+(\.\d+)?$/.test(intervalText)) {
+    throw new RunOptionsError(`invalid checkpoint interval "${intervalText}": expected a number of seconds (0 = never)`);
+  }
   const script = raw.script ?? fromEnv(env, 'SCRIPT');
   if (script !== undefined && script.trim() === '') throw new RunOptionsError('invalid script: empty path');
   return {
@@ -127,5 +136,6 @@ export function resolveRunOptions(raw: RawRunOptions, env: Readonly<Record<strin
     script,
     httpListen: httpListen === undefined ? undefined : normalizeAddress(httpListen, 'http-listen'),
     walMode: walMode as WalMode,
+    checkpointIntervalSeconds: Number(intervalText),
   };
 }

@@ -197,12 +197,13 @@ describe('start-up failures and log levels', () => {
     expect(levels.every((l) => ['warn', 'error', 'crit', 'system', 'fatal'].includes(l))).toBe(true);
   }, 30_000);
 
-  it('--log-level verbose shows the governor steps', async () => {
-    const i2 = await cluster.add('i2', { logLevel: 'verbose', script: null });
+  it('--log-level verbose shows the governor steps; --checkpoint-interval snapshots the storage', async () => {
+    const i2 = await cluster.add('i2', { logLevel: 'verbose', script: null, extraArgs: ['--checkpoint-interval', '0.5'] });
     await i2.start({ peers: [i2.address] });
     await i2.waitOnline(30_000);
     await until('a governor step logged', () => (i2.events('governor step').length > 0 ? true : undefined), 5_000);
     expect(i2.log).toContain('"level":"verbose"');
+    await until('a checkpoint', () => (i2.events('checkpoint done').length > 0 ? true : undefined), 5_000);
     expect(await i2.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   }, 40_000);
 });

@@ -34,6 +34,16 @@ describe('picodata run options', () => {
     expect(flags).toMatchObject({ listen: '127.0.0.1:4000', advertise: '127.0.0.1:4000', clusterId: 'y', peers: ['c:3'] });
   });
 
+  it('takes --wal-mode and --checkpoint-interval, with their variables and defaults', () => {
+    expect(resolveRunOptions({}, {})).toMatchObject({ walMode: 'write', checkpointIntervalSeconds: 3600, script: undefined, httpListen: undefined });
+    expect(resolveRunOptions({}, { PICODATA_WAL_MODE: 'fsync', PICODATA_CHECKPOINT_INTERVAL: '0' })).toMatchObject({ walMode: 'fsync', checkpointIntervalSeconds: 0 });
+    expect(resolveRunOptions({ walMode: 'none', checkpointInterval: '2.5' }, { PICODATA_WAL_MODE: 'fsync' })).toMatchObject({ walMode: 'none', checkpointIntervalSeconds: 2.5 });
+    expect(resolveRunOptions({ httpListen: ':8081', script: 'app.mjs' }, {})).toMatchObject({ httpListen: 'localhost:8081', script: 'app.mjs' });
+    expect(() => resolveRunOptions({ walMode: 'sometimes' }, {})).toThrow('invalid wal mode "sometimes"');
+    expect(() => resolveRunOptions({ checkpointInterval: '-1' }, {})).toThrow('invalid checkpoint interval');
+    expect(() => resolveRunOptions({ clusterId: ' ' }, {})).toThrow('invalid cluster id: empty');
+  });
+
   it('rejects bad values with a clear message', () => {
     expect(() => resolveRunOptions({ logLevel: 'loud' }, {})).toThrow('invalid log level "loud"');
     expect(() => resolveRunOptions({ initReplicationFactor: '0' }, {})).toThrow(/replication factor/);
