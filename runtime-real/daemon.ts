@@ -9,6 +9,7 @@
  */
 
 import type { NodeBackend } from '../core/node/backend.ts';
+import type { IprotoBackend } from '../core/iproto/backend.ts';
 import { instanceProgram } from '../core/instance.ts';
 import type { Log } from '../core/env/log.ts';
 import type { Node } from '../core/node/node.ts';
@@ -62,7 +63,9 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       registerClusterStatus(node, backend);
       void watchOperatorEvents(node);
     },
-    wrapBackend: (backend) => metrics.iproto.wrap(backend),
+    // Request metrics are only readable over HTTP: without --http-listen, serve unwrapped
+    // (the wrapper costs ~0.2-0.35 µs per request).
+    ...(http === null ? {} : { wrapBackend: (backend: IprotoBackend) => metrics.iproto.wrap(backend) }),
     postjoin: (node, backend) => postjoin(node, backend, script, bootedHere),
     online: (node) => {
       node.log.info('instance is serving', { instance_id: node.identity?.instanceId, raft_id: node.identity?.raftId });
