@@ -388,6 +388,7 @@ export class RaftNode {
   private apply(entry: Entry): void {
     if (entry.kind === 'confChange') {
       this.raw.applyConfChange(decodeConfChange(entry.data));
+      this.hooks.applied?.({ index: entry.index, term: entry.term, op: null });
       return;
     }
     let op: Op | null = null;

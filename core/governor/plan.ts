@@ -104,7 +104,7 @@ function planDowngrade(s: GovernorSnapshot): Plan | undefined {
   const instance = s.instances.find(isDowngrading);
   if (instance === undefined) return undefined;
   if (instance.raftId === s.selfRaftId) {
-    const to = s.voters.map((id) => s.instances.find((i) => i.raftId === id)).find((i) => i !== undefined && i.raftId !== s.selfRaftId && mayRespond(i.targetGrade));
+    const to = [...s.voters].sort((a, b) => a - b).map((id) => s.instances.find((i) => i.raftId === id)).find((i) => i !== undefined && i.raftId !== s.selfRaftId && mayRespond(i.targetGrade));
     if (to !== undefined) return { kind: 'transfer_leadership', toRaftId: to.raftId };
   }
   const replicaset = s.replicasets.find((r) => r.replicasetId === instance.replicasetId);

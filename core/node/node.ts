@@ -6,7 +6,8 @@
 import { Box } from '../box/box.ts';
 import type { MpValue } from '../codec/msgpack.ts';
 import { Topology } from '../cluster/topology.ts';
-import { ClusterTables } from '../cluster/tables.ts';
+import { ClusterTables, TABLE_DEFS } from '../cluster/tables.ts';
+import type { Op } from '../cluster/ops.ts';
 import { RaftNode, type RaftNodeHooks } from '../cluster/raft-node.ts';
 import { RaftStore, type Identity } from '../cluster/raft-store.ts';
 import type { Discovery } from '../cluster/discovery.ts';
@@ -121,10 +122,12 @@ export class Node {
       {
         ...hooks,
         applied: (entry) => {
+          this.keepTopologyCurrent(entry.op);
           hooks.applied?.(entry);
           this.changed();
         },
         restored: (index) => {
+          this.topologyCache = null;
           hooks.restored?.(index);
           this.changed();
         },
@@ -171,6 +174,16 @@ export class Node {
       };
     }
     return this.topologyCache.topology;
+  }
+
+  /**
+   * Applied instance records replace what the leader's view holds for them (the governor changes
+   * current grades through the log). A raw DML on the instance table invalidates the view.
+   */
+  private keepTopologyCurrent(op: Op | null): void {
+    if (op === null || this.topologyCache === null) return;
+    if (op.kind === 'persist_instance') this.topologyCache.topology.remember(op.instance);
+    else if (op.kind === 'dml' && op.dml.space === TABLE_DEFS.instance.name) this.topologyCache = null;
   }
 
   /** The cluster id of the cluster this instance belongs to (its own option until it joins). */

@@ -19,7 +19,10 @@ import type { SimHost, World } from '../../runtime-sim/world.ts';
 export const PORT = 3301;
 
 export interface InstanceSpec {
+  /** Defaults to the host name, as Picodata's test harness passes `--instance-id`. */
   readonly instanceId?: string;
+  /** Let the cluster name the instance (`i<raft_id>`) instead. */
+  readonly autoInstanceId?: boolean;
   readonly replicasetId?: string;
   readonly peers?: readonly string[];
   readonly failureDomain?: FailureDomain;
@@ -56,7 +59,7 @@ export class SimCluster {
     const address = this.address(name);
     return {
       clusterId: spec.clusterId ?? 'demo',
-      instanceId: spec.instanceId,
+      instanceId: spec.autoInstanceId === true ? undefined : (spec.instanceId ?? name),
       replicasetId: spec.replicasetId,
       listen: address,
       advertise: address,
