@@ -114,6 +114,12 @@ export class RaftNode {
   private stopped = false;
   private cancelTick: (() => void) | null = null;
   private nextReadId = 1;
+  /**
+   * A TimeoutNow that arrived while committed entries were still unapplied. Raft ignores it then
+   * (a conf change among them may change who votes) and the leader does not resend it, so the
+   * driver holds it until the entries are applied.
+   */
+  private heldTimeoutNow: RaftMessage | null = null;
   /** Monotonic time each peer was last heard from (any message). */
   readonly lastHeardMs = new Map<number, number>();
 
@@ -154,6 +160,12 @@ export class RaftNode {
   step(message: RaftMessage): RaftError | undefined {
     if (this.stopped) return undefined;
     this.lastHeardMs.set(message.from, this.env.clock.nowMs());
+    const status = this.raw.status();
+    if (message.type === 'timeoutNow' && status.commit > status.applied) {
+      this.heldTimeoutNow = message;
+      this.scheduleReady();
+      return undefined;
+    }
     const error = this.raw.step(message);
     this.scheduleReady();
     return error;
@@ -370,9 +382,19 @@ export class RaftNode {
     for (const entry of ready.committedEntries) this.apply(entry);
     for (const rs of ready.readStates) this.answerRead(new TextDecoder().decode(rs.context), rs.index);
     this.raw.advance();
+    this.releaseHeldTimeoutNow();
     if (ready.softState !== undefined) this.hooks.roleChanged?.(ready.softState.raftState, ready.softState.leaderId);
     this.notifyApplied();
     await this.maybeCompact();
+  }
+
+  private releaseHeldTimeoutNow(): void {
+    const held = this.heldTimeoutNow;
+    if (held === null) return;
+    const status = this.raw.status();
+    if (status.commit > status.applied) return;
+    this.heldTimeoutNow = null;
+    if (held.term === status.term) this.raw.step(held);
   }
 
   private sendAll(messages: readonly RaftMessage[]): void {
