@@ -18,7 +18,7 @@ import type { RaftError } from '../raft/errors.ts';
 import type { RaftMessage } from '../raft/messages.ts';
 import { RawNode } from '../raft/raw-node.ts';
 import type { RaftStatus } from '../raft/status.ts';
-import { asLogIndex, asRaftId, type ConfState, type Entry, type RaftId, type RaftRole } from '../raft/types.ts';
+import { asLogIndex, asRaftId, type ConfState, type Entry, type RaftId, type RaftRole, type Snapshot } from '../raft/types.ts';
 import { decodeOp, encodeOp, type Op } from './ops.ts';
 import type { RaftStore } from './raft-store.ts';
 import type { ClusterTables } from './tables.ts';
@@ -323,28 +323,39 @@ export class RaftNode {
    * snapshot of the tables at the applied index. Returns the new first index.
    */
   async compactLog(upTo: number): Promise<number> {
-    const applied = this.applied;
-    const until = Math.min(upTo, applied + 1);
+    const until = Math.min(upTo, this.applied + 1);
     const first = this.store.firstIndex;
     if (until <= first) return first;
-    const snapshot = this.raw.createSnapshot(this.tables.snapshot());
-    if ('kind' in snapshot) return first;
+    const covering = this.snapshotCovering(until - 1);
+    if (covering === null) return first;
     this.raw.compact(asLogIndex(until - 1));
-    await this.store.compact(snapshot);
+    await this.store.compact(covering, until - 1);
     return this.store.firstIndex;
   }
 
-  /** Entries in [from, to] still in the log, for CaS conflict checks and `pico.raft_log()`. */
+  /** The latest snapshot if it covers `index`, or a fresh one of the tables at the applied index. */
+  private snapshotCovering(index: number): Snapshot | null {
+    const latest = this.store.memory.snapshot();
+    if (latest.ok && latest.value.index >= index) return latest.value;
+    const fresh = this.raw.createSnapshot(this.tables.snapshot());
+    return 'kind' in fresh ? null : fresh;
+  }
+
+  /**
+   * Entries in [from, to] still in the log, including ones not yet persisted (a proposal is in
+   * the log the moment it is accepted), for CaS conflict checks and `pico.raft_log()`.
+   */
   entries(from: number, to: number): Entry[] {
-    const lo = Math.max(from, this.store.firstIndex);
-    const hi = Math.min(to, this.store.lastIndex);
+    const log = this.raw.raft.log;
+    const lo = Math.max(from, log.firstIndex());
+    const hi = Math.min(to, log.lastIndex());
     if (lo > hi) return [];
-    const result = this.store.memory.entries(asLogIndex(lo), asLogIndex(hi + 1), Number.POSITIVE_INFINITY);
+    const result = log.slice(asLogIndex(lo), asLogIndex(hi + 1), Number.POSITIVE_INFINITY);
     return result.ok ? result.value : [];
   }
 
   termAt(index: number): number | undefined {
-    const result = this.store.memory.term(asLogIndex(index));
+    const result = this.raw.raft.log.term(asLogIndex(index));
     return result.ok ? result.value : undefined;
   }
 

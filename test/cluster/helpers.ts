@@ -1,6 +1,7 @@
 import { expect } from 'vitest';
 import type { MpValue } from '../../core/codec/msgpack.ts';
-import { SimCluster, type InstanceSpec } from '../../scenarios/lib/cluster.ts';
+import { errorText, SimCluster, type InstanceSpec } from '../../scenarios/lib/cluster.ts';
+import type { Result } from '../../core/iproto/client.ts';
 import { World } from '../../runtime-sim/world.ts';
 
 /** Runs `body` against a fresh simulated cluster; fails on any simulator violation. */
@@ -50,4 +51,9 @@ export function raftIdOf(cluster: SimCluster, name: string): number {
   const id = cluster.node(name)?.identity?.raftId;
   if (id === undefined) throw new Error(`${name} has no raft id yet`);
   return id;
+}
+
+/** The error text of a failed call, or `ok <json>` for a successful one. */
+export function message(result: Result<MpValue[]>): string {
+  return errorText(result);
 }

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MpValue } from '../../core/codec/msgpack.ts';
-import { ok, simulate, startAll } from './helpers.ts';
+import { message, ok, simulate, startAll } from './helpers.ts';
 
-const refusal = (r: { ok: boolean; error?: { message?: string } }): string => (r.ok ? 'ok' : (r.error?.message ?? ''));
 
 describe('REFERENCE 2: failure domains', () => {
   it('8 failure_domains (rf=2): placement and missing names', async () => {
@@ -10,11 +9,11 @@ describe('REFERENCE 2: failure domains', () => {
       await startAll(cluster, ['i1'], { initReplicationFactor: 2, failureDomain: { PLANET: 'EARTH' } });
       expect(cluster.node('i1')!.self()!.replicasetId).toBe('r1');
       const arch = await cluster.call('i1', '.proc_raft_join', ['demo', null, null, 'x:1', { os: 'Arch' }]);
-      expect(refusal(arch as never)).toBe('missing failure domain names: PLANET');
+      expect(message(arch)).toBe('missing failure domain names: PLANET');
       await startAll(cluster, ['i2'], { failureDomain: { PLANET: 'MARS', OS: 'ARCH' } });
       expect(cluster.node('i2')!.self()!.replicasetId).toBe('r1');
       const venus = await cluster.call('i1', '.proc_raft_join', ['demo', null, null, 'x:1', { planet: 'Venus' }]);
-      expect(refusal(venus as never)).toBe('missing failure domain names: OS');
+      expect(message(venus)).toBe('missing failure domain names: OS');
       await startAll(cluster, ['i3'], { failureDomain: { PLANET: 'VENUS', OS: 'BSD' } });
       expect(cluster.node('i3')!.self()!.replicasetId).toBe('r2');
     });
