@@ -31,6 +31,10 @@ export interface InstanceHooks {
   online?(node: Node): void;
   /** Runs at postjoin before the instance reports itself Online (the `--script` module). */
   postjoin?(node: Node, backend: NodeBackend): void | Promise<void>;
+  /** Every applied entry (the simulator's state-machine-safety checker listens here). */
+  applied?(node: Node, entry: AppliedEntry): void;
+  /** Raft role changes (the election-safety checker). */
+  roleChanged?(node: Node, role: string, term: number, leaderId: number): void;
   /** Wraps what the iproto server serves (the daemon counts requests and latencies here). */
   wrapBackend?(backend: IprotoBackend): IprotoBackend;
 }
@@ -52,7 +56,7 @@ export function instanceProgram(options: NodeOptions, hooks: InstanceHooks = {})
     const identity = await establish(node);
     if (identity === null || node.state === 'exited') return;
     const restarting = node.identity !== null && node.state === 'starting';
-    startRaft(node, identity);
+    startRaft(node, identity, hooks);
     if (restarting && !(await checkNotExpelled(node))) return;
     void governor.run();
     void sentinel.run();
@@ -85,10 +89,17 @@ async function establish(node: Node): Promise<Identity | null> {
   return join(node, role.leader);
 }
 
-function startRaft(node: Node, identity: Identity): void {
+function startRaft(node: Node, identity: Identity, hooks: InstanceHooks): void {
   const raft = node.startRaft(identity, {
-    applied: (entry) => onApplied(node, entry),
-    roleChanged: (role, leaderId) => node.log.info('raft role changed', { role, leader_id: leaderId, term: node.raft?.term ?? 0 }),
+    applied: (entry) => {
+      hooks.applied?.(node, entry);
+      onApplied(node, entry);
+    },
+    roleChanged: (role, leaderId) => {
+      const term = node.raft?.term ?? 0;
+      node.log.info('raft role changed', { role, leader_id: leaderId, term });
+      hooks.roleChanged?.(node, role, term, leaderId);
+    },
   });
   // The bootstrap instance is the sole voter: it need not wait out an election timeout.
   if (identity.raftId === 1 && raft.status().lastIndex === BOOT_ENTRIES && raft.term === 1) {

@@ -162,6 +162,11 @@ export class RaftStore {
     this.snapshotIndex = Math.max(this.snapshotIndex, snapshot.index);
   }
 
+  /** Nothing persisted yet (no entries, no hard state, no snapshot). */
+  isEmpty(): boolean {
+    return this.diskLastIndex === 0 && this.store.get(KEY_HARD_STATE) === undefined && this.store.get(KEY_SNAPSHOT) === undefined;
+  }
+
   get firstIndex(): LogIndex {
     return this.memory.firstIndex();
   }

@@ -76,7 +76,14 @@ export class Node {
   /** Opens the local stores. Corrupt data stops the instance instead of being served. */
   static async open(env: Env, options: NodeOptions): Promise<Node | null> {
     try {
-      const raftStore = RaftStore.load(await env.disk.open(RAFT_STORE));
+      let raftStore = RaftStore.load(await env.disk.open(RAFT_STORE));
+      if (raftStore.identity() === undefined && !raftStore.isEmpty()) {
+        // Interrupted before its identity was saved (a crash mid-boot): like Picodata's
+        // supervisor, wipe the Raft state and start over from discovery.
+        env.log.warn('raft state without an identity, wiping it and starting over');
+        await env.disk.destroy(RAFT_STORE);
+        raftStore = RaftStore.load(await env.disk.open(RAFT_STORE));
+      }
       const box = await Box.open({ disk: env.disk, log: env.log, walMode: options.walMode, readOnly: true, checkpointWalRowsMax: 0 });
       return new Node(env, options, box, raftStore);
     } catch (error) {

@@ -40,6 +40,8 @@ export class SimCluster {
   private client: IprotoClient | null = null;
   private readonly clients = new Map<string, IprotoClient>();
   defaults: InstanceSpec;
+  /** Hooks given to every instance started from now on (checkers). */
+  hooks: InstanceHooks = {};
 
   constructor(world: World, defaults: InstanceSpec = {}) {
     this.world = world;
@@ -87,7 +89,7 @@ export class SimCluster {
     this.specs.set(name, merged);
     const host = this.host(name);
     this.nodes.delete(name);
-    host.start(this.program(name, merged));
+    host.start(this.program(name, merged, this.hooks));
     return host;
   }
 
@@ -140,11 +142,24 @@ export class SimCluster {
     return this.nodes.get(name)?.identity?.instanceId;
   }
 
-  /** Whether instance `name` is Online (current and target) as seen by itself. */
+  /**
+   * Whether instance `name` runs and is Online (current = target = Online, same incarnation) in
+   * the leader's tables, which are authoritative; an instance cut off from the cluster may still
+   * believe it is Online.
+   */
   isOnline(name: string): boolean {
     const node = this.node(name);
-    const self = node?.self();
-    return self !== undefined && self.currentGrade.variant === 'Online' && self.targetGrade.variant === 'Online' && self.currentGrade.incarnation === self.targetGrade.incarnation;
+    const instanceId = node?.identity?.instanceId;
+    const leaderName = this.leaderName();
+    if (instanceId === undefined || leaderName === undefined) return false;
+    const record = this.nodes.get(leaderName)!.tables.instance(instanceId);
+    return (
+      record !== undefined &&
+      record.raftId === node!.identity!.raftId &&
+      record.currentGrade.variant === 'Online' &&
+      record.targetGrade.variant === 'Online' &&
+      record.currentGrade.incarnation === record.targetGrade.incarnation
+    );
   }
 
   leaderName(): string | undefined {
