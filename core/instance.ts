@@ -102,7 +102,7 @@ function startRaft(node: Node, identity: Identity, hooks: InstanceHooks): void {
     },
   });
   // The bootstrap instance is the sole voter: it need not wait out an election timeout.
-  if (identity.raftId === 1 && raft.status().lastIndex === BOOT_ENTRIES && raft.term === 1) {
+  if (identity.raftId === 1 && raft.lastIndex === BOOT_ENTRIES && raft.term === 1) {
     void raft.waitApplied(BOOT_ENTRIES, 60_000).then(() => raft.campaign(), () => undefined);
   }
 }
@@ -121,7 +121,7 @@ function onApplied(node: Node, entry: AppliedEntry): void {
 /** A restarted instance replays its log first; one that was expelled refuses to run. */
 async function checkNotExpelled(node: Node): Promise<boolean> {
   const raft = node.requireRaft();
-  await raft.waitApplied(raft.status().commit, 60_000).catch(() => undefined);
+  await raft.waitApplied(raft.commit, 60_000).catch(() => undefined);
   const self = node.self();
   if (self !== undefined && self.currentGrade.variant === 'Expelled' && self.raftId === node.identity?.raftId) {
     node.fatal('this instance has been expelled from the cluster and cannot start again', EXIT_FAILURE);

@@ -160,8 +160,7 @@ export class RaftNode {
   step(message: RaftMessage): RaftError | undefined {
     if (this.stopped) return undefined;
     this.lastHeardMs.set(message.from, this.env.clock.nowMs());
-    const status = this.raw.status();
-    if (message.type === 'timeoutNow' && status.commit > status.applied) {
+    if (message.type === 'timeoutNow' && this.commit > this.applied) {
       this.heldTimeoutNow = message;
       this.scheduleReady();
       return undefined;
@@ -202,13 +201,13 @@ export class RaftNode {
    * settles once it is applied (`applied`), so callers can choose whether to wait.
    */
   propose(op: Op, timeoutMs: number): { index: number; term: number; applied: Promise<{ index: number; term: number; tuple: Tuple | undefined }> } {
-    const status = this.raw.status();
-    if (status.raftState !== 'Leader') throw new RaftNodeFailure({ kind: 'not_a_leader', leaderId: status.leaderId });
+    if (this.role !== 'Leader') throw new RaftNodeFailure({ kind: 'not_a_leader', leaderId: this.leaderId });
+    const lastBefore = this.lastIndex;
+    const term = this.term;
     const error = this.raw.propose(encodeOp(op));
     if (error !== undefined) throw new RaftNodeFailure({ kind: 'proposal_dropped', reason: error.kind === 'proposal_dropped' ? error.reason : error.kind });
-    const index = this.raw.status().lastIndex;
-    const term = status.term;
-    assert(index > status.lastIndex, 'a proposal accepted by the leader must extend its log');
+    const index = this.lastIndex;
+    assert(index > lastBefore, 'a proposal accepted by the leader must extend its log');
     const applied = new Promise<{ index: number; term: number; tuple: Tuple | undefined }>((resolve, reject) => {
       this.waiters.set(index, { term, resolve, reject });
       this.env.clock.after(timeoutMs, () => {
@@ -291,20 +290,30 @@ export class RaftNode {
     return this.raw.status();
   }
 
+  // Hot accessors read the core directly: status() builds sorted lists and progress maps.
+
   get applied(): number {
-    return this.raw.status().applied;
+    return this.raw.raft.log.applied;
+  }
+
+  get commit(): number {
+    return this.raw.raft.log.committed;
+  }
+
+  get lastIndex(): number {
+    return this.raw.raft.log.lastIndex();
   }
 
   get term(): number {
-    return this.raw.status().term;
+    return this.raw.raft.term;
   }
 
   get role(): RaftRole {
-    return this.raw.status().raftState;
+    return this.raw.raft.state;
   }
 
   get leaderId(): number {
-    return this.raw.status().leaderId;
+    return this.raw.raft.lead;
   }
 
   confState(): ConfState {
@@ -313,9 +322,8 @@ export class RaftNode {
 
   /** Whether a configuration change is in flight or the joint state not yet left. */
   confChangePending(): boolean {
-    const status = this.raw.status();
-    if (status.votersOutgoing.length > 0) return true;
-    return this.raw.raft.pendingConfIndex > status.applied;
+    if (this.raw.raft.tracker.config.voters.outgoing.size > 0) return true;
+    return this.raw.raft.pendingConfIndex > this.applied;
   }
 
   /**
@@ -402,10 +410,9 @@ export class RaftNode {
   private releaseHeldTimeoutNow(): void {
     const held = this.heldTimeoutNow;
     if (held === null) return;
-    const status = this.raw.status();
-    if (status.commit > status.applied) return;
+    if (this.commit > this.applied) return;
     this.heldTimeoutNow = null;
-    if (held.term === status.term) this.raw.step(held);
+    if (held.term === this.term) this.raw.step(held);
   }
 
   private sendAll(messages: readonly RaftMessage[]): void {

@@ -1,10 +1,11 @@
 /**
  * Raft messages between instances travel as `.proc_raft_interact(from_address, [messages])`
- * calls, one call per peer per Ready. The reply is ignored; a failed call tells the core the peer
+ * calls, one call per peer per Ready; each message is a msgpack array (core/cluster/raft-codec.ts)
+ * nested in the call's arguments, so it is encoded and decoded once. The reply is ignored; a failed call tells the core the peer
  * is unreachable (and that a snapshot in it failed), which is how Raft learns to probe again.
  */
 
-import { encodeMessage } from '../cluster/raft-codec.ts';
+import { messageToValue } from '../cluster/raft-codec.ts';
 import type { RaftTransport } from '../cluster/raft-node.ts';
 import type { RaftMessage } from '../raft/messages.ts';
 import type { RaftId } from '../raft/types.ts';
@@ -34,7 +35,7 @@ export class RaftTransportOverRpc implements RaftTransport {
     this.inFlight.set(to, inFlight + 1);
     const hasSnapshot = messages.some((m) => m.type === 'snapshot');
     const timeoutMs = node.options.tuning.raftTickMs * (hasSnapshot ? 100 : 20);
-    void node.pool.call(address, PROC_RAFT_INTERACT, [node.options.advertise, messages.map(encodeMessage)], timeoutMs).then((result) => {
+    void node.pool.call(address, PROC_RAFT_INTERACT, [node.options.advertise, messages.map(messageToValue)], timeoutMs).then((result) => {
       this.inFlight.set(to, (this.inFlight.get(to) ?? 1) - 1);
       if (node.raft !== raft) return;
       if (!result.ok) raft.reportUnreachable(to);
