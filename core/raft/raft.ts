@@ -107,6 +107,11 @@ export class Raft {
   readOnly: ReadOnly;
   /** ReadIndex requests a new leader holds until it commits an entry of its own term. */
   pendingReadIndexMessages: ReadIndexMessage[] = [];
+  /**
+   * Leader: a follower needs a snapshot and the stored one won't do (missing, older than asked
+   * for, or taken before the follower joined). RawNode passes it to the driver once via Ready.
+   */
+  snapshotWanted = false;
   /** The follower asked its leader for a fresh snapshot and ignores appends until it arrives. */
   pendingRequestSnapshot = false;
   /** Ticks since the last election timeout reset (followers) or check-quorum round (leaders). */
@@ -989,9 +994,18 @@ export class Raft {
     const snapshot = this.log.snapshot(progress.pendingRequestSnapshot);
     if (!snapshot.ok) {
       assert(snapshot.error === 'snapshot_temporarily_unavailable', () => `snapshot: ${snapshot.error}`);
+      this.snapshotWanted = true;
       return false;
     }
     assert(!isEmptySnapshot(snapshot.value), 'a compacted log must have a snapshot');
+    const { voters, learners, votersOutgoing } = snapshot.value.confState;
+    if (![...voters, ...learners, ...votersOutgoing].includes(to)) {
+      // Taken before `to` joined: the follower would refuse it (see restore), and the entries
+      // that added it are compacted. Only a newer snapshot (taken at our applied index, which
+      // includes the change that created this progress) can bring it in.
+      this.snapshotWanted = true;
+      return false;
+    }
     progress.becomeSnapshot(snapshot.value.index);
     this.send({ type: 'snapshot', from: this.id, to, term: this.term, snapshot: snapshot.value });
     return true;

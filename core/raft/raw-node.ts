@@ -10,6 +10,7 @@
  *     send ready.messages
  *     apply ready.snapshot, then ready.committedEntries (applyConfChange for confChange entries)
  *     hand ready.readStates to waiting readers
+ *     if ready.snapshotWanted: node.createSnapshot(stateMachineBytes)
  *     node.advance()
  *
  * Snapshots come from the application through explicit calls: once it has applied up to
@@ -72,6 +73,12 @@ export interface Ready {
   readonly readStates: readonly ReadState[];
   /** Whether the write of hardState/entries/snapshot must be synced to disk before continuing. */
   readonly mustSync: boolean;
+  /**
+   * The leader could not catch a follower up because the stored snapshot is missing or too old
+   * (e.g. taken before that follower joined). After applying `committedEntries`, call
+   * `createSnapshot(data)`; the leader retries on the follower's next heartbeat response.
+   */
+  readonly snapshotWanted: boolean;
 }
 
 export type SnapshotReport = 'finish' | 'failure';
@@ -155,7 +162,11 @@ export class RawNode {
     this.raft.step({ type: 'unreachable', from: id, to: NO_RAFT_ID, term: ZERO_TERM });
   }
 
-  /** Reports how sending a snapshot to `id` ended, so the leader resumes or retries. */
+  /**
+   * Reports how sending a snapshot to `id` ended, so the leader resumes or retries. The driver
+   * must report every snapshot message it was handed: until then the leader sends that follower
+   * nothing but heartbeats (a lost, unreported snapshot would stall it forever).
+   */
   reportSnapshot(id: RaftId, report: SnapshotReport): void {
     this.raft.step({ type: 'snapshotStatus', from: id, to: NO_RAFT_ID, term: ZERO_TERM, reject: report === 'failure' });
   }
@@ -196,7 +207,7 @@ export class RawNode {
     if (!hardStateEqual(raft.hardState(), this.previousHardState) && !isEmptyHardState(raft.hardState())) return true;
     if (raft.log.hasPendingSnapshot()) return true;
     if (raft.log.unstableEntries().length > 0) return true;
-    if (raft.messages.length > 0 || raft.readStates.length > 0) return true;
+    if (raft.messages.length > 0 || raft.readStates.length > 0 || raft.snapshotWanted) return true;
     return raft.log.hasNextCommittedEntries();
   }
 
@@ -214,6 +225,8 @@ export class RawNode {
     const readStates = raft.readStates;
     raft.messages = [];
     raft.readStates = [];
+    const snapshotWanted = raft.snapshotWanted;
+    raft.snapshotWanted = false;
     const lastEntry = entries[entries.length - 1];
     this.inFlight = {
       softState,
@@ -233,6 +246,7 @@ export class RawNode {
       committedEntries,
       readStates,
       mustSync,
+      snapshotWanted,
     };
   }
 

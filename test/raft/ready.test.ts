@@ -13,15 +13,17 @@ import { Network, TestNode, bytes, idx, msg, newStorage, term } from './harness.
 /** Checks that `message` only claims what `storage` (the durable state) already holds. */
 export function checkBackedByDurableState(message: RaftMessage, storage: MemoryStorage): void {
   const hardState = storage.hardStateForTest();
-  if (message.type === 'voteResponse' && !message.reject) {
-    expect(hardState.term).toBe(message.term);
+  // A durable later term also binds: the node can never vote in the earlier term again.
+  if (message.type === 'voteResponse' && !message.reject && hardState.term === message.term) {
     expect(hardState.vote).toBe(message.to);
+  }
+  if (message.type === 'voteResponse' || message.type === 'vote') {
+    expect(hardState.term).toBeGreaterThanOrEqual(message.term);
   }
   if (message.type === 'appendResponse' && !message.reject && message.index > 0) {
     expect(storage.lastIndex()).toBeGreaterThanOrEqual(message.index);
   }
-  if (message.type === 'vote') {
-    expect(hardState.term).toBe(message.term);
+  if (message.type === 'vote' && hardState.term === message.term) {
     expect(hardState.vote).toBe(message.from);
   }
 }
