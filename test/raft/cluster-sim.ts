@@ -69,6 +69,8 @@ export class ClusterSim {
   private proposalCounter = 0;
   /** Election Safety: the one leader seen per term. */
   readonly leaderByTerm = new Map<number, number>();
+  /** Commit index of each (leader, term) when first seen leading (for the §5.4.2 check). */
+  private readonly leaderStartCommit = new Map<string, number>();
   /** Every entry ever applied anywhere, by index (State Machine Safety). */
   readonly appliedByIndex = new Map<number, string>();
   /** Every entry ever seen committed, with the lowest term of a node that saw it committed. */
@@ -313,6 +315,14 @@ export class ClusterSim {
       if (known === undefined) this.stats.leadersElected++;
       this.leaderByTerm.set(raft.term, sim.id);
       assert(raft.tracker.isVoter(sim.id) || raft.tracker.get(sim.id) === undefined, 'a leader is a voter');
+      // §5.4.2: a leader moves its commit index only onto an entry of its own term.
+      const key = `${sim.id}@${raft.term}`;
+      const startCommit = this.leaderStartCommit.get(key) ?? raft.log.committed;
+      this.leaderStartCommit.set(key, startCommit);
+      if (raft.log.committed > startCommit) {
+        assert(raft.log.termOrZero(raft.log.committed) === raft.term, () =>
+          `leader ${sim.id} committed ${raft.log.committed} from an earlier term`);
+      }
     }
     // Record what this node knows to be committed, and check it agrees with everyone else.
     const first = Math.max(raft.log.firstIndex(), sim.recordedUpTo + 1);
