@@ -200,6 +200,7 @@ export class Raft {
       progress.probeSent = false;
       progress.recentActive = false;
       progress.pendingRequestSnapshot = undefined;
+      progress.sentCommit = ZERO_INDEX;
       progress.inflights.reset();
     });
     this.pendingConfIndex = ZERO_INDEX;
@@ -824,6 +825,10 @@ export class Raft {
     if (this.maybeCommit()) {
       this.releasePendingReadIndexMessages();
       this.broadcastAppend();
+    } else if (progress.canBumpCommit(this.log.committed)) {
+      // The follower was paused when the commit index moved; tell it now rather than at the
+      // next heartbeat, so that it can apply sooner.
+      this.sendAppend(message.from);
     }
     // Flow control may have opened up: send what the window allows, without empty probes.
     for (let sent = 0; sent <= this.config.maxInflightMsgs && this.maybeSendAppend(message.from, false); sent++);
@@ -959,6 +964,7 @@ export class Raft {
       if (id === this.id) return;
       // Never tell a follower to commit past what it is known to have.
       const commit = asLogIndex(Math.min(progress.match, this.log.committed));
+      progress.sentCommitUpTo(commit);
       this.send({ type: 'heartbeat', from: this.id, to: id, term: this.term, commit, context });
     });
   }
@@ -983,7 +989,7 @@ export class Raft {
       type: 'append', from: this.id, to, term: this.term,
       prevIndex, prevTerm: prevTerm.value, entries: entries.value, commit: this.log.committed,
     });
-    progress.sentEntries(entries.value.length, lastIndex);
+    progress.sentEntries(entries.value.length, lastIndex, this.log.committed);
     return true;
   }
 
