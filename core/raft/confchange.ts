@@ -190,7 +190,11 @@ export function simpleChange(context: ChangerContext, changes: readonly ConfChan
 }
 
 /** Enters a joint config: outgoing = current voters, incoming = current voters with `changes`. */
-export function enterJoint(context: ChangerContext, autoLeave: boolean, changes: readonly ConfChangeSingle[]): ConfChangeResult {
+export function enterJoint(
+  context: ChangerContext,
+  autoLeave: boolean,
+  changes: readonly ConfChangeSingle[],
+): ConfChangeResult {
   if (isJoint(context.config)) return { ok: false, error: 'config is already joint' };
   if (context.config.voters.incoming.size === 0) return { ok: false, error: 'can\'t make a zero-voter config joint' };
   const draft = draftOf(context);

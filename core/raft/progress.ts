@@ -6,7 +6,7 @@
  *   replicate -- the follower is keeping up. Stream appends optimistically, bounded by `inflights`.
  *   snapshot  -- the follower needs a snapshot; stop appends until the driver reports the outcome.
  */
-import { assert } from '../lib/assert.ts';
+import { assert, unreachable } from '../lib/assert.ts';
 import { Inflights } from './inflights.ts';
 import { type LogIndex, ZERO_INDEX, asLogIndex } from './types.ts';
 
@@ -157,6 +157,8 @@ export class Progress {
         return this.inflights.full();
       case 'snapshot':
         return true;
+      default:
+        return unreachable(this.state);
     }
   }
 

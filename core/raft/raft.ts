@@ -168,7 +168,13 @@ export class Raft {
     this.messages.push(message);
   }
 
-  private sendAppendResponse(to: RaftId, index: LogIndex, reject = false, hintIndex = ZERO_INDEX, hintTerm = ZERO_TERM): void {
+  private sendAppendResponse(
+    to: RaftId,
+    index: LogIndex,
+    reject = false,
+    hintIndex = ZERO_INDEX,
+    hintTerm = ZERO_TERM,
+  ): void {
     this.send({
       type: 'appendResponse', from: this.id, to, term: this.term,
       index, reject, hintIndex, hintTerm, requestSnapshot: false,
@@ -269,6 +275,7 @@ export class Raft {
 
   tick(): void {
     this.tickRole();
+    this.checkInvariants();
   }
 
   private tickElection(): void {
@@ -308,6 +315,12 @@ export class Raft {
   // ---------------------------------------------------------------------------------------------
 
   step(message: RaftMessage): RaftError | undefined {
+    const error = this.stepOnce(message);
+    this.checkInvariants();
+    return error;
+  }
+
+  private stepOnce(message: RaftMessage): RaftError | undefined {
     if (message.term > this.term) {
       if (!this.stepHigherTerm(message)) return undefined;
     } else if (message.term !== 0 && message.term < this.term) {
@@ -324,6 +337,26 @@ export class Raft {
         return undefined;
       default:
         return this.stepRole(message);
+    }
+  }
+
+  /** Cheap always-on checks of the role and log invariants, after every input. */
+  checkInvariants(): void {
+    const log = this.log;
+    assert(log.applied <= log.committed, () => `applied ${log.applied} > committed ${log.committed}`);
+    assert(log.committed <= log.lastIndex(), () => `committed ${log.committed} > last ${log.lastIndex()}`);
+    assert(this.pendingConfIndex <= log.lastIndex(), 'pending conf index past the log end');
+    if (this.state === 'Leader') {
+      assert(this.lead === this.id, 'a leader leads itself');
+      const self = this.tracker.get(this.id);
+      if (self !== undefined) assert(self.match === log.lastIndex(), 'a leader has acked its own log');
+    } else {
+      assert(this.leadTransferee === NO_RAFT_ID, 'only a leader transfers leadership');
+      assert(this.uncommittedSizeBytes === 0, 'only a leader tracks uncommitted size');
+    }
+    if (this.state === 'Candidate') assert(this.vote === this.id, 'a candidate votes for itself');
+    if (this.state === 'Candidate' || this.state === 'PreCandidate') {
+      assert(this.lead === NO_RAFT_ID, 'a candidate knows no leader');
     }
   }
 
@@ -593,7 +626,9 @@ export class Raft {
       this.sendRequestSnapshot();
       return;
     }
-    this.send({ type: 'heartbeatResponse', from: this.id, to: message.from, term: this.term, context: message.context });
+    this.send({
+      type: 'heartbeatResponse', from: this.id, to: message.from, term: this.term, context: message.context,
+    });
   }
 
   private handleSnapshot(message: SnapshotMessage): void {
@@ -610,7 +645,8 @@ export class Raft {
     if (snapshot.index < this.log.committed) return false;
     if (snapshot.index === this.log.committed && !this.pendingRequestSnapshot) return false;
     assert(this.state === 'Follower', 'only followers install snapshots');
-    const members = [...snapshot.confState.voters, ...snapshot.confState.learners, ...snapshot.confState.votersOutgoing];
+    const { voters, learners, votersOutgoing } = snapshot.confState;
+    const members = [...voters, ...learners, ...votersOutgoing];
     // A snapshot that does not include us would leave this node outside its own group.
     if (!members.includes(this.id)) return false;
     if (!this.pendingRequestSnapshot && this.log.matchTerm(snapshot.index, snapshot.term)) {
@@ -946,7 +982,9 @@ export class Raft {
       this.readStates.push({ index, context: request.context });
       return;
     }
-    this.send({ type: 'readIndexResponse', from: this.id, to: request.from, term: this.term, index, context: request.context });
+    this.send({
+      type: 'readIndexResponse', from: this.id, to: request.from, term: this.term, index, context: request.context,
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1036,7 +1074,8 @@ export class Raft {
     const result = applyConfChangeV2(this.changerContext(), change);
     if (!result.ok) {
       // Every node applies the same entries, so every node skips this change alike.
-      return { ok: false, error: { kind: 'conf_change_invalid', reason: result.error }, confState: this.tracker.confState() };
+      const error: RaftError = { kind: 'conf_change_invalid', reason: result.error };
+      return { ok: false, error, confState: this.tracker.confState() };
     }
     this.installConfig(result);
     const confState = this.tracker.confState();
@@ -1064,7 +1103,8 @@ export class Raft {
     this.log.appliedTo(index);
     // Auto-leave a joint config once the change that entered it is applied (thesis §4.3).
     if (this.state === 'Leader' && this.tracker.config.autoLeave && index >= this.pendingConfIndex) {
-      const entry: Entry = { index: ZERO_INDEX, term: ZERO_TERM, kind: 'confChange', data: encodeConfChange(LEAVE_JOINT) };
+      const data = encodeConfChange(LEAVE_JOINT);
+      const entry: Entry = { index: ZERO_INDEX, term: ZERO_TERM, kind: 'confChange', data };
       // May be dropped (e.g. during a transfer); the next applied entry retries.
       this.step({ type: 'propose', from: this.id, to: NO_RAFT_ID, term: ZERO_TERM, entries: [entry] });
     }

@@ -50,7 +50,11 @@ import {
 export interface Ready {
   /** Leader and role, when they changed since the last Ready. Informational; need not persist. */
   readonly softState?: SoftState;
-  /** Term, vote and commit, when changed. Persist before sending `messages`. */
+  /**
+   * Term, vote and commit, when changed. Persist before sending `messages`. A leader counts its
+   * own `entries` toward `commit` before they are durable, so write entries no later than this
+   * (ideally in one atomic batch with it).
+   */
   readonly hardState?: HardState;
   /**
    * A snapshot received from the leader. Persist it (replacing the log) before sending
@@ -125,7 +129,8 @@ export class RawNode {
    * driver calls `applyConfChange`. A change while another is pending is turned into a no-op.
    */
   proposeConfChange(change: ConfChangeV2): RaftError | undefined {
-    return this.proposeEntry({ index: ZERO_INDEX, term: ZERO_TERM, kind: 'confChange', data: encodeConfChange(change) });
+    const data = encodeConfChange(change);
+    return this.proposeEntry({ index: ZERO_INDEX, term: ZERO_TERM, kind: 'confChange', data });
   }
 
   private proposeEntry(entry: Entry): RaftError | undefined {

@@ -170,7 +170,9 @@ export class MemoryStorage implements LogStorage {
     const fresh = first > entries[0]!.index ? entries.slice(first - entries[0]!.index) : entries;
     const position = fresh[0]!.index - this.offset();
     assert(position <= this.entriesWithDummy.length, () => `missing log entries before ${fresh[0]!.index}`);
-    this.entriesWithDummy = [...this.entriesWithDummy.slice(0, position), ...fresh];
+    // Truncate in place and append: copying the whole log on every append would be quadratic.
+    this.entriesWithDummy.length = position;
+    for (const entry of fresh) this.entriesWithDummy.push(entry);
     this.checkContiguousFrom(position);
   }
 
