@@ -20,7 +20,7 @@
  */
 import { assert } from '../lib/assert.ts';
 import { type RaftConfig, type RaftConfigInput, makeConfig } from './config.ts';
-import { type ConfChangeV2, encodeConfChange } from './confchange.ts';
+import { type ConfChangeV2, encodeConfChange, validateConfChange } from './confchange.ts';
 import type { RaftError } from './errors.ts';
 import { type RaftMessage, isLocalMessage, isResponseMessage } from './messages.ts';
 import { type ApplyConfChangeResult, Raft } from './raft.ts';
@@ -129,6 +129,8 @@ export class RawNode {
    * driver calls `applyConfChange`. A change while another is pending is turned into a no-op.
    */
   proposeConfChange(change: ConfChangeV2): RaftError | undefined {
+    const problem = validateConfChange(change);
+    if (problem !== undefined) return { kind: 'conf_change_invalid', reason: problem };
     const data = encodeConfChange(change);
     return this.proposeEntry({ index: ZERO_INDEX, term: ZERO_TERM, kind: 'confChange', data });
   }

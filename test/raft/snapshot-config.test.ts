@@ -274,6 +274,15 @@ describe('joint consensus (ConfChangeV2)', () => {
     expect(states[0]).toMatchObject({ voters: [1, 2], votersOutgoing: [1, 2, 3], learnersNext: [3] });
     expect(states[1]).toMatchObject({ voters: [1, 2], learners: [3], votersOutgoing: [], learnersNext: [] });
   });
+  it('a malformed change is refused at proposal time', () => {
+    const node = new TestNode(1, [1]);
+    node.node.campaign();
+    node.drain();
+    const bad = { transition: 'auto', changes: [{ type: 'addNode', nodeId: 0 }], context: new Uint8Array(0) } as unknown as ConfChangeV2;
+    expect(node.node.proposeConfChange(bad)).toEqual({ kind: 'conf_change_invalid', reason: 'invalid node id 0' });
+    const emptyExplicit: ConfChangeV2 = { transition: 'explicit', changes: [], context: new Uint8Array(0) };
+    expect(node.node.proposeConfChange(emptyExplicit)).toMatchObject({ kind: 'conf_change_invalid' });
+  });
   it('an invalid committed change is skipped alike on every node', () => {
     const node = new TestNode(1, [1]);
     const result = node.node.applyConfChange(change('removeNode', 1));
