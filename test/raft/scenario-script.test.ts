@@ -16,6 +16,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assert } from '../../core/lib/assert.ts';
+import { type ConfChangeV2, decodeConfChange } from '../../core/raft/confchange.ts';
 import type { RaftMessage } from '../../core/raft/messages.ts';
 import type { Ready } from '../../core/raft/raw-node.ts';
 import type { Entry } from '../../core/raft/types.ts';
@@ -52,8 +53,14 @@ function formatScript(blocks: readonly { command: string; expected: string }[], 
 }
 
 function entryText(entry: Entry): string {
+  if (entry.kind === 'confChange') {
+    const change = decodeConfChange(entry.data);
+    const letters = { addNode: 'v', addLearnerNode: 'l', removeNode: 'r' } as const;
+    const changes = change.changes.map((c) => `${letters[c.type]}${c.nodeId}`).join(' ');
+    return `${entry.term}/${entry.index} conf ${change.transition}${changes === '' ? ' (leave joint)' : ` ${changes}`}`;
+  }
   const data = new TextDecoder().decode(entry.data);
-  return `${entry.term}/${entry.index}${entry.kind === 'confChange' ? ' conf' : ''}${data === '' ? '' : ` "${data}"`}`;
+  return `${entry.term}/${entry.index}${data === '' ? '' : ` "${data}"`}`;
 }
 
 export function messageText(m: RaftMessage): string {
@@ -119,6 +126,8 @@ class ScriptEnv {
         if (error !== undefined) this.out.push(`error: ${JSON.stringify(error)}`);
         return;
       }
+      case 'propose-conf-change': return this.proposeConfChange(numbers[0]!, args.slice(1), options);
+      case 'compact': return this.compact(numbers[0]!);
       case 'isolate': return void this.cut.add(numbers[0]!);
       case 'recover': return this.cut.clear();
       case 'process-ready': return this.processReady(numbers[0]!);
@@ -136,9 +145,32 @@ class ScriptEnv {
     return node;
   }
 
+  /** `v4` adds voter 4, `l4` adds learner 4, `r4` removes 4. */
+  private proposeConfChange(nodeId: number, changes: string[], options: Record<string, string>): void {
+    const types = { v: 'addNode', l: 'addLearnerNode', r: 'removeNode' } as const;
+    const change: ConfChangeV2 = {
+      transition: (options['transition'] ?? 'auto') as ConfChangeV2['transition'],
+      changes: changes.map((c) => ({ type: types[c[0] as keyof typeof types], nodeId: id(Number(c.slice(1))) })),
+      context: new Uint8Array(0),
+    };
+    const error = this.node(nodeId).node.proposeConfChange(change);
+    if (error !== undefined) this.out.push(`error: ${JSON.stringify(error)}`);
+  }
+
+  /** Snapshot at the applied index and drop the log up to it. */
+  private compact(nodeId: number): void {
+    const node = this.node(nodeId);
+    const applied = node.raft.log.applied;
+    node.node.createSnapshot(bytes(`state@${applied}`));
+    node.node.compact(applied);
+    this.out.push(`snapshot and compact at ${applied}`);
+  }
+
+  /** `voters=N` makes only nodes 1..N members; the rest wait to be added. */
   private addNodes(count: number, options: Record<string, string>): void {
-    const peers = Array.from({ length: count }, (_, i) => i + 1);
-    for (const nodeId of peers) {
+    const all = Array.from({ length: count }, (_, i) => i + 1);
+    const peers = all.slice(0, Number(options['voters'] ?? count));
+    for (const nodeId of all) {
       this.nodes.set(nodeId, new TestNode(nodeId, peers, {
         preVote: options['preVote'] === 'true',
         checkQuorum: options['checkQuorum'] === 'true',
@@ -165,7 +197,14 @@ class ScriptEnv {
     for (const message of ready.messages) this.out.push(`  Send ${messageText(message)}`);
     if (ready.committedEntries.length > 0) this.out.push(`  Apply: ${ready.committedEntries.map(entryText).join(', ')}`);
     for (const rs of ready.readStates) this.out.push(`  ReadState index=${rs.index}`);
+    if (ready.snapshotWanted) this.out.push('  SnapshotWanted: create a snapshot at applied');
+    const confChangesBefore = node.confStates.length;
     node.handleReady(ready);
+    for (const cs of node.confStates.slice(confChangesBefore)) {
+      const outgoing = cs.votersOutgoing.length > 0 ? ` outgoing=[${cs.votersOutgoing}]` : '';
+      const next = cs.learnersNext.length > 0 ? ` learnersNext=[${cs.learnersNext}]` : '';
+      this.out.push(`  ConfState voters=[${cs.voters}]${outgoing} learners=[${cs.learners}]${next}${cs.autoLeave ? ' autoLeave' : ''}`);
+    }
     this.queue.push(...ready.messages);
   }
 
