@@ -183,6 +183,22 @@ export class RawNode {
     return this.raft.requestSnapshot();
   }
 
+  /**
+   * raft-rs group commit: commit only entries that reached two commit groups (e.g. two data
+   * centres) besides a quorum. Group ids are the application's; 0 means unknown.
+   */
+  enableGroupCommit(enabled: boolean): void {
+    this.raft.tracker.groupCommit = enabled;
+  }
+
+  assignCommitGroups(groups: ReadonlyMap<RaftId, number>): void {
+    for (const [nodeId, group] of groups) {
+      assert(Number.isSafeInteger(group) && group >= 0, 'commit group ids are non-negative integers');
+      const progress = this.raft.tracker.get(nodeId);
+      if (progress !== undefined) progress.commitGroupId = group;
+    }
+  }
+
   /** The membership in force (as of the last applied conf change). */
   confState(): ConfState {
     return this.raft.tracker.confState();
