@@ -40,7 +40,8 @@ export type Command =
   | { readonly kind: 'restart'; readonly node: number }
   | { readonly kind: 'compact'; readonly node: number; readonly keepEntries: number }
   | { readonly kind: 'confChange'; readonly node: number; readonly type: ConfChangeType }
-  | { readonly kind: 'transfer'; readonly node: number; readonly target: number };
+  | { readonly kind: 'transfer'; readonly node: number; readonly target: number }
+  | { readonly kind: 'readIndex'; readonly node: number };
 
 interface SimNode {
   readonly id: RaftId;
@@ -67,6 +68,9 @@ export class ClusterSim {
   /** Pairs "a-b" that cannot talk. */
   private blocked = new Set<string>();
   private proposalCounter = 0;
+  private readCounter = 0;
+  /** ReadIndex context -> the highest commit index anywhere when the request was made. */
+  private readonly pendingReads = new Map<string, number>();
   /** Election Safety: the one leader seen per term. */
   readonly leaderByTerm = new Map<number, number>();
   /** Commit index of each (leader, term) when first seen leading (for the §5.4.2 check). */
@@ -75,7 +79,7 @@ export class ClusterSim {
   readonly appliedByIndex = new Map<number, string>();
   /** Every entry ever seen committed, with the lowest term of a node that saw it committed. */
   readonly committed = new Map<number, { key: string; term: number; seenAtTerm: number }>();
-  stats = { messagesDelivered: 0, maxCommit: 0, leadersElected: 0, snapshotsInstalled: 0, restarts: 0 };
+  stats = { messagesDelivered: 0, maxCommit: 0, leadersElected: 0, snapshotsInstalled: 0, restarts: 0, readsServed: 0 };
 
   constructor(options: ClusterOptions) {
     this.options = options;
@@ -158,6 +162,7 @@ export class ClusterSim {
       case 'restart': return this.restart(this.sim(command.node));
       case 'compact': return this.compact(this.sim(command.node), command.keepEntries);
       case 'confChange': return this.confChange(this.sim(command.node), command.type);
+      case 'readIndex': return this.readIndex(this.sim(command.node));
       case 'transfer': {
         const target = this.sim(command.target).id;
         this.sim(command.node).node?.transferLeader(target);
@@ -191,6 +196,17 @@ export class ClusterSim {
   private lost(message: RaftMessage): void {
     if (message.type !== 'snapshot') return;
     this.nodes[message.from - 1]?.node?.reportSnapshot(message.to, 'failure');
+  }
+
+  /**
+   * Linearizable reads: the index a ReadIndex request is answered with must cover every entry
+   * that was committed (anywhere) before the request was made.
+   */
+  private readIndex(sim: SimNode): void {
+    if (sim.node === undefined) return;
+    const context = `r${this.readCounter++}`;
+    this.pendingReads.set(context, this.stats.maxCommit);
+    sim.node.readIndex(new TextEncoder().encode(context));
   }
 
   private propose(sim: SimNode): void {
@@ -251,6 +267,13 @@ export class ClusterSim {
       this.bag.push(message);
     }
     this.apply(sim, ready);
+    for (const readState of ready.readStates) {
+      const committedBefore = this.pendingReads.get(new TextDecoder().decode(readState.context));
+      assert(committedBefore !== undefined, 'a read state answers a request we made');
+      assert(readState.index >= committedBefore, () =>
+        `stale read: index ${readState.index} misses commit ${committedBefore} made before the request`);
+      this.stats.readsServed++;
+    }
     node.advance();
     if (ready.snapshotWanted) this.compact(sim, Number.POSITIVE_INFINITY);
   }

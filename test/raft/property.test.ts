@@ -34,6 +34,7 @@ const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
       .map((r): Command => ({ kind: 'confChange', node: r.node, type: r.type })),
   },
   { weight: 1, arbitrary: fc.record({ node, target: node }).map((r): Command => ({ kind: 'transfer', node: r.node, target: r.target })) },
+  { weight: 3, arbitrary: node.map((n): Command => ({ kind: 'readIndex', node: n })) },
 );
 
 const optionsArbitrary: fc.Arbitrary<ClusterOptions> = fc.record({
@@ -65,7 +66,7 @@ const RUNS = Number(process.env.RAFT_PROPERTY_RUNS ?? 300);
 
 describe('Raft safety and liveness under random faults (fast-check)', () => {
   it(`holds for ${RUNS} random schedules of 300 to 1000 commands`, () => {
-    const totals = { runs: 0, commits: 0, leaders: 0, snapshots: 0, restarts: 0, delivered: 0 };
+    const totals = { runs: 0, commits: 0, leaders: 0, snapshots: 0, restarts: 0, delivered: 0, reads: 0 };
     fc.assert(
       fc.property(optionsArbitrary, fc.array(commandArbitrary, { minLength: 300, maxLength: 1000, size: 'max' }), (options, commands) => {
         const { sim, ticks } = runSchedule(options, commands);
@@ -75,6 +76,7 @@ describe('Raft safety and liveness under random faults (fast-check)', () => {
         totals.snapshots += sim.stats.snapshotsInstalled;
         totals.restarts += sim.stats.restarts;
         totals.delivered += sim.stats.messagesDelivered;
+        totals.reads += sim.stats.readsServed;
         if (process.env.RAFT_PROPERTY_VERBOSE) console.log(JSON.stringify({ ...sim.stats, ticks, voters: options.voterCount }));
         if (ticks < 0) throw new Error(`no progress within ${20 * options.electionTicks} ticks after healing`);
       }),
@@ -90,6 +92,7 @@ describe('Raft safety and liveness under random faults (fast-check)', () => {
     expect(totals.runs).toBeGreaterThan(Math.min(RUNS, 50));
     expect(totals.leaders).toBeGreaterThan(totals.runs);
     expect(totals.snapshots).toBeGreaterThan(0);
+    expect(totals.reads).toBeGreaterThan(totals.runs);
     expect(totals.restarts).toBeGreaterThan(totals.runs);
     expect(totals.commits).toBeGreaterThan(totals.runs * 3);
   });
