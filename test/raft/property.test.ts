@@ -8,6 +8,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { PICODATA_2211_DEFAULTS, PICODATA_HEAD_OVERRIDES } from '../../core/raft/config.ts';
 import { type ClusterOptions, ClusterSim, type Command } from './cluster-sim.ts';
 
 const node = fc.nat(15);
@@ -99,11 +100,16 @@ describe('Raft safety and liveness under random faults (fast-check)', () => {
 });
 
 describe('Picodata settings', () => {
+  const settings = (overrides: Partial<typeof PICODATA_2211_DEFAULTS> | typeof PICODATA_HEAD_OVERRIDES) => {
+    const c = { ...PICODATA_2211_DEFAULTS, ...overrides };
+    return {
+      preVote: c.preVote, checkQuorum: c.checkQuorum, electionTicks: c.electionTicks,
+      heartbeatTicks: c.heartbeatTicks, maxSizePerMsgBytes: c.maxSizePerMsgBytes, maxInflightMsgs: c.maxInflightMsgs,
+    };
+  };
   for (const [name, options] of [
-    ['22.11 defaults (heartbeat 2, election 20, pre-vote, no check-quorum, 1 entry/msg)',
-      { preVote: true, checkQuorum: false, electionTicks: 20, heartbeatTicks: 2, maxSizePerMsgBytes: 0, maxInflightMsgs: 256 }],
-    ['HEAD (check-quorum, heartbeat 10, election 100, 64-byte messages)',
-      { preVote: true, checkQuorum: true, electionTicks: 100, heartbeatTicks: 10, maxSizePerMsgBytes: 64, maxInflightMsgs: 256 }],
+    ['22.11 defaults (heartbeat 2, election 20, pre-vote, no check-quorum, 1 entry/msg)', settings({})],
+    ['HEAD (check-quorum, heartbeat 10, election 100, 64-byte messages)', settings(PICODATA_HEAD_OVERRIDES)],
   ] as const) {
     it(`${name}: elects a leader and replicates after faults`, () => {
       fc.assert(

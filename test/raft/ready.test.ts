@@ -119,6 +119,24 @@ describe('async_storage_writes: respond only after durability', () => {
   });
 });
 
+describe('maxCommittedSizePerReadyBytes', () => {
+  it('splits a large backlog of committed entries over several Readies, in order', () => {
+    const node = new TestNode(1, [1], { maxCommittedSizePerReadyBytes: 100 });
+    node.node.campaign();
+    node.drain();
+    for (let i = 0; i < 10; i++) node.node.propose(bytes(`entry-${i}-${'x'.repeat(30)}`));
+    const batches: number[] = [];
+    while (node.node.hasReady()) {
+      const ready = node.node.ready();
+      if (ready.committedEntries.length > 0) batches.push(ready.committedEntries.length);
+      node.handleReady(ready);
+    }
+    expect(batches.length).toBeGreaterThan(2);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(10);
+    expect(node.appliedData().map((d) => d.split('-')[1])).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+  });
+});
+
 describe('RawNode API', () => {
   it('ready() twice without advance() is a bug', () => {
     const node = new TestNode(1, [1]);

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyConfChangeV2, decodeConfChange, encodeConfChange, restoreConfState, type ConfChangeV2 } from '../../core/raft/confchange.ts';
+import { PICODATA_HEAD_OVERRIDES, makeConfig } from '../../core/raft/config.ts';
 import { Inflights } from '../../core/raft/inflights.ts';
 import { Progress } from '../../core/raft/progress.ts';
 import { jointCommittedIndex, jointVoteResult, majorityCommittedIndex, majorityVoteResult } from '../../core/raft/quorum.ts';
@@ -13,6 +14,23 @@ import { MemoryStorage } from '../../core/raft/storage.ts';
 import { EMPTY_TRACKER_CONFIG, toConfState } from '../../core/raft/tracker.ts';
 import { type LogIndex, type RaftId, asLogIndex, asRaftId, asTerm } from '../../core/raft/types.ts';
 import { confState, entriesWithTerms, idx, term } from './harness.ts';
+
+describe('config', () => {
+  it('defaults to Picodata 22.11 settings', () => {
+    const config = makeConfig({ id: asRaftId(1), random: { int: () => 0 } });
+    expect(config).toMatchObject({
+      heartbeatTicks: 2, electionTicks: 20, preVote: true, checkQuorum: false, maxInflightMsgs: 256,
+      maxSizePerMsgBytes: 0, readOnlyOption: 'safe',
+    });
+  });
+  it('rejects inconsistent settings', () => {
+    const random = { int: () => 0 };
+    expect(() => makeConfig({ id: asRaftId(1), random, electionTicks: 2, heartbeatTicks: 2 })).toThrow(/greater/);
+    expect(() => makeConfig({ id: asRaftId(1), random, maxInflightMsgs: 0 })).toThrow();
+    expect(() => makeConfig({ id: asRaftId(1), random, readOnlyOption: 'leaseBased' })).toThrow(/checkQuorum/);
+    expect(makeConfig({ id: asRaftId(1), random, ...PICODATA_HEAD_OVERRIDES })).toMatchObject({ checkQuorum: true, electionTicks: 100 });
+  });
+});
 
 describe('branded ids', () => {
   it('are made only through asserting constructors', () => {
