@@ -131,9 +131,14 @@ export class MemoryStorage implements LogStorage {
     return storageOk(this.snap);
   }
 
-  /** Replaces everything with `snapshot` (a follower catching up); stale snapshots are refused. */
+  /**
+   * Replaces everything with `snapshot` (a follower catching up); older snapshots are refused.
+   * One at the same index replaces ours: a follower may ask for a fresh one (requestSnapshot).
+   */
   applySnapshot(snapshot: Snapshot): StorageResult<void> {
-    if (snapshot.index <= this.snap.index) return storageError('compacted');
+    if (snapshot.index < this.snap.index || (snapshot.index === 0 && this.snap.index === 0)) {
+      return storageError('compacted');
+    }
     this.snap = snapshot;
     this.entriesWithDummy = [dummyEntry(snapshot)];
     return storageOk(undefined);

@@ -159,6 +159,9 @@ describe('MemoryStorage', () => {
     expect(() => storage.append(entriesWithTerms([5], 9))).toThrow(/missing/);
     expect(storage.applySnapshot({ index: idx(2), term: term(1), confState: confState([1]), data: new Uint8Array(0) }))
       .toEqual({ ok: false, error: 'compacted' });
+    expect(storage.applySnapshot({ index: idx(3), term: term(2), confState: confState([1]), data: new Uint8Array([8]) }))
+      .toEqual({ ok: true, value: undefined });
+    expect(storage.lastIndex()).toBe(3);
   });
 });
 
