@@ -5,7 +5,7 @@
  * leader transfers. `checkInvariants()` verifies Raft's safety properties after every command.
  */
 import { assert } from '../../core/lib/assert.ts';
-import { type ConfChangeType, decodeConfChange } from '../../core/raft/confchange.ts';
+import { type ConfChangeType, LEAVE_JOINT, decodeConfChange } from '../../core/raft/confchange.ts';
 import type { RaftMessage } from '../../core/raft/messages.ts';
 import { RawNode, type Ready } from '../../core/raft/raw-node.ts';
 import { MemoryStorage } from '../../core/raft/storage.ts';
@@ -41,7 +41,10 @@ export type Command =
   | { readonly kind: 'compact'; readonly node: number; readonly keepEntries: number }
   | { readonly kind: 'confChange'; readonly node: number; readonly type: ConfChangeType }
   | { readonly kind: 'transfer'; readonly node: number; readonly target: number }
-  | { readonly kind: 'readIndex'; readonly node: number };
+  | { readonly kind: 'readIndex'; readonly node: number }
+  /** A two-change membership change through a joint configuration (thesis §4.3). */
+  | { readonly kind: 'jointChange'; readonly node: number; readonly target: number; readonly explicit: boolean; readonly demote: boolean }
+  | { readonly kind: 'leaveJoint'; readonly node: number };
 
 interface SimNode {
   readonly id: RaftId;
@@ -79,7 +82,7 @@ export class ClusterSim {
   readonly appliedByIndex = new Map<number, string>();
   /** Every entry ever seen committed, with the lowest term of a node that saw it committed. */
   readonly committed = new Map<number, { key: string; term: number; seenAtTerm: number }>();
-  stats = { messagesDelivered: 0, maxCommit: 0, leadersElected: 0, snapshotsInstalled: 0, restarts: 0, readsServed: 0 };
+  stats = { messagesDelivered: 0, maxCommit: 0, leadersElected: 0, snapshotsInstalled: 0, restarts: 0, readsServed: 0, jointConfigs: 0 };
 
   constructor(options: ClusterOptions) {
     this.options = options;
@@ -163,6 +166,10 @@ export class ClusterSim {
       case 'compact': return this.compact(this.sim(command.node), command.keepEntries);
       case 'confChange': return this.confChange(this.sim(command.node), command.type);
       case 'readIndex': return this.readIndex(this.sim(command.node));
+      case 'jointChange': return this.jointChange(command);
+      case 'leaveJoint':
+        this.sim(command.node).node?.proposeConfChange(LEAVE_JOINT);
+        return;
       case 'transfer': {
         const target = this.sim(command.target).id;
         this.sim(command.node).node?.transferLeader(target);
@@ -246,6 +253,20 @@ export class ClusterSim {
     if (applied - keepEntries >= sim.storage.firstIndex()) node.compact(asLogIndex(applied - keepEntries));
   }
 
+  /** Swaps `target` for the spare (or demotes it to learner and adds the spare) in one step. */
+  private jointChange(command: Extract<Command, { kind: 'jointChange' }>): void {
+    const target = asRaftId((command.target % this.options.voterCount) + 1);
+    const spare = asRaftId(this.spareId);
+    this.sim(command.node).node?.proposeConfChange({
+      transition: command.explicit ? 'explicit' : 'implicit',
+      changes: [
+        { type: 'addNode', nodeId: spare },
+        { type: command.demote ? 'addLearnerNode' : 'removeNode', nodeId: target },
+      ],
+      context: new Uint8Array(0),
+    });
+  }
+
   private confChange(sim: SimNode, type: ConfChangeType): void {
     sim.node?.proposeConfChange({
       transition: 'auto', changes: [{ type, nodeId: asRaftId(this.spareId) }], context: new Uint8Array(0),
@@ -305,7 +326,10 @@ export class ClusterSim {
       const key = entryKey(entry);
       sim.stateMachine.set(entry.index, key);
       this.recordApplied(entry.index, key);
-      if (entry.kind === 'confChange') sim.node!.applyConfChange(decodeConfChange(entry.data));
+      if (entry.kind === 'confChange') {
+        const result = sim.node!.applyConfChange(decodeConfChange(entry.data));
+        if (result.confState.votersOutgoing.length > 0) this.stats.jointConfigs++;
+      }
     }
   }
 

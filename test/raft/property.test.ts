@@ -36,6 +36,12 @@ const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
   },
   { weight: 1, arbitrary: fc.record({ node, target: node }).map((r): Command => ({ kind: 'transfer', node: r.node, target: r.target })) },
   { weight: 3, arbitrary: node.map((n): Command => ({ kind: 'readIndex', node: n })) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ node, target: node, explicit: fc.boolean(), demote: fc.boolean() })
+      .map((r): Command => ({ kind: 'jointChange', ...r })),
+  },
+  { weight: 1, arbitrary: node.map((n): Command => ({ kind: 'leaveJoint', node: n })) },
 );
 
 const optionsArbitrary: fc.Arbitrary<ClusterOptions> = fc.record({
@@ -67,7 +73,7 @@ const RUNS = Number(process.env.RAFT_PROPERTY_RUNS ?? 300);
 
 describe('Raft safety and liveness under random faults (fast-check)', () => {
   it(`holds for ${RUNS} random schedules of 300 to 1000 commands`, () => {
-    const totals = { runs: 0, commits: 0, leaders: 0, snapshots: 0, restarts: 0, delivered: 0, reads: 0 };
+    const totals = { runs: 0, commits: 0, leaders: 0, snapshots: 0, restarts: 0, delivered: 0, reads: 0, joint: 0 };
     fc.assert(
       fc.property(optionsArbitrary, fc.array(commandArbitrary, { minLength: 300, maxLength: 1000, size: 'max' }), (options, commands) => {
         const { sim, ticks } = runSchedule(options, commands);
@@ -78,6 +84,7 @@ describe('Raft safety and liveness under random faults (fast-check)', () => {
         totals.restarts += sim.stats.restarts;
         totals.delivered += sim.stats.messagesDelivered;
         totals.reads += sim.stats.readsServed;
+        totals.joint += sim.stats.jointConfigs;
         if (process.env.RAFT_PROPERTY_VERBOSE) console.log(JSON.stringify({ ...sim.stats, ticks, voters: options.voterCount }));
         if (ticks < 0) throw new Error(`no progress within ${20 * options.electionTicks} ticks after healing`);
       }),
@@ -94,6 +101,7 @@ describe('Raft safety and liveness under random faults (fast-check)', () => {
     expect(totals.leaders).toBeGreaterThan(totals.runs);
     expect(totals.snapshots).toBeGreaterThan(0);
     expect(totals.reads).toBeGreaterThan(totals.runs);
+    expect(totals.joint).toBeGreaterThan(0);
     expect(totals.restarts).toBeGreaterThan(totals.runs);
     expect(totals.commits).toBeGreaterThan(totals.runs * 3);
   });
