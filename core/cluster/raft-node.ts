@@ -341,6 +341,13 @@ export class RaftNode {
     return this.store.firstIndex;
   }
 
+  /** Snapshots the tables at the applied index and keeps it (the log is not compacted). */
+  private async storeFreshSnapshot(): Promise<void> {
+    const fresh = this.raw.createSnapshot(this.tables.snapshot());
+    if ('kind' in fresh) return;
+    await this.store.compact(fresh, this.store.firstIndex - 1);
+  }
+
   /** The latest snapshot if it covers `index`, or a fresh one of the tables at the applied index. */
   private snapshotCovering(index: number): Snapshot | null {
     const latest = this.store.memory.snapshot();
@@ -401,6 +408,8 @@ export class RaftNode {
     for (const entry of ready.committedEntries) this.apply(entry);
     for (const rs of ready.readStates) this.answerRead(new TextDecoder().decode(rs.context), rs.index);
     this.raw.advance();
+    // A follower joined after the stored snapshot was taken and needs one that includes it.
+    if (ready.snapshotWanted && this.applied > 0) await this.storeFreshSnapshot();
     this.releaseHeldTimeoutNow();
     if (ready.softState !== undefined) this.hooks.roleChanged?.(ready.softState.raftState, ready.softState.leaderId);
     this.notifyApplied();
