@@ -144,14 +144,15 @@ export class SimCluster {
 
   /**
    * Whether instance `name` runs and is Online (current = target = Online, same incarnation) in
-   * the leader's tables, which are authoritative; an instance cut off from the cluster may still
-   * believe it is Online.
+   * the leader's tables, which are authoritative (an instance cut off from the cluster may still
+   * believe it is Online), and its process finished postjoin.
    */
   isOnline(name: string): boolean {
     const node = this.node(name);
     const instanceId = node?.identity?.instanceId;
     const leaderName = this.leaderName();
-    if (instanceId === undefined || leaderName === undefined) return false;
+    // Until its postjoin request is committed, a restarted instance's record is its previous life's.
+    if (instanceId === undefined || leaderName === undefined || node!.state !== 'online') return false;
     const record = this.nodes.get(leaderName)!.tables.instance(instanceId);
     return (
       record !== undefined &&
