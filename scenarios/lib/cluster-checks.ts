@@ -113,9 +113,12 @@ export class ClusterChecker {
     if (status.voters.length !== expected && status.voters.length < votersNeeded(present.length)) {
       this.violation(`${status.voters.length} voters, expected ${expected} (${present.length} instances, ${online.length} online)`);
     }
+    // An Offline voter may keep its seat only while no Online instance could take it.
+    const spare = online.find((i) => !status.voters.includes(i.raftId as never));
     for (const id of status.voters) {
       const i = view.tables.instanceByRaftId(id);
-      if (i === undefined || i.currentGrade.variant !== 'Online') this.violation(`voter ${id} is not an Online instance`);
+      if (i === undefined) this.violation(`voter ${id} is not an instance`);
+      else if (i.currentGrade.variant !== 'Online' && spare !== undefined) this.violation(`voter ${id} is ${i.currentGrade.variant} while ${spare.instanceId} could vote`);
     }
     // Spread: voters cover as many distinct domain values as Online instances offer (up to their count).
     const key = Object.keys(online[0]?.failureDomain ?? {})[0];
