@@ -17,7 +17,7 @@ export async function simulate(seed: number, body: (cluster: SimCluster, world: 
     }
   }, { eventsMax: 20_000_000, virtualMsMax: 1_800_000 });
   if (failure !== null) {
-    const tail = world.logs.recent().slice(-150).map((l) => `${(l.timeMs / 1000).toFixed(3)} ${l.host} ${l.level} ${l.message} ${JSON.stringify(l.fields, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
+    const tail = world.logs.recent().slice(-80).map((l) => `${(l.timeMs / 1000).toFixed(3)} ${l.host} ${l.level} ${l.message} ${JSON.stringify(l.fields, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
     throw new Error(`${failure instanceof Error ? failure.stack : String(failure)}\n--- last log lines ---\n${tail.join('\n')}`);
   }
   expect(end).toBe('until');
