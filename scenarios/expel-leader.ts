@@ -5,7 +5,7 @@
  */
 
 import type { Scenario } from '../runtime-sim/scenario.ts';
-import { checkSettled, clusterState, clusterWorldOptions, setupCluster, startAllOnline } from './lib/cluster-scenario.ts';
+import { checkSettled, clusterState, clusterWorldOptions, setupCluster, startAllOnline, instanceHosts } from './lib/cluster-scenario.ts';
 import { Nemesis } from './lib/nemesis.ts';
 
 const EXPEL_BUDGET_MS = 30_000;
@@ -26,7 +26,7 @@ export const expelLeader: Scenario = {
     const state = clusterState(ctx);
     const { cluster, names } = state;
     if (!(await startAllOnline(ctx, state, 120_000))) return;
-    const nemesis = new Nemesis(ctx, { actions: ['clog_one', 'isolate_one', 'partition_halves', 'heal'], meanIntervalMs: 2_000, crashedMax: 0, restart: () => undefined });
+    const nemesis = new Nemesis(ctx, { actions: ['clog_one', 'isolate_one', 'partition_halves', 'heal'], meanIntervalMs: 2_000, crashedMax: 0, restart: () => undefined, victims: () => instanceHosts(state) });
     const expelledRaftIds = new Map<number, string>();
     for (let round = 0; names.filter((n) => cluster.host(n).running).length > 3; round++) {
       const leaderName = cluster.leaderName();

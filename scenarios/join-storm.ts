@@ -59,6 +59,7 @@ export const joinStorm: Scenario = {
       meanIntervalMs: 2_000,
       crashedMax: Math.max(1, Math.floor(names.length / 20)),
       restart: (host) => cluster.start(host.name),
+      victims: () => names.map((n) => cluster.host(n)),
     });
     await nemesis.run(15_000);
     ctx.note('liveness phase');

@@ -6,7 +6,7 @@
 
 import { votersNeeded } from '../core/governor/conf-change.ts';
 import type { Scenario } from '../runtime-sim/scenario.ts';
-import { checkSettled, clusterState, clusterWorldOptions, setupCluster, startAllOnline } from './lib/cluster-scenario.ts';
+import { checkSettled, clusterState, clusterWorldOptions, setupCluster, startAllOnline, instanceHosts } from './lib/cluster-scenario.ts';
 import { Nemesis } from './lib/nemesis.ts';
 
 /** Budget to notice a dead voter (auto-offline 5 s) and replace it. */
@@ -28,7 +28,7 @@ export const voterFailover: Scenario = {
     const state = clusterState(ctx);
     const { cluster } = state;
     if (!(await startAllOnline(ctx, state, 120_000))) return;
-    const nemesis = new Nemesis(ctx, { actions: ['clog_one', 'isolate_one', 'partition_halves'], meanIntervalMs: 3_000, crashedMax: 0, restart: () => undefined });
+    const nemesis = new Nemesis(ctx, { actions: ['clog_one', 'isolate_one', 'partition_halves'], meanIntervalMs: 3_000, crashedMax: 0, restart: () => undefined, victims: () => instanceHosts(state) });
     for (let round = 0; ; round++) {
       // Kill only from a stable configuration: no Raft survives losing its joint-consensus half.
       if (!(await ctx.world.waitFor(() => quorumRestored(state), RESTORE_BUDGET_MS, 100))) {

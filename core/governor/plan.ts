@@ -156,11 +156,14 @@ function planCreateReplicaset(s: GovernorSnapshot): Plan | undefined {
   return created.length === 0 ? undefined : { kind: 'create_replicaset', created };
 }
 
-/** A master whose instance is going away (and is already down) hands over to a live member. */
+/**
+ * A master that is going away (and is already down), or that is no longer a member (it was wiped
+ * and rejoined elsewhere under the same instance id), hands over to a live member.
+ */
 function planSwitchMaster(s: GovernorSnapshot): Plan | undefined {
   for (const r of s.replicasets) {
     const master = s.instances.find((i) => i.instanceId === r.masterId);
-    if (master !== undefined && mayRespond(master.targetGrade)) continue;
+    if (master !== undefined && master.replicasetId === r.replicasetId && mayRespond(master.targetGrade)) continue;
     const successor = members(s, r.replicasetId).find((m) => m.instanceId !== r.masterId && mayRespond(m.targetGrade) && m.currentGrade.variant !== 'Offline');
     if (successor !== undefined) return { kind: 'switch_master', replicasetId: r.replicasetId, fromInstanceId: r.masterId, toInstanceId: successor.instanceId };
   }

@@ -4,6 +4,8 @@
  */
 
 import { Box } from '../box/box.ts';
+import { BoxError, ErrorCode } from '../box/errors.ts';
+import { DiskError } from '../env/disk.ts';
 import type { MpValue } from '../codec/msgpack.ts';
 import { Topology } from '../cluster/topology.ts';
 import { ClusterTables, TABLE_DEFS } from '../cluster/tables.ts';
@@ -92,9 +94,16 @@ export class Node {
         env.process.exit(EXIT_CORRUPT_DATA);
         return null;
       }
-      if (error instanceof Error && error.name === 'DiskError') {
-        env.log.error('cannot read the data directory', { reason: error.message });
+      if (error instanceof DiskError) {
+        env.log.error('cannot use the data directory', { reason: error.message });
         env.process.exit(EXIT_IO_ERROR);
+        return null;
+      }
+      if (error instanceof BoxError) {
+        // Recovery found nothing usable (a rotten snapshot and no older one), or a write failed.
+        const corrupt = error.code === ErrorCode.ER_MISSING_SNAPSHOT;
+        env.log.error(corrupt ? 'data directory is corrupt, refusing to start' : 'storage failed while starting', { reason: error.message, code: error.codeName });
+        env.process.exit(corrupt ? EXIT_CORRUPT_DATA : EXIT_IO_ERROR);
         return null;
       }
       throw error;

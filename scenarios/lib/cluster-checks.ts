@@ -141,7 +141,9 @@ export class ClusterChecker {
           }
         }
       }
-      if (!members.some((m) => m.instanceId === r.masterId)) this.violation(`replicaset ${r.replicasetId}: master ${r.masterId} is not a member`);
+      // A replicaset whose members all left keeps its last master's id; one with live members must not.
+      const live = members.filter((m) => m.currentGrade.variant === 'Online');
+      if (live.length > 0 && !members.some((m) => m.instanceId === r.masterId)) this.violation(`replicaset ${r.replicasetId}: master ${r.masterId} is not a member`);
     }
   }
 }

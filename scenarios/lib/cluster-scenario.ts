@@ -7,7 +7,7 @@
 import { DEFAULT_NET_FAULTS } from '../../runtime-sim/network.ts';
 import type { ScenarioContext } from '../../runtime-sim/scenario.ts';
 import type { SimRandom } from '../../runtime-sim/random.ts';
-import type { WorldOptions } from '../../runtime-sim/world.ts';
+import type { SimHost, WorldOptions } from '../../runtime-sim/world.ts';
 import { SimCluster, type InstanceSpec } from './cluster.ts';
 import { ClusterChecker } from './cluster-checks.ts';
 
@@ -78,4 +78,9 @@ function gradesSettled(state: ClusterScenarioState): boolean {
     if (!running && instance.currentGrade.variant !== 'Offline' && instance.currentGrade.variant !== 'Expelled') return false;
   }
   return true;
+}
+
+/** Instances the nemesis may crash or rot: never the client host that drives the scenario. */
+export function instanceHosts(state: ClusterScenarioState): SimHost[] {
+  return state.names.map((n) => state.cluster.host(n));
 }
