@@ -9,6 +9,7 @@
 import { utf8 } from '../core/lib/bytes.ts';
 import { runScenario } from '../runtime-sim/runner.ts';
 import { World } from '../runtime-sim/world.ts';
+import { joinStorm } from '../scenarios/join-storm.ts';
 import { smoke } from '../scenarios/smoke.ts';
 import { hasFlag, peakRssMb, printReport, type BenchResult } from './report.ts';
 
@@ -84,8 +85,15 @@ async function benchSmoke(nodes: number): Promise<BenchResult> {
   };
 }
 
+/** Issue 5's figure: 200 instances from start to all Online (join-storm, faults included). */
+async function benchJoin(nodes: number): Promise<BenchResult> {
+  const summary = await runScenario(joinStorm, { seed: 1, nodes });
+  return { name: `join_${nodes}`, ok: summary.ok, events: summary.events, virtualMs: summary.virtualMs, wallMs: summary.wallMs, peakRssMb: peakRssMb() };
+}
+
 const results: BenchResult[] = [];
 results.push(await benchScheduler(2_000_000));
 results.push(await benchNetwork(2_000_000, 100));
 for (const nodes of hasFlag('--quick') ? [5, 100] : [5, 100, 500]) results.push(await benchSmoke(nodes));
+results.push(await benchJoin(hasFlag('--quick') ? 50 : 200));
 printReport('sim', results, hasFlag('--json'));
