@@ -53,6 +53,10 @@ export function instanceProgram(options: NodeOptions, hooks: InstanceHooks = {})
       sentinel.stop();
     };
     env.process.onStop((signal) => void shutdown(node, signal, stopBackground));
+    if (node.identity?.expelled === true) {
+      node.fatal('this instance has been expelled from the cluster and cannot start again', EXIT_FAILURE);
+      return;
+    }
     const identity = await establish(node);
     if (identity === null || node.state === 'exited') return;
     const restarting = node.identity !== null && node.state === 'starting';

@@ -13,7 +13,9 @@ export const shutdownAll: Scenario = {
   defaultNodes: 7,
   eventsMax: 100_000_000,
   virtualMsMax: 1_800_000,
-  worldOptions: (_seed, _nodes, random) => clusterWorldOptions(random),
+  // A healthy cluster: BUGGIFY's dropped batches (a lost TimeoutNow) can legitimately push a
+  // leader's handover past the 3 s on_shutdown budget, which is not what this scenario is about.
+  worldOptions: (_seed, _nodes, random) => ({ ...clusterWorldOptions(random), buggify: false }),
 
   async setup(ctx) {
     setupCluster(ctx, { initReplicationFactor: 1 });

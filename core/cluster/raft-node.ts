@@ -412,6 +412,8 @@ export class RaftNode {
   private async handleReady(): Promise<void> {
     const ready = this.raw.ready();
     await this.store.persist(ready.snapshot, ready.entries, ready.hardState, ready.mustSync);
+    // BUGGIFY: a slow disk or a busy process between persisting and sending.
+    if (this.env.buggify('raft.ready.slow')) await this.env.clock.sleep(this.env.random.int(50));
     if (this.stopped) return;
     this.sendAll(ready.messages);
     if (ready.snapshot !== undefined && ready.snapshot.index > 0) {

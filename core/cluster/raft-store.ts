@@ -29,6 +29,8 @@ export interface Identity {
   readonly instanceId: string;
   readonly clusterId: string;
   readonly replicasetId: string;
+  /** Learned (from a peer) that it was expelled: it must never start again. */
+  readonly expelled?: boolean;
 }
 
 export function entryKey(index: number): Uint8Array {
@@ -95,7 +97,13 @@ export class RaftStore {
     const record = this.store.get(KEY_IDENTITY);
     if (record === undefined) return undefined;
     const v = unsealed(record, 'raft identity') as Record<string, MpValue>;
-    return { raftId: v['raftId'] as number, instanceId: v['instanceId'] as string, clusterId: v['clusterId'] as string, replicasetId: v['replicasetId'] as string };
+    return {
+      raftId: v['raftId'] as number,
+      instanceId: v['instanceId'] as string,
+      clusterId: v['clusterId'] as string,
+      replicasetId: v['replicasetId'] as string,
+      ...(v['expelled'] === true ? { expelled: true } : {}),
+    };
   }
 
   async saveIdentity(identity: Identity): Promise<void> {

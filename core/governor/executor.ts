@@ -232,11 +232,18 @@ export class Governor {
   }
 
   private async propose(op: Op): Promise<void> {
+    await this.maybeStall();
     await this.node.requireLeader().proposeAndWait(op, this.timeoutMs());
+  }
+
+  /** BUGGIFY: the governor pauses between doing a step and recording it (elections happen meanwhile). */
+  private async maybeStall(): Promise<void> {
+    if (this.node.env.buggify('governor.step.stall')) await this.node.env.clock.sleep(this.node.env.random.int(300));
   }
 
   /** Proposes every op at once (they travel together), then waits for all of them. */
   private async proposeAll(ops: readonly Op[]): Promise<void> {
+    await this.maybeStall();
     const raft = this.node.requireLeader();
     const applied = ops.map((op) => raft.propose(op, this.timeoutMs()).applied);
     const results = await Promise.allSettled(applied);

@@ -13,6 +13,9 @@ import type { Node } from './node.ts';
 
 export const PROC_RAFT_INTERACT = '.proc_raft_interact';
 
+/** Share of BUGGIFY passes at the drop site that actually drop a batch. */
+const RARE_DROP_PROBABILITY = 0.1;
+
 export class RaftTransportOverRpc implements RaftTransport {
   private readonly node: Node;
   private readonly inFlight = new Map<number, number>();
@@ -27,6 +30,13 @@ export class RaftTransportOverRpc implements RaftTransport {
     const address = node.peerAddress(to);
     if (raft === null) return;
     if (address === undefined) {
+      raft.reportUnreachable(to);
+      return;
+    }
+    // BUGGIFY: lose a batch now and then (a connection reset eats what was in flight); Raft must
+    // retransmit. Rarer than a plain BUGGIFY pass: a quarter of all traffic lost is a broken
+    // network, not a rare event.
+    if (node.env.buggify('raft.transport.drop') && node.env.random.float() < RARE_DROP_PROBABILITY) {
       raft.reportUnreachable(to);
       return;
     }

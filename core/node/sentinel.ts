@@ -5,9 +5,9 @@
  *   away. Instances not yet in the Raft configuration are not judged.
  * - On every instance: finding itself marked Offline while alive and not stopping, it asks for
  *   Online again (a new incarnation), and the governor brings it back.
- * - An instance that has had no leader for long asks its peers about itself: Raft cannot tell a
- *   node it was removed from the configuration, so one expelled while it lagged would otherwise
- *   campaign forever instead of exiting.
+ * - An instance that has not heard from a leader for long asks its peers about itself: Raft
+ *   cannot tell a node it was removed from the configuration, so one expelled while it lagged
+ *   would otherwise wait (or campaign) forever instead of exiting.
  */
 
 import { mayRespond } from '../cluster/grade.ts';
@@ -25,7 +25,7 @@ export class Sentinel {
   /** When each raft id was first seen in the configuration by this leader, for its grace period. */
   private readonly firstSeenMs = new Map<number, number>();
   private leaderTerm = -1;
-  /** When this instance last had a leader (monotonic ms). */
+  /** When this instance last heard from a leader (monotonic ms); 0 = not yet judged. */
   private leaderSeenMs = 0;
 
   constructor(node: Node) {
@@ -78,10 +78,14 @@ export class Sentinel {
     const node = this.node;
     const raft = node.raft;
     const nowMs = node.env.clock.nowMs();
-    if (raft === null || raft.leaderId !== 0 || this.leaderSeenMs === 0) {
+    if (raft === null || raft.role === 'Leader' || this.leaderSeenMs === 0) {
       this.leaderSeenMs = nowMs;
       return;
     }
+    // A learner never campaigns, so it may keep naming a leader that stopped talking to it
+    // (after removing it): judge by when the leader was last heard from, not by its id.
+    const heardMs = raft.leaderId === 0 ? undefined : raft.lastHeardMs.get(raft.leaderId);
+    if (heardMs !== undefined && heardMs > this.leaderSeenMs) this.leaderSeenMs = heardMs;
     const electionMs = (node.options.tuning.raft.electionTicks ?? 20) * node.options.tuning.raftTickMs;
     if (nowMs - this.leaderSeenMs < 5 * electionMs || node.identity === null) return;
     this.leaderSeenMs = nowMs; // ask at most once per window
@@ -101,6 +105,8 @@ export class Sentinel {
       if (current === 'Expelled' && raftId === self.raftId) {
         node.log.info('this instance has been expelled from the cluster (learned from a peer)');
         this.stop();
+        // Its own log may never hold the record: remember it, so it refuses to start again.
+        await node.raftStore.saveIdentity({ ...self, expelled: true }).catch(() => undefined);
         node.exit(EXIT_OK, 'expelled');
         return;
       }
