@@ -9,6 +9,7 @@
 import { utf8 } from '../core/lib/bytes.ts';
 import { runScenario } from '../runtime-sim/runner.ts';
 import { World } from '../runtime-sim/world.ts';
+import { SimCluster } from '../scenarios/lib/cluster.ts';
 import { smoke } from '../scenarios/smoke.ts';
 import { hasFlag, peakRssMb, printReport, type BenchResult } from './report.ts';
 
@@ -84,8 +85,24 @@ async function benchSmoke(nodes: number): Promise<BenchResult> {
   };
 }
 
+/** Issue 5's figure: instances (RF 2, three domains) started at once, until all are Online. */
+async function benchJoin(nodes: number): Promise<BenchResult> {
+  const world = new World({ seed: 1, logLevel: 'warn' });
+  const cluster = new SimCluster(world, { initReplicationFactor: 2, peers: ['i1:3301', 'i2:3301', 'i3:3301'] });
+  const names = Array.from({ length: nodes }, (_, i) => `i${i + 1}`);
+  let online = false;
+  const started = wallNowMs();
+  await world.run(async () => {
+    for (const [i, name] of names.entries()) cluster.start(name, { failureDomain: { DC: ['A', 'B', 'C'][i % 3]! } });
+    online = await cluster.waitOnline(names, 600_000);
+  }, { eventsMax: 500_000_000, virtualMsMax: 3_600_000 });
+  const wallMs = Math.round(wallNowMs() - started);
+  return { name: `join_${nodes}`, ok: online, events: world.scheduler.eventsRun, virtualMs: Math.round(world.nowMs), wallMs, peakRssMb: peakRssMb() };
+}
+
 const results: BenchResult[] = [];
 results.push(await benchScheduler(2_000_000));
 results.push(await benchNetwork(2_000_000, 100));
 for (const nodes of hasFlag('--quick') ? [5, 100] : [5, 100, 500]) results.push(await benchSmoke(nodes));
+results.push(await benchJoin(hasFlag('--quick') ? 50 : 200));
 printReport('sim', results, hasFlag('--json'));

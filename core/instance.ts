@@ -31,6 +31,10 @@ export interface InstanceHooks {
   online?(node: Node): void;
   /** Runs at postjoin before the instance reports itself Online (the `--script` module). */
   postjoin?(node: Node, backend: NodeBackend): void | Promise<void>;
+  /** Every applied entry (the simulator's state-machine-safety checker listens here). */
+  applied?(node: Node, entry: AppliedEntry): void;
+  /** Raft role changes (the election-safety checker). */
+  roleChanged?(node: Node, role: string, term: number, leaderId: number): void;
   /** Wraps what the iproto server serves (the daemon counts requests and latencies here). */
   wrapBackend?(backend: IprotoBackend): IprotoBackend;
 }
@@ -49,10 +53,14 @@ export function instanceProgram(options: NodeOptions, hooks: InstanceHooks = {})
       sentinel.stop();
     };
     env.process.onStop((signal) => void shutdown(node, signal, stopBackground));
+    if (node.identity?.expelled === true) {
+      node.fatal('this instance has been expelled from the cluster and cannot start again', EXIT_FAILURE);
+      return;
+    }
     const identity = await establish(node);
     if (identity === null || node.state === 'exited') return;
     const restarting = node.identity !== null && node.state === 'starting';
-    startRaft(node, identity);
+    startRaft(node, identity, hooks);
     if (restarting && !(await checkNotExpelled(node))) return;
     void governor.run();
     void sentinel.run();
@@ -85,13 +93,20 @@ async function establish(node: Node): Promise<Identity | null> {
   return join(node, role.leader);
 }
 
-function startRaft(node: Node, identity: Identity): void {
+function startRaft(node: Node, identity: Identity, hooks: InstanceHooks): void {
   const raft = node.startRaft(identity, {
-    applied: (entry) => onApplied(node, entry),
-    roleChanged: (role, leaderId) => node.log.info('raft role changed', { role, leader_id: leaderId, term: node.raft?.term ?? 0 }),
+    applied: (entry) => {
+      hooks.applied?.(node, entry);
+      onApplied(node, entry);
+    },
+    roleChanged: (role, leaderId) => {
+      const term = node.raft?.term ?? 0;
+      node.log.info('raft role changed', { role, leader_id: leaderId, term });
+      hooks.roleChanged?.(node, role, term, leaderId);
+    },
   });
   // The bootstrap instance is the sole voter: it need not wait out an election timeout.
-  if (identity.raftId === 1 && raft.status().lastIndex === BOOT_ENTRIES && raft.term === 1) {
+  if (identity.raftId === 1 && raft.lastIndex === BOOT_ENTRIES && raft.term === 1) {
     void raft.waitApplied(BOOT_ENTRIES, 60_000).then(() => raft.campaign(), () => undefined);
   }
 }
@@ -110,7 +125,7 @@ function onApplied(node: Node, entry: AppliedEntry): void {
 /** A restarted instance replays its log first; one that was expelled refuses to run. */
 async function checkNotExpelled(node: Node): Promise<boolean> {
   const raft = node.requireRaft();
-  await raft.waitApplied(raft.status().commit, 60_000).catch(() => undefined);
+  await raft.waitApplied(raft.commit, 60_000).catch(() => undefined);
   const self = node.self();
   if (self !== undefined && self.currentGrade.variant === 'Expelled' && self.raftId === node.identity?.raftId) {
     node.fatal('this instance has been expelled from the cluster and cannot start again', EXIT_FAILURE);

@@ -15,7 +15,6 @@ import type { Log } from '../core/env/log.ts';
 import type { Node } from '../core/node/node.ts';
 import { DEFAULT_TUNING, EXIT_FAILURE, type NodeOptions } from '../core/node/options.ts';
 import { VERSION } from '../core/api/pico.ts';
-import { grade, gradeEquals } from '../core/cluster/grade.ts';
 import { clusterStatus, registerClusterStatus } from './cluster-info.ts';
 import { createRealEnv } from './env.ts';
 import { watchOperatorEvents } from './events.ts';
@@ -91,7 +90,6 @@ export function nodeOptions(run: RunOptions): NodeOptions {
 }
 
 async function postjoin(node: Node, backend: NodeBackend, script: PostjoinFunction | null, bootedHere: boolean): Promise<void> {
-  applyCoreWorkarounds(node);
   // Picodata configures box with read_only = (#box_replication > 1): the instance that
   // bootstrapped the cluster is alone in its replicaset and writable from the start. The core
   // does this for a join but leaves a booted instance read-only until the governor promotes it,
@@ -107,51 +105,6 @@ async function postjoin(node: Node, backend: NodeBackend, script: PostjoinFuncti
     return;
   }
   node.log.info('postjoin script finished', { functions: [...backend.userFunctions.keys()].filter((n) => !n.startsWith('daemon.')).join(',') });
-}
-
-/**
- * Workarounds for two core gaps, run whenever the applied index moves (RaftNode.watch fires
- * after every Ready; only index changes matter):
- * 1. RaftNode.apply() does not call its `applied` hook for conf-change entries, so Node.changed()
- *    does not fire when one is applied, and the governor, waiting in
- *    `waitUntil(() => !raft.confChangePending())` on Node.nextChange, sleeps out its whole 10 s
- *    timeout unless another entry happens to be applied: every voter promotion stalled 10 s.
- *    Waking Node's waiters on every applied index closes the gap.
- * 2. The leader's Topology (Node.topology(), rebuilt only when the term changes) keeps the
- *    current grade an instance had when it was admitted (Offline(0)): Governor.setGrade proposes
- *    persist_instance but never calls Topology.setCurrentGrade. Topology.updateInstance derives
- *    the new target incarnation from that stale current grade (Offline -> current.inc = 0,
- *    Online -> target.inc + 1 = 1), so a restart came back as Online(1) every time. It also
- *    writes the cached current grade into the record it proposes, so copying the real current
- *    grade (Online(n)) in would let a shutdown's repeated Offline requests, proposed before the
- *    governor's downgrade is applied, put the current grade back to Online after it: the
- *    governor then downgrades again, in a loop until the 3 s budget runs out. So the cache gets
- *    Offline(n) with the real incarnation n: incarnations grow as in Picodata, and a request
- *    never revives a grade the governor lowered (what update_instance writes stays Offline, as
- *    before, only with the right incarnation). Joins in flight and targets stay untouched.
- */
-function applyCoreWorkarounds(node: Node): void {
-  const raft = node.raft;
-  if (raft === null) return;
-  let applied = raft.applied;
-  raft.watch(() => {
-    if (raft.applied !== applied) {
-      applied = raft.applied;
-      if (node.isLeader()) syncLeaderTopology(node);
-      node.changed();
-    }
-    return node.state === 'exited';
-  });
-}
-
-function syncLeaderTopology(node: Node): void {
-  const topology = node.topology();
-  for (const instance of node.tables.instances()) {
-    const cached = topology.get(instance.instanceId);
-    const current = instance.currentGrade;
-    const wanted = current.variant === 'Expelled' ? current : grade('Offline', current.incarnation);
-    if (cached !== undefined && !gradeEquals(cached.currentGrade, wanted)) topology.setCurrentGrade(instance.instanceId, wanted);
-  }
 }
 
 /**

@@ -162,6 +162,13 @@ export class SimDisk {
     }
   }
 
+  /** Erases every store, as an operator wiping a data directory would (host must be down). */
+  wipe(): void {
+    for (const data of this.stores.values()) for (const [k, v] of data.entries) this.usedBytes -= k.length + v.length;
+    this.stores.clear();
+    this.traceOp(5, 'wipe');
+  }
+
   /** Flips one bit of a random stored value (a fault the scenario can inject at any moment). */
   rotRandomValue(): string | null {
     const names = [...this.stores.keys()].filter((n) => this.stores.get(n)!.entries.size > 0).sort();

@@ -26,7 +26,7 @@ export interface RunSummary {
 }
 
 export async function runScenario(scenario: Scenario, options: RunOptions): Promise<RunSummary> {
-  const nodes = options.nodes ?? scenario.defaultNodes;
+  const nodes = options.nodes ?? scenario.nodesFromSeed?.(options.seed) ?? scenario.defaultNodes;
   const setupRandom = SimRandom.fromSeed(options.seed).fork('scenario-options');
   const world = new World({
     seed: options.seed,

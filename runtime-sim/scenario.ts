@@ -22,6 +22,8 @@ export interface Scenario {
   readonly name: string;
   readonly description: string;
   readonly defaultNodes: number;
+  /** When set and no --nodes is given, the instance count is drawn from the seed (swarm). */
+  nodesFromSeed?(seed: number): number;
   /** Hard bounds that end a run that does not finish by itself (a liveness failure). */
   readonly eventsMax: number;
   readonly virtualMsMax: number;

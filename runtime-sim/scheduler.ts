@@ -7,6 +7,10 @@ const realSetImmediate = globalThis.setImmediate;
 /** Whoever an event belongs to: a process incarnation. Events of a dead owner never run. */
 export interface EventOwner {
   readonly alive: boolean;
+  /** A paused (SIGSTOPped) owner's events are held, in order, until it resumes. */
+  readonly paused?: boolean;
+  /** Where the scheduler parks a paused owner's events. */
+  hold?(event: SimEvent): void;
   /** An event of this owner threw: a bug in the program it runs. */
   fail(error: unknown): void;
 }
@@ -58,6 +62,11 @@ export class Scheduler {
     return event;
   }
 
+  /** Re-queues held events at the current time, keeping their relative order. */
+  release(events: readonly SimEvent[]): void {
+    for (const event of events) if (!event.cancelled) this.schedule(this.nowMs, event.fn, event.owner);
+  }
+
   after(delayMs: number, fn: () => void, owner: EventOwner | null): SimEvent {
     assert(delayMs >= 0 && Number.isFinite(delayMs), () => `bad delay ${delayMs}`);
     return this.schedule(this.nowMs + delayMs, fn, owner);
@@ -76,6 +85,10 @@ export class Scheduler {
         return 'max_virtual_time';
       }
       if (event.cancelled || (event.owner !== null && !event.owner.alive)) continue;
+      if (event.owner?.paused === true && event.owner.hold !== undefined) {
+        event.owner.hold(event);
+        continue;
+      }
       this.nowMs = event.atMs;
       this.eventsRun++;
       this.runOne(event);

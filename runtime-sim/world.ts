@@ -7,7 +7,7 @@ import { DeterminismGuard } from './guard.ts';
 import { LogSink, SimLog } from './log.ts';
 import { DEFAULT_NET_FAULTS, SimNetwork, type NetFaults } from './network.ts';
 import { SimRandom } from './random.ts';
-import { Scheduler, type EventOwner, type RunEnd } from './scheduler.ts';
+import { Scheduler, type EventOwner, type RunEnd, type SimEvent } from './scheduler.ts';
 import { Trace } from './trace.ts';
 
 /**
@@ -38,6 +38,22 @@ export class SimProcess implements EventOwner {
   status: ExitStatus | null = null;
   stopHandler: ((signal: StopSignal) => void) | null = null;
   private readonly exitWaiters: Array<(status: ExitStatus) => void> = [];
+  /** SIGSTOP: nothing of this process runs until SIGCONT; its events wait in `held`. */
+  paused = false;
+  private held: SimEvent[] = [];
+
+  hold(event: SimEvent): void {
+    this.held.push(event);
+  }
+
+  /** SIGCONT: the held events run now, in their original order. */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    const held = this.held;
+    this.held = [];
+    this.host.world.scheduler.release(held);
+  }
 
   constructor(host: SimHost, incarnation: number) {
     this.host = host;
@@ -115,6 +131,22 @@ export class SimHost {
     if (process === null || !process.alive) return;
     this.world.trace.eventText('process', this.world.scheduler.nowMs, this.id, `crash ${how}`);
     process.end({ kind: 'crashed', how }, how === 'power');
+  }
+
+  /** SIGSTOP: the process freezes (its timers, deliveries and continuations wait). */
+  pause(): void {
+    const process = this.process;
+    if (process === null || !process.alive || process.paused) return;
+    this.world.trace.eventText('process', this.world.scheduler.nowMs, this.id, 'pause');
+    process.paused = true;
+  }
+
+  /** SIGCONT. */
+  resume(): void {
+    const process = this.process;
+    if (process === null || !process.alive) return;
+    this.world.trace.eventText('process', this.world.scheduler.nowMs, this.id, 'resume');
+    process.resume();
   }
 
   /** Delivers SIGTERM/SIGINT: the process runs its stop handler, or exits 0 at once without one. */

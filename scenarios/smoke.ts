@@ -90,6 +90,7 @@ export const smoke: Scenario = {
       actions: ['partition_halves', 'partition_reset', 'isolate_one', 'cut_one_way', 'clog_one', 'swizzle_clog', 'crash_power', 'crash_process', 'restart', 'restart', 'heal', 'rot_disk'],
       meanIntervalMs: 1_500,
       crashedMax: Math.max(1, Math.floor(ctx.nodes / 4)),
+      corruptedMax: ctx.nodes, // the failure detector keeps nothing others need: any host may rot
       restart: (host) => start(ctx, host),
     });
     state.nemesis = nemesis;

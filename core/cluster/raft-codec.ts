@@ -4,7 +4,7 @@
  * decode, so a malformed message from the network is an error, never a bad step.
  */
 
-import { MsgpackError, decode, encode, type MpValue } from '../codec/msgpack.ts';
+import type { MpValue } from '../codec/msgpack.ts';
 import type { RaftMessage } from '../raft/messages.ts';
 import {
   asLogIndex,
@@ -57,19 +57,6 @@ export function hardStateFromValue(v: MpValue): HardState {
   return { term: asTerm(num(term)), vote: asRaftIdOrNone(num(vote)), commit: asLogIndex(num(commit)) };
 }
 
-export function encodeMessage(m: RaftMessage): Uint8Array {
-  return encode(messageToValue(m));
-}
-
-export function decodeMessage(bytesIn: Uint8Array): RaftMessage {
-  try {
-    return messageFromValue(decode(bytesIn));
-  } catch (error) {
-    if (error instanceof MsgpackError || error instanceof RaftCodecError) throw new RaftCodecError(`bad raft message: ${error.message}`);
-    throw new RaftCodecError(`bad raft message: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}
-
 export function messageToValue(m: RaftMessage): MpValue {
   const head: MpValue[] = [m.type, m.from, m.to, m.term];
   switch (m.type) {
@@ -109,58 +96,73 @@ export function messageToValue(m: RaftMessage): MpValue {
 
 export function messageFromValue(v: MpValue): RaftMessage {
   if (!Array.isArray(v) || v.length < 4) throw new RaftCodecError('message must be [type, from, to, term, ...]');
-  const [type, fromRaw, toRaw, termRaw, ...f] = v as MpValue[];
-  const env = { from: asRaftIdOrNone(num(fromRaw)), to: asRaftIdOrNone(num(toRaw)), term: asTerm(num(termRaw)) };
-  const need = (n: number): void => {
-    if (f.length !== n) throw new RaftCodecError(`${String(type)} needs ${n} fields, got ${f.length}`);
-  };
+  const a = v as MpValue[];
+  const type = a[0];
+  const from = asRaftIdOrNone(num(a[1]));
+  const to = asRaftIdOrNone(num(a[2]));
+  const term = asTerm(num(a[3]));
+  const fields = a.length - 4;
   switch (type) {
     case 'hup':
-      need(1);
-      return { ...env, type, transfer: f[0] === true };
+      checkFieldCount(type, fields, 1);
+      return { from, to, term, type, transfer: a[4] === true };
     case 'beat':
     case 'checkQuorum':
     case 'timeoutNow':
     case 'unreachable':
-      need(0);
-      return { ...env, type };
+      checkFieldCount(type, fields, 0);
+      return { from, to, term, type };
     case 'propose':
-      need(1);
-      return { ...env, type, entries: list(f[0]).map(entryFromValue) };
+      checkFieldCount(type, fields, 1);
+      return { from, to, term, type, entries: list(a[4]).map(entryFromValue) };
     case 'append':
-      need(4);
-      return { ...env, type, prevIndex: asLogIndex(num(f[0])), prevTerm: asTerm(num(f[1])), entries: list(f[2]).map(entryFromValue), commit: asLogIndex(num(f[3])) };
+      checkFieldCount(type, fields, 4);
+      return { from, to, term, type, prevIndex: asLogIndex(num(a[4])), prevTerm: asTerm(num(a[5])), entries: list(a[6]).map(entryFromValue), commit: asLogIndex(num(a[7])) };
     case 'appendResponse':
-      need(5);
-      return { ...env, type, index: asLogIndex(num(f[0])), reject: f[1] === true, hintIndex: asLogIndex(num(f[2])), hintTerm: asTerm(num(f[3])), requestSnapshot: f[4] === true };
+      checkFieldCount(type, fields, 5);
+      return { from, to, term, type, index: asLogIndex(num(a[4])), reject: a[5] === true, hintIndex: asLogIndex(num(a[6])), hintTerm: asTerm(num(a[7])), requestSnapshot: a[8] === true };
     case 'vote':
     case 'preVote':
-      need(4);
-      return { ...env, type, lastIndex: asLogIndex(num(f[0])), lastTerm: asTerm(num(f[1])), transfer: f[2] === true, priority: num(f[3]) };
+      checkFieldCount(type, fields, 4);
+      return { from, to, term, type, lastIndex: asLogIndex(num(a[4])), lastTerm: asTerm(num(a[5])), transfer: a[6] === true, priority: num(a[7]) };
     case 'voteResponse':
     case 'preVoteResponse':
     case 'snapshotStatus':
-      need(1);
-      return { ...env, type, reject: f[0] === true };
+      checkFieldCount(type, fields, 1);
+      return { from, to, term, type, reject: a[4] === true };
     case 'heartbeat':
-      need(2);
-      return { ...env, type, commit: asLogIndex(num(f[0])), context: bytes(f[1]) };
+      checkFieldCount(type, fields, 2);
+      return { from, to, term, type, commit: asLogIndex(num(a[4])), context: bytes(a[5]) };
     case 'heartbeatResponse':
     case 'readIndex':
-      need(1);
-      return { ...env, type, context: bytes(f[0]) };
+      checkFieldCount(type, fields, 1);
+      return { from, to, term, type, context: bytes(a[4]) };
     case 'readIndexResponse':
-      need(2);
-      return { ...env, type, index: asLogIndex(num(f[0])), context: bytes(f[1]) };
+      checkFieldCount(type, fields, 2);
+      return { from, to, term, type, index: asLogIndex(num(a[4])), context: bytes(a[5]) };
     case 'snapshot':
-      need(1);
-      return { ...env, type, snapshot: snapshotFromValue(f[0]) };
+      checkFieldCount(type, fields, 1);
+      return { from, to, term, type, snapshot: snapshotFromValue(a[4]) };
     case 'transferLeader':
-      need(1);
-      return { ...env, type, transferee: asRaftId(num(f[0])) };
+      checkFieldCount(type, fields, 1);
+      return { from, to, term, type, transferee: asRaftId(num(a[4])) };
     default:
       throw new RaftCodecError(`unknown raft message type ${String(type)}`);
   }
+}
+
+/** Decodes a message that arrived as a msgpack value (not bytes); malformed input throws RaftCodecError. */
+export function decodeMessageValue(value: MpValue): RaftMessage {
+  try {
+    return messageFromValue(value);
+  } catch (error) {
+    if (error instanceof RaftCodecError) throw error;
+    throw new RaftCodecError(`bad raft message: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function checkFieldCount(type: MpValue, actual: number, expected: number): void {
+  if (actual !== expected) throw new RaftCodecError(`${String(type)} needs ${expected} fields, got ${actual}`);
 }
 
 function tuple(v: MpValue, n: number, what: string): MpValue[] {

@@ -18,7 +18,7 @@ import type { RaftError } from '../raft/errors.ts';
 import type { RaftMessage } from '../raft/messages.ts';
 import { RawNode } from '../raft/raw-node.ts';
 import type { RaftStatus } from '../raft/status.ts';
-import { asLogIndex, asRaftId, type ConfState, type Entry, type RaftId, type RaftRole } from '../raft/types.ts';
+import { asLogIndex, asRaftId, type ConfState, type Entry, type RaftId, type RaftRole, type Snapshot } from '../raft/types.ts';
 import { decodeOp, encodeOp, type Op } from './ops.ts';
 import type { RaftStore } from './raft-store.ts';
 import type { ClusterTables } from './tables.ts';
@@ -44,6 +44,19 @@ export class RaftNodeFailure extends Error {
     super(describe(error));
     this.error = error;
   }
+}
+
+/**
+ * Raft sends one append per proposal; a burst of proposals in one Ready yields a run of appends to
+ * each follower where each continues the previous one. One append carrying all of them says the
+ * same (the follower acks the last index, which releases every earlier in-flight slot), at a
+ * fraction of the messages and acks.
+ */
+export function mergeAppends(first: RaftMessage, second: RaftMessage): RaftMessage | null {
+  if (first.type !== 'append' || second.type !== 'append' || first.term !== second.term || first.to !== second.to) return null;
+  const last = first.entries[first.entries.length - 1];
+  if (last === undefined || second.prevIndex !== last.index || second.prevTerm !== last.term) return null;
+  return { ...first, entries: [...first.entries, ...second.entries], commit: second.commit > first.commit ? second.commit : first.commit };
 }
 
 function describe(e: RaftNodeError): string {
@@ -114,6 +127,12 @@ export class RaftNode {
   private stopped = false;
   private cancelTick: (() => void) | null = null;
   private nextReadId = 1;
+  /**
+   * A TimeoutNow that arrived while committed entries were still unapplied. Raft ignores it then
+   * (a conf change among them may change who votes) and the leader does not resend it, so the
+   * driver holds it until the entries are applied.
+   */
+  private heldTimeoutNow: RaftMessage | null = null;
   /** Monotonic time each peer was last heard from (any message). */
   readonly lastHeardMs = new Map<number, number>();
 
@@ -154,6 +173,11 @@ export class RaftNode {
   step(message: RaftMessage): RaftError | undefined {
     if (this.stopped) return undefined;
     this.lastHeardMs.set(message.from, this.env.clock.nowMs());
+    if (message.type === 'timeoutNow' && this.commit > this.applied) {
+      this.heldTimeoutNow = message;
+      this.scheduleReady();
+      return undefined;
+    }
     const error = this.raw.step(message);
     this.scheduleReady();
     return error;
@@ -190,13 +214,13 @@ export class RaftNode {
    * settles once it is applied (`applied`), so callers can choose whether to wait.
    */
   propose(op: Op, timeoutMs: number): { index: number; term: number; applied: Promise<{ index: number; term: number; tuple: Tuple | undefined }> } {
-    const status = this.raw.status();
-    if (status.raftState !== 'Leader') throw new RaftNodeFailure({ kind: 'not_a_leader', leaderId: status.leaderId });
+    if (this.role !== 'Leader') throw new RaftNodeFailure({ kind: 'not_a_leader', leaderId: this.leaderId });
+    const lastBefore = this.lastIndex;
+    const term = this.term;
     const error = this.raw.propose(encodeOp(op));
     if (error !== undefined) throw new RaftNodeFailure({ kind: 'proposal_dropped', reason: error.kind === 'proposal_dropped' ? error.reason : error.kind });
-    const index = this.raw.status().lastIndex;
-    const term = status.term;
-    assert(index > status.lastIndex, 'a proposal accepted by the leader must extend its log');
+    const index = this.lastIndex;
+    assert(index > lastBefore, 'a proposal accepted by the leader must extend its log');
     const applied = new Promise<{ index: number; term: number; tuple: Tuple | undefined }>((resolve, reject) => {
       this.waiters.set(index, { term, resolve, reject });
       this.env.clock.after(timeoutMs, () => {
@@ -279,20 +303,30 @@ export class RaftNode {
     return this.raw.status();
   }
 
+  // Hot accessors read the core directly: status() builds sorted lists and progress maps.
+
   get applied(): number {
-    return this.raw.status().applied;
+    return this.raw.raft.log.applied;
+  }
+
+  get commit(): number {
+    return this.raw.raft.log.committed;
+  }
+
+  get lastIndex(): number {
+    return this.raw.raft.log.lastIndex();
   }
 
   get term(): number {
-    return this.raw.status().term;
+    return this.raw.raft.term;
   }
 
   get role(): RaftRole {
-    return this.raw.status().raftState;
+    return this.raw.raft.state;
   }
 
   get leaderId(): number {
-    return this.raw.status().leaderId;
+    return this.raw.raft.lead;
   }
 
   confState(): ConfState {
@@ -301,9 +335,8 @@ export class RaftNode {
 
   /** Whether a configuration change is in flight or the joint state not yet left. */
   confChangePending(): boolean {
-    const status = this.raw.status();
-    if (status.votersOutgoing.length > 0) return true;
-    return this.raw.raft.pendingConfIndex > status.applied;
+    if (this.raw.raft.tracker.config.voters.outgoing.size > 0) return true;
+    return this.raw.raft.pendingConfIndex > this.applied;
   }
 
   /**
@@ -311,28 +344,46 @@ export class RaftNode {
    * snapshot of the tables at the applied index. Returns the new first index.
    */
   async compactLog(upTo: number): Promise<number> {
-    const applied = this.applied;
-    const until = Math.min(upTo, applied + 1);
+    const until = Math.min(upTo, this.applied + 1);
     const first = this.store.firstIndex;
     if (until <= first) return first;
-    const snapshot = this.raw.createSnapshot(this.tables.snapshot());
-    if ('kind' in snapshot) return first;
+    const covering = this.snapshotCovering(until - 1);
+    if (covering === null) return first;
     this.raw.compact(asLogIndex(until - 1));
-    await this.store.compact(snapshot);
+    await this.store.compact(covering, until - 1);
     return this.store.firstIndex;
   }
 
-  /** Entries in [from, to] still in the log, for CaS conflict checks and `pico.raft_log()`. */
+  /** Snapshots the tables at the applied index and keeps it (the log is not compacted). */
+  private async storeFreshSnapshot(): Promise<void> {
+    const fresh = this.raw.createSnapshot(this.tables.snapshot());
+    if ('kind' in fresh) return;
+    await this.store.compact(fresh, this.store.firstIndex - 1);
+  }
+
+  /** The latest snapshot if it covers `index`, or a fresh one of the tables at the applied index. */
+  private snapshotCovering(index: number): Snapshot | null {
+    const latest = this.store.memory.snapshot();
+    if (latest.ok && latest.value.index >= index) return latest.value;
+    const fresh = this.raw.createSnapshot(this.tables.snapshot());
+    return 'kind' in fresh ? null : fresh;
+  }
+
+  /**
+   * Entries in [from, to] still in the log, including ones not yet persisted (a proposal is in
+   * the log the moment it is accepted), for CaS conflict checks and `pico.raft_log()`.
+   */
   entries(from: number, to: number): Entry[] {
-    const lo = Math.max(from, this.store.firstIndex);
-    const hi = Math.min(to, this.store.lastIndex);
+    const log = this.raw.raft.log;
+    const lo = Math.max(from, log.firstIndex());
+    const hi = Math.min(to, log.lastIndex());
     if (lo > hi) return [];
-    const result = this.store.memory.entries(asLogIndex(lo), asLogIndex(hi + 1), Number.POSITIVE_INFINITY);
+    const result = log.slice(asLogIndex(lo), asLogIndex(hi + 1), Number.POSITIVE_INFINITY);
     return result.ok ? result.value : [];
   }
 
   termAt(index: number): number | undefined {
-    const result = this.store.memory.term(asLogIndex(index));
+    const result = this.raw.raft.log.term(asLogIndex(index));
     return result.ok ? result.value : undefined;
   }
 
@@ -361,6 +412,8 @@ export class RaftNode {
   private async handleReady(): Promise<void> {
     const ready = this.raw.ready();
     await this.store.persist(ready.snapshot, ready.entries, ready.hardState, ready.mustSync);
+    // BUGGIFY: a slow disk or a busy process between persisting and sending.
+    if (this.env.buggify('raft.ready.slow')) await this.env.clock.sleep(this.env.random.int(50));
     if (this.stopped) return;
     this.sendAll(ready.messages);
     if (ready.snapshot !== undefined && ready.snapshot.index > 0) {
@@ -370,16 +423,30 @@ export class RaftNode {
     for (const entry of ready.committedEntries) this.apply(entry);
     for (const rs of ready.readStates) this.answerRead(new TextDecoder().decode(rs.context), rs.index);
     this.raw.advance();
+    // A follower joined after the stored snapshot was taken and needs one that includes it.
+    if (ready.snapshotWanted && this.applied > 0) await this.storeFreshSnapshot();
+    this.releaseHeldTimeoutNow();
     if (ready.softState !== undefined) this.hooks.roleChanged?.(ready.softState.raftState, ready.softState.leaderId);
     this.notifyApplied();
     await this.maybeCompact();
+  }
+
+  private releaseHeldTimeoutNow(): void {
+    const held = this.heldTimeoutNow;
+    if (held === null) return;
+    if (this.commit > this.applied) return;
+    this.heldTimeoutNow = null;
+    if (held.term === this.term) this.raw.step(held);
   }
 
   private sendAll(messages: readonly RaftMessage[]): void {
     const byPeer = new Map<number, RaftMessage[]>();
     for (const m of messages) {
       const list = byPeer.get(m.to) ?? [];
-      list.push(m);
+      const previous = list[list.length - 1];
+      const merged = previous === undefined ? null : mergeAppends(previous, m);
+      if (merged !== null) list[list.length - 1] = merged;
+      else list.push(m);
       byPeer.set(m.to, list);
     }
     for (const [to, list] of byPeer) this.transport.send(asRaftId(to), list);
@@ -388,6 +455,7 @@ export class RaftNode {
   private apply(entry: Entry): void {
     if (entry.kind === 'confChange') {
       this.raw.applyConfChange(decodeConfChange(entry.data));
+      this.hooks.applied?.({ index: entry.index, term: entry.term, op: null });
       return;
     }
     let op: Op | null = null;

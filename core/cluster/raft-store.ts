@@ -29,6 +29,8 @@ export interface Identity {
   readonly instanceId: string;
   readonly clusterId: string;
   readonly replicasetId: string;
+  /** Learned (from a peer) that it was expelled: it must never start again. */
+  readonly expelled?: boolean;
 }
 
 export function entryKey(index: number): Uint8Array {
@@ -56,6 +58,8 @@ export class RaftStore {
   private readonly store: Store;
   /** Highest entry index present on disk (entries are contiguous from the snapshot on). */
   private diskLastIndex = 0;
+  /** Lowest entry index that may still be on disk. */
+  private diskFirstIndex = 1;
   private snapshotIndex = 0;
 
   private constructor(store: Store) {
@@ -71,6 +75,10 @@ export class RaftStore {
     else if (snapRecord !== undefined) raft.memory.bootstrap(snapshot.confState);
     raft.snapshotIndex = snapshot.index;
     raft.diskLastIndex = snapshot.index;
+    // Entries the snapshot covers may linger after a partial compaction: start deleting from there.
+    for (const [key] of store.range({ from: entryKey(0), to: entryKey(Number.MAX_SAFE_INTEGER), limit: 1 })) {
+      raft.diskFirstIndex = Number(new DataView(key.buffer, key.byteOffset).getBigUint64(1));
+    }
     const entries: Entry[] = [];
     for (const [key, value] of store.range({ from: entryKey(snapshot.index + 1), to: entryKey(Number.MAX_SAFE_INTEGER) })) {
       const entry = entryFromValue(unsealed(value, `raft log entry ${new DataView(key.buffer, key.byteOffset).getBigUint64(1)}`));
@@ -89,7 +97,13 @@ export class RaftStore {
     const record = this.store.get(KEY_IDENTITY);
     if (record === undefined) return undefined;
     const v = unsealed(record, 'raft identity') as Record<string, MpValue>;
-    return { raftId: v['raftId'] as number, instanceId: v['instanceId'] as string, clusterId: v['clusterId'] as string, replicasetId: v['replicasetId'] as string };
+    return {
+      raftId: v['raftId'] as number,
+      instanceId: v['instanceId'] as string,
+      clusterId: v['clusterId'] as string,
+      replicasetId: v['replicasetId'] as string,
+      ...(v['expelled'] === true ? { expelled: true } : {}),
+    };
   }
 
   async saveIdentity(identity: Identity): Promise<void> {
@@ -123,9 +137,10 @@ export class RaftStore {
   private snapshotOps(snapshot: Snapshot): Op[] {
     const ops: Op[] = [{ kind: 'put', key: KEY_SNAPSHOT, value: sealed(snapshotToValue(snapshot)) }];
     // A received snapshot replaces the whole log.
-    for (let i = this.snapshotIndex + 1; i <= this.diskLastIndex; i++) ops.push({ kind: 'delete', key: entryKey(i) });
+    for (let i = this.diskFirstIndex; i <= this.diskLastIndex; i++) ops.push({ kind: 'delete', key: entryKey(i) });
     this.snapshotIndex = snapshot.index;
     this.diskLastIndex = snapshot.index;
+    this.diskFirstIndex = snapshot.index + 1;
     return ops;
   }
 
@@ -142,14 +157,22 @@ export class RaftStore {
   }
 
   /**
-   * Records a snapshot of the applied state at `index` and drops the entries it covers.
-   * The snapshot must be durable before the entries go, which one atomic batch guarantees.
+   * Records a snapshot of the applied state and drops the entries up to `compactIndex` (which
+   * the snapshot covers). Snapshot and deletions go in one atomic batch, so a crash never leaves
+   * a hole. After a restart the log starts right after the snapshot.
    */
-  async compact(snapshot: Snapshot): Promise<void> {
+  async compact(snapshot: Snapshot, compactIndex: number): Promise<void> {
+    assert(compactIndex <= snapshot.index, () => `compacting ${compactIndex} past the snapshot at ${snapshot.index}`);
     const ops: Op[] = [{ kind: 'put', key: KEY_SNAPSHOT, value: sealed(snapshotToValue(snapshot)) }];
-    for (let i = this.snapshotIndex + 1; i <= snapshot.index; i++) ops.push({ kind: 'delete', key: entryKey(i) });
+    for (let i = this.diskFirstIndex; i <= compactIndex; i++) ops.push({ kind: 'delete', key: entryKey(i) });
     await this.store.write(ops, 'fsync');
+    this.diskFirstIndex = Math.max(this.diskFirstIndex, compactIndex + 1);
     this.snapshotIndex = Math.max(this.snapshotIndex, snapshot.index);
+  }
+
+  /** Nothing persisted yet (no entries, no hard state, no snapshot). */
+  isEmpty(): boolean {
+    return this.diskLastIndex === 0 && this.store.get(KEY_HARD_STATE) === undefined && this.store.get(KEY_SNAPSHOT) === undefined;
   }
 
   get firstIndex(): LogIndex {

@@ -200,23 +200,22 @@ export class MpWriter {
   }
 
   str(value: string): void {
-    // Short ASCII strings dominate (field names, proc names): encode them without TextEncoder.
+    // ASCII dominates (names, ids, addresses, uuids): write it without TextEncoder's allocation.
     const n = value.length;
-    if (n < 32) {
-      let ascii = true;
-      for (let i = 0; i < n; i++) {
-        if (value.charCodeAt(i) > 0x7f) {
-          ascii = false;
-          break;
-        }
+    if (n < 0x10000 && isAscii(value)) {
+      this.ensure(3 + n);
+      const b = this.buffer;
+      if (n < 32) b[this.length++] = 0xa0 | n;
+      else if (n < 0x100) {
+        b[this.length++] = 0xd9;
+        b[this.length++] = n;
+      } else {
+        b[this.length++] = 0xda;
+        this.view.setUint16(this.length, n);
+        this.length += 2;
       }
-      if (ascii) {
-        this.ensure(1 + n);
-        const b = this.buffer;
-        b[this.length++] = 0xa0 | n;
-        for (let i = 0; i < n; i++) b[this.length++] = value.charCodeAt(i);
-        return;
-      }
+      for (let i = 0; i < n; i++) b[this.length++] = value.charCodeAt(i);
+      return;
     }
     this.strBytes(textEncoder.encode(value));
   }
@@ -360,6 +359,11 @@ export class MpWriter {
       this.value(record[k], depth + 1);
     }
   }
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 const sharedWriter = new MpWriter(4096);

@@ -100,44 +100,46 @@ export class Governor {
       case 'downgrade':
         await this.rpcAll(step.shardingTargets, PROC_SHARDING, [shardingConfigToValue(this.shardingConfig(step.instance.instanceId))]);
         return this.setGrade(step.instance, step.currentGrade);
-      case 'raft_sync':
-        await this.rpc(step.instance, PROC_SYNC_RAFT, [this.node.requireRaft().applied, this.timeoutMs()], false);
-        return this.setGrade(step.instance, grade('RaftSynced', step.instance.targetGrade.incarnation));
+      case 'raft_sync': {
+        const index = this.node.requireRaft().applied;
+        await Promise.all(step.instances.map((i) => this.rpc(i, PROC_SYNC_RAFT, [index, this.timeoutMs()], false)));
+        return this.setGrades(step.instances, 'RaftSynced');
+      }
       case 'create_replicaset':
-        await this.rpc(step.instance, PROC_REPLICATION_PROMOTE, []);
-        await this.propose({ kind: 'dml', dml: { op: 'insert', space: TABLE_DEFS.replicaset.name, tuple: replicasetToTuple(step.replicaset) } });
+        await Promise.all(step.created.map(({ instance }) => this.rpc(instance, PROC_REPLICATION_PROMOTE, [])));
+        await this.proposeAll(step.created.map(({ replicaset }) => ({ kind: 'dml', dml: { op: 'insert', space: TABLE_DEFS.replicaset.name, tuple: replicasetToTuple(replicaset) } })));
         return;
       case 'replication':
-        return this.replication(step.instance, step.targets, step.masterId);
+        return this.replication(step.instances, step.targets);
       case 'sharding_init':
         await this.rpcAll(step.targets, PROC_SHARDING, [shardingConfigToValue(this.shardingConfig())]);
-        return this.setGrade(step.instance, grade('ShardingInitialized', step.instance.targetGrade.incarnation));
+        return this.setGrades(step.instances, 'ShardingInitialized');
       case 'sharding_boot':
         await this.rpc(step.master, PROC_SHARDING_BOOTSTRAP, []);
         await this.propose({ kind: 'dml', dml: { op: 'replace', space: TABLE_DEFS.property.name, tuple: [PROPERTY.vshardBootstrapped, true] } });
         return;
       case 'propose_weight':
-        await this.propose({
-          kind: 'dml',
-          dml: {
-            op: 'update',
-            space: TABLE_DEFS.replicaset.name,
-            key: [step.replicasetId],
-            ops: [
-              ['=', 'weight[1]', step.weight.value],
-              ['=', 'weight[3]', step.weight.state],
-            ],
-          },
-        });
+        await this.proposeAll(
+          step.weights.map(({ replicasetId, weight }) => ({
+            kind: 'dml',
+            dml: {
+              op: 'update',
+              space: TABLE_DEFS.replicaset.name,
+              key: [replicasetId],
+              ops: [
+                ['=', 'weight[1]', weight.value],
+                ['=', 'weight[3]', weight.state],
+              ],
+            },
+          })),
+        );
         return;
       case 'skip_sharding':
       case 'to_online':
-        return this.setGrade(step.instance, grade('Online', step.instance.targetGrade.incarnation));
+        return this.setGrades(step.instances, 'Online');
       case 'update_weights':
         await this.rpcAll(step.targets, PROC_SHARDING, [shardingConfigToValue(this.shardingConfig())]);
-        for (const id of step.replicasetIds) {
-          await this.propose({ kind: 'dml', dml: { op: 'update', space: TABLE_DEFS.replicaset.name, key: [id], ops: [['=', 'weight[3]', 'UpToDate']] } });
-        }
+        await this.proposeAll(step.replicasetIds.map((id) => ({ kind: 'dml', dml: { op: 'update', space: TABLE_DEFS.replicaset.name, key: [id], ops: [['=', 'weight[3]', 'UpToDate']] } })));
         return;
       case 'idle':
         return;
@@ -176,10 +178,18 @@ export class Governor {
     node.log.info('replicaset master switched', { replicaset_id: replicasetId, from, to });
   }
 
-  private async replication(instance: Instance, targets: readonly Instance[], masterId: string): Promise<void> {
-    const peers = targets.map((t) => this.node.peerAddress(t.raftId)).filter((a): a is string => a !== undefined);
-    await Promise.all(targets.map((t) => this.rpc(t, PROC_REPLICATION, [t.replicasetId, t.instanceId === masterId, peers])));
-    await this.setGrade(instance, grade('Replicated', instance.targetGrade.incarnation));
+  /** Every target learns its replicaset's peers and whether it is the master. */
+  private async replication(instances: readonly Instance[], targets: readonly Instance[]): Promise<void> {
+    const node = this.node;
+    const peersOf = (replicasetId: string): string[] =>
+      targets.filter((t) => t.replicasetId === replicasetId).map((t) => node.peerAddress(t.raftId)).filter((a): a is string => a !== undefined);
+    await Promise.all(
+      targets.map((t) => {
+        const masterId = node.tables.replicaset(t.replicasetId)?.masterId;
+        return this.rpc(t, PROC_REPLICATION, [t.replicasetId, t.instanceId === masterId, peersOf(t.replicasetId)]);
+      }),
+    );
+    await this.setGrades(instances, 'Replicated');
   }
 
   /** The vshard configuration over instances that may respond (minus `excluding`). */
@@ -210,8 +220,35 @@ export class Governor {
     await this.propose({ kind: 'persist_instance', instance: { ...fresh, currentGrade: current } });
   }
 
+  /** Moves each instance to `variant` at its target incarnation. */
+  private async setGrades(instances: readonly Instance[], variant: CurrentGrade['variant']): Promise<void> {
+    const ops: Op[] = instances.map((instance) => {
+      const fresh = this.node.tables.instance(instance.instanceId) ?? instance;
+      const current = grade(variant, instance.targetGrade.incarnation);
+      this.node.log.info('grade changed', { instance_id: instance.instanceId, current: `${current.variant}(${current.incarnation})` });
+      return { kind: 'persist_instance', instance: { ...fresh, currentGrade: current } };
+    });
+    await this.proposeAll(ops);
+  }
+
   private async propose(op: Op): Promise<void> {
+    await this.maybeStall();
     await this.node.requireLeader().proposeAndWait(op, this.timeoutMs());
+  }
+
+  /** BUGGIFY: the governor pauses between doing a step and recording it (elections happen meanwhile). */
+  private async maybeStall(): Promise<void> {
+    if (this.node.env.buggify('governor.step.stall')) await this.node.env.clock.sleep(this.node.env.random.int(300));
+  }
+
+  /** Proposes every op at once (they travel together), then waits for all of them. */
+  private async proposeAll(ops: readonly Op[]): Promise<void> {
+    await this.maybeStall();
+    const raft = this.node.requireLeader();
+    const applied = ops.map((op) => raft.propose(op, this.timeoutMs()).applied);
+    const results = await Promise.allSettled(applied);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
   }
 
   /** Calls a fenced RPC `(term, index, timeout_ms, ...args)` (or a plain one) on an instance. */

@@ -24,6 +24,13 @@ import type { Instance, Replicaset, Weight } from '../cluster/records.ts';
 import { replicasetUuid } from '../cluster/uuid.ts';
 import { planConfChange, type ConfChangeSingle } from './conf-change.ts';
 
+/**
+ * Instances one step may move at once. Picodata moves one instance per step; moving every
+ * instance that needs the same step together keeps each transition identical but turns O(N)
+ * steps (each committed to all N instances) into a handful when many join at once.
+ */
+export const GOVERNOR_BATCH_INSTANCES_MAX = 64;
+
 export interface GovernorSnapshot {
   /** The leader this governor runs on. */
   readonly selfRaftId: number;
@@ -48,21 +55,20 @@ export type Plan =
       /** Instances whose sharding configuration must drop the downgraded one first. */
       readonly shardingTargets: readonly Instance[];
     }
-  | { readonly kind: 'raft_sync'; readonly instance: Instance }
-  | { readonly kind: 'create_replicaset'; readonly instance: Instance; readonly replicaset: Replicaset }
+  | { readonly kind: 'raft_sync'; readonly instances: readonly Instance[] }
+  | { readonly kind: 'create_replicaset'; readonly created: ReadonlyArray<{ readonly instance: Instance; readonly replicaset: Replicaset }> }
   | {
       readonly kind: 'replication';
-      readonly instance: Instance;
-      /** Members that get the new replication configuration (the instance included). */
+      readonly instances: readonly Instance[];
+      /** Members that get the new replication configuration (the instances included). */
       readonly targets: readonly Instance[];
-      readonly masterId: string;
     }
-  | { readonly kind: 'sharding_init'; readonly instance: Instance; readonly targets: readonly Instance[] }
+  | { readonly kind: 'sharding_init'; readonly instances: readonly Instance[]; readonly targets: readonly Instance[] }
   | { readonly kind: 'sharding_boot'; readonly replicasetId: string; readonly master: Instance }
-  | { readonly kind: 'propose_weight'; readonly replicasetId: string; readonly weight: Weight }
-  | { readonly kind: 'skip_sharding'; readonly instance: Instance }
+  | { readonly kind: 'propose_weight'; readonly weights: ReadonlyArray<{ readonly replicasetId: string; readonly weight: Weight }> }
+  | { readonly kind: 'skip_sharding'; readonly instances: readonly Instance[] }
   | { readonly kind: 'update_weights'; readonly replicasetIds: readonly string[]; readonly targets: readonly Instance[] }
-  | { readonly kind: 'to_online'; readonly instance: Instance }
+  | { readonly kind: 'to_online'; readonly instances: readonly Instance[] }
   | { readonly kind: 'idle' };
 
 export type PlanKind = Plan['kind'];
@@ -104,7 +110,7 @@ function planDowngrade(s: GovernorSnapshot): Plan | undefined {
   const instance = s.instances.find(isDowngrading);
   if (instance === undefined) return undefined;
   if (instance.raftId === s.selfRaftId) {
-    const to = s.voters.map((id) => s.instances.find((i) => i.raftId === id)).find((i) => i !== undefined && i.raftId !== s.selfRaftId && mayRespond(i.targetGrade));
+    const to = [...s.voters].sort((a, b) => a - b).map((id) => s.instances.find((i) => i.raftId === id)).find((i) => i !== undefined && i.raftId !== s.selfRaftId && mayRespond(i.targetGrade));
     if (to !== undefined) return { kind: 'transfer_leadership', toRaftId: to.raftId };
   }
   const replicaset = s.replicasets.find((r) => r.replicasetId === instance.replicasetId);
@@ -119,29 +125,45 @@ function planDowngrade(s: GovernorSnapshot): Plan | undefined {
   return { kind: 'downgrade', instance, currentGrade: grade(variant, instance.targetGrade.incarnation), shardingTargets };
 }
 
+function batch(s: GovernorSnapshot, pick: (i: Instance) => boolean): Instance[] {
+  return s.instances.filter(pick).slice(0, GOVERNOR_BATCH_INSTANCES_MAX);
+}
+
 function planRaftSync(s: GovernorSnapshot): Plan | undefined {
-  const instance = s.instances.find((i) => isUpgrading(i, 'Offline'));
-  return instance === undefined ? undefined : { kind: 'raft_sync', instance };
+  const instances = batch(s, (i) => isUpgrading(i, 'Offline'));
+  return instances.length === 0 ? undefined : { kind: 'raft_sync', instances };
 }
 
 function planCreateReplicaset(s: GovernorSnapshot): Plan | undefined {
-  const instance = s.instances.find((i) => isUpgrading(i, 'RaftSynced') && !s.replicasets.some((r) => r.replicasetId === i.replicasetId));
-  if (instance === undefined) return undefined;
-  const replicaset: Replicaset = {
-    replicasetId: instance.replicasetId,
-    replicasetUuid: replicasetUuid(instance.replicasetId),
-    masterId: instance.instanceId,
-    weight: { value: 0, origin: 'Auto', state: 'Initial' },
-    currentSchemaVersion: 0,
-  };
-  return { kind: 'create_replicaset', instance, replicaset };
+  const created: Array<{ instance: Instance; replicaset: Replicaset }> = [];
+  const seen = new Set<string>();
+  for (const instance of s.instances) {
+    if (created.length >= GOVERNOR_BATCH_INSTANCES_MAX) break;
+    if (!isUpgrading(instance, 'RaftSynced') || seen.has(instance.replicasetId)) continue;
+    if (s.replicasets.some((r) => r.replicasetId === instance.replicasetId)) continue;
+    seen.add(instance.replicasetId); // one master per new replicaset: the first member to get here
+    created.push({
+      instance,
+      replicaset: {
+        replicasetId: instance.replicasetId,
+        replicasetUuid: replicasetUuid(instance.replicasetId),
+        masterId: instance.instanceId,
+        weight: { value: 0, origin: 'Auto', state: 'Initial' },
+        currentSchemaVersion: 0,
+      },
+    });
+  }
+  return created.length === 0 ? undefined : { kind: 'create_replicaset', created };
 }
 
-/** A master whose instance is going away (and is already down) hands over to a live member. */
+/**
+ * A master that is going away (and is already down), or that is no longer a member (it was wiped
+ * and rejoined elsewhere under the same instance id), hands over to a live member.
+ */
 function planSwitchMaster(s: GovernorSnapshot): Plan | undefined {
   for (const r of s.replicasets) {
     const master = s.instances.find((i) => i.instanceId === r.masterId);
-    if (master !== undefined && mayRespond(master.targetGrade)) continue;
+    if (master !== undefined && master.replicasetId === r.replicasetId && mayRespond(master.targetGrade)) continue;
     const successor = members(s, r.replicasetId).find((m) => m.instanceId !== r.masterId && mayRespond(m.targetGrade) && m.currentGrade.variant !== 'Offline');
     if (successor !== undefined) return { kind: 'switch_master', replicasetId: r.replicasetId, fromInstanceId: r.masterId, toInstanceId: successor.instanceId };
   }
@@ -149,12 +171,14 @@ function planSwitchMaster(s: GovernorSnapshot): Plan | undefined {
 }
 
 function planReplication(s: GovernorSnapshot): Plan | undefined {
-  const instance = s.instances.find((i) => isUpgrading(i, 'RaftSynced'));
-  if (instance === undefined) return undefined;
-  const replicaset = s.replicasets.find((r) => r.replicasetId === instance.replicasetId);
-  if (replicaset === undefined) return undefined;
-  const targets = members(s, instance.replicasetId).filter((m) => m.instanceId === instance.instanceId || mayRespond(m.targetGrade));
-  return { kind: 'replication', instance, targets, masterId: replicaset.masterId };
+  const instances = batch(s, (i) => isUpgrading(i, 'RaftSynced') && s.replicasets.some((r) => r.replicasetId === i.replicasetId));
+  if (instances.length === 0) return undefined;
+  const moving = new Set(instances.map((i) => i.instanceId));
+  const replicasetIds = new Set(instances.map((i) => i.replicasetId));
+  const targets = s.instances.filter(
+    (m) => replicasetIds.has(m.replicasetId) && m.currentGrade.variant !== 'Expelled' && (moving.has(m.instanceId) || mayRespond(m.targetGrade)),
+  );
+  return { kind: 'replication', instances, targets };
 }
 
 function weightOf(s: GovernorSnapshot, replicasetId: string): Weight | undefined {
@@ -162,10 +186,11 @@ function weightOf(s: GovernorSnapshot, replicasetId: string): Weight | undefined
 }
 
 function planShardingInit(s: GovernorSnapshot): Plan | undefined {
-  const instance = s.instances.find((i) => isUpgrading(i, 'Replicated') && (s.vshardBootstrapped || (weightOf(s, i.replicasetId)?.value ?? 0) !== 0));
-  if (instance === undefined) return undefined;
-  const targets = s.instances.filter((i) => i.instanceId === instance.instanceId || (mayRespond(i.targetGrade) && isShardingReady(i.currentGrade.variant)));
-  return { kind: 'sharding_init', instance, targets };
+  const instances = batch(s, (i) => isUpgrading(i, 'Replicated') && (s.vshardBootstrapped || (weightOf(s, i.replicasetId)?.value ?? 0) !== 0));
+  if (instances.length === 0) return undefined;
+  const moving = new Set(instances.map((i) => i.instanceId));
+  const targets = s.instances.filter((i) => moving.has(i.instanceId) || (mayRespond(i.targetGrade) && isShardingReady(i.currentGrade.variant)));
+  return { kind: 'sharding_init', instances, targets };
 }
 
 function planShardingBoot(s: GovernorSnapshot): Plan | undefined {
@@ -178,17 +203,20 @@ function planShardingBoot(s: GovernorSnapshot): Plan | undefined {
 }
 
 function planProposeWeight(s: GovernorSnapshot): Plan | undefined {
+  const weights: Array<{ replicasetId: string; weight: Weight }> = [];
   for (const r of s.replicasets) {
     const live = members(s, r.replicasetId).filter((m) => mayRespond(m.targetGrade));
     if (live.length < s.replicationFactor || r.weight.value !== 0 || r.weight.origin !== 'Auto' || r.weight.state === 'Updating') continue;
-    return { kind: 'propose_weight', replicasetId: r.replicasetId, weight: { value: 1, origin: 'Auto', state: s.vshardBootstrapped ? 'Updating' : 'UpToDate' } };
+    weights.push({ replicasetId: r.replicasetId, weight: { value: 1, origin: 'Auto', state: s.vshardBootstrapped ? 'Updating' : 'UpToDate' } });
+    // Before the buckets are distributed one weighted replicaset suffices (it gets them all).
+    if (!s.vshardBootstrapped) break;
   }
-  return undefined;
+  return weights.length === 0 ? undefined : { kind: 'propose_weight', weights };
 }
 
 function planSkipSharding(s: GovernorSnapshot): Plan | undefined {
-  const instance = s.instances.find((i) => isUpgrading(i, 'Replicated'));
-  return instance === undefined ? undefined : { kind: 'skip_sharding', instance };
+  const instances = batch(s, (i) => isUpgrading(i, 'Replicated'));
+  return instances.length === 0 ? undefined : { kind: 'skip_sharding', instances };
 }
 
 function planUpdateWeights(s: GovernorSnapshot): Plan | undefined {
@@ -199,8 +227,8 @@ function planUpdateWeights(s: GovernorSnapshot): Plan | undefined {
 }
 
 function planToOnline(s: GovernorSnapshot): Plan | undefined {
-  const instance = s.instances.find((i) => isUpgrading(i, 'ShardingInitialized'));
-  return instance === undefined ? undefined : { kind: 'to_online', instance };
+  const instances = batch(s, (i) => isUpgrading(i, 'ShardingInitialized'));
+  return instances.length === 0 ? undefined : { kind: 'to_online', instances };
 }
 
 /** Members of a replicaset in raft id order. */

@@ -27,6 +27,11 @@ export async function join(node: Node, leaderAddress: string): Promise<Identity 
   for (;;) {
     node.log.info('joining', { leader: target });
     const result = await node.pool.call(target, PROC_RAFT_JOIN, args, o.tuning.syncRpcTimeoutMs);
+    // BUGGIFY: the reply is lost after the leader admitted us; joining again must still work.
+    if (result.ok && node.env.buggify('join.reply.lost')) {
+      await node.env.clock.sleep(o.tuning.joinRetryMs);
+      continue;
+    }
     if (!result.ok) {
       const message = describeClientError(result.error);
       if (result.error.kind === 'server' && isDefinitiveRefusal(message)) {

@@ -4,9 +4,12 @@
  */
 
 import { Box } from '../box/box.ts';
+import { BoxError, ErrorCode } from '../box/errors.ts';
+import { DiskError } from '../env/disk.ts';
 import type { MpValue } from '../codec/msgpack.ts';
 import { Topology } from '../cluster/topology.ts';
-import { ClusterTables } from '../cluster/tables.ts';
+import { ClusterTables, TABLE_DEFS } from '../cluster/tables.ts';
+import type { Op } from '../cluster/ops.ts';
 import { RaftNode, type RaftNodeHooks } from '../cluster/raft-node.ts';
 import { RaftStore, type Identity } from '../cluster/raft-store.ts';
 import type { Discovery } from '../cluster/discovery.ts';
@@ -75,7 +78,14 @@ export class Node {
   /** Opens the local stores. Corrupt data stops the instance instead of being served. */
   static async open(env: Env, options: NodeOptions): Promise<Node | null> {
     try {
-      const raftStore = RaftStore.load(await env.disk.open(RAFT_STORE));
+      let raftStore = RaftStore.load(await env.disk.open(RAFT_STORE));
+      if (raftStore.identity() === undefined && !raftStore.isEmpty()) {
+        // Interrupted before its identity was saved (a crash mid-boot): like Picodata's
+        // supervisor, wipe the Raft state and start over from discovery.
+        env.log.warn('raft state without an identity, wiping it and starting over');
+        await env.disk.destroy(RAFT_STORE);
+        raftStore = RaftStore.load(await env.disk.open(RAFT_STORE));
+      }
       const box = await Box.open({ disk: env.disk, log: env.log, walMode: options.walMode, readOnly: true, checkpointWalRowsMax: 0 });
       return new Node(env, options, box, raftStore);
     } catch (error) {
@@ -84,9 +94,16 @@ export class Node {
         env.process.exit(EXIT_CORRUPT_DATA);
         return null;
       }
-      if (error instanceof Error && error.name === 'DiskError') {
-        env.log.error('cannot read the data directory', { reason: error.message });
+      if (error instanceof DiskError) {
+        env.log.error('cannot use the data directory', { reason: error.message });
         env.process.exit(EXIT_IO_ERROR);
+        return null;
+      }
+      if (error instanceof BoxError) {
+        // Recovery found nothing usable (a rotten snapshot and no older one), or a write failed.
+        const corrupt = error.code === ErrorCode.ER_MISSING_SNAPSHOT;
+        env.log.error(corrupt ? 'data directory is corrupt, refusing to start' : 'storage failed while starting', { reason: error.message, code: error.codeName });
+        env.process.exit(corrupt ? EXIT_CORRUPT_DATA : EXIT_IO_ERROR);
         return null;
       }
       throw error;
@@ -121,10 +138,12 @@ export class Node {
       {
         ...hooks,
         applied: (entry) => {
+          this.keepTopologyCurrent(entry.op);
           hooks.applied?.(entry);
           this.changed();
         },
         restored: (index) => {
+          this.topologyCache = null;
           hooks.restored?.(index);
           this.changed();
         },
@@ -171,6 +190,16 @@ export class Node {
       };
     }
     return this.topologyCache.topology;
+  }
+
+  /**
+   * Applied instance records replace what the leader's view holds for them (the governor changes
+   * current grades through the log). A raw DML on the instance table invalidates the view.
+   */
+  private keepTopologyCurrent(op: Op | null): void {
+    if (op === null || this.topologyCache === null) return;
+    if (op.kind === 'persist_instance') this.topologyCache.topology.remember(op.instance);
+    else if (op.kind === 'dml' && op.dml.space === TABLE_DEFS.instance.name) this.topologyCache = null;
   }
 
   /** The cluster id of the cluster this instance belongs to (its own option until it joins). */

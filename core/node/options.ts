@@ -49,8 +49,11 @@ export interface NodeTuning {
 
 export const DEFAULT_TUNING: NodeTuning = {
   raftTickMs: 100,
-  raft: { ...PICODATA_2211_DEFAULTS },
-  raftCompactEntriesMax: 10_000,
+  // Picodata 22.11's timings, but appends may carry many entries (raft-rs's default of one entry
+  // per message makes every burst of proposals cost one message per entry per follower).
+  raft: { ...PICODATA_2211_DEFAULTS, maxSizePerMsgBytes: 1024 * 1024 },
+  // A joiner replays the whole log; past this many entries it gets a snapshot of the tables instead.
+  raftCompactEntriesMax: 1_000,
   syncRpcTimeoutMs: 10_000,
   governorRetryMs: 250,
   discoveryRequestTimeoutMs: 2_000,

@@ -1,16 +1,20 @@
 /**
  * Raft messages between instances travel as `.proc_raft_interact(from_address, [messages])`
- * calls, one call per peer per Ready. The reply is ignored; a failed call tells the core the peer
+ * calls, one call per peer per Ready; each message is a msgpack array (core/cluster/raft-codec.ts)
+ * nested in the call's arguments, so it is encoded and decoded once. The reply is ignored; a failed call tells the core the peer
  * is unreachable (and that a snapshot in it failed), which is how Raft learns to probe again.
  */
 
-import { encodeMessage } from '../cluster/raft-codec.ts';
+import { messageToValue } from '../cluster/raft-codec.ts';
 import type { RaftTransport } from '../cluster/raft-node.ts';
 import type { RaftMessage } from '../raft/messages.ts';
 import type { RaftId } from '../raft/types.ts';
 import type { Node } from './node.ts';
 
 export const PROC_RAFT_INTERACT = '.proc_raft_interact';
+
+/** Share of BUGGIFY passes at the drop site that actually drop a batch. */
+const RARE_DROP_PROBABILITY = 0.1;
 
 export class RaftTransportOverRpc implements RaftTransport {
   private readonly node: Node;
@@ -29,12 +33,19 @@ export class RaftTransportOverRpc implements RaftTransport {
       raft.reportUnreachable(to);
       return;
     }
+    // BUGGIFY: lose a batch now and then (a connection reset eats what was in flight); Raft must
+    // retransmit. Rarer than a plain BUGGIFY pass: a quarter of all traffic lost is a broken
+    // network, not a rare event.
+    if (node.env.buggify('raft.transport.drop') && node.env.random.float() < RARE_DROP_PROBABILITY) {
+      raft.reportUnreachable(to);
+      return;
+    }
     const inFlight = this.inFlight.get(to) ?? 0;
     if (inFlight >= node.options.tuning.raftMessagesInFlightMax) return; // Raft retransmits what is lost
     this.inFlight.set(to, inFlight + 1);
     const hasSnapshot = messages.some((m) => m.type === 'snapshot');
     const timeoutMs = node.options.tuning.raftTickMs * (hasSnapshot ? 100 : 20);
-    void node.pool.call(address, PROC_RAFT_INTERACT, [node.options.advertise, messages.map(encodeMessage)], timeoutMs).then((result) => {
+    void node.pool.call(address, PROC_RAFT_INTERACT, [node.options.advertise, messages.map(messageToValue)], timeoutMs).then((result) => {
       this.inFlight.set(to, (this.inFlight.get(to) ?? 1) - 1);
       if (node.raft !== raft) return;
       if (!result.ok) raft.reportUnreachable(to);

@@ -5,11 +5,19 @@
  *   away. Instances not yet in the Raft configuration are not judged.
  * - On every instance: finding itself marked Offline while alive and not stopping, it asks for
  *   Online again (a new incarnation), and the governor brings it back.
+ * - An instance that has not heard from a leader for long asks its peers about itself: Raft
+ *   cannot tell a node it was removed from the configuration, so one expelled while it lagged
+ *   would otherwise wait (or campaign) forever instead of exiting.
  */
 
 import { mayRespond } from '../cluster/grade.ts';
+import { field } from '../rpc/proc-error.ts';
 import type { Node } from './node.ts';
+import { EXIT_OK } from './options.ts';
 import { requestTargetGrade } from './target-grade.ts';
+
+/** Peers an instance without a leader asks about itself per window. */
+const PEERS_ASKED_MAX = 5;
 
 export class Sentinel {
   private readonly node: Node;
@@ -17,6 +25,8 @@ export class Sentinel {
   /** When each raft id was first seen in the configuration by this leader, for its grace period. */
   private readonly firstSeenMs = new Map<number, number>();
   private leaderTerm = -1;
+  /** When this instance last heard from a leader (monotonic ms); 0 = not yet judged. */
+  private leaderSeenMs = 0;
 
   constructor(node: Node) {
     this.node = node;
@@ -35,6 +45,7 @@ export class Sentinel {
       try {
         if (node.isLeader() && tuning.autoOfflineTimeoutMs > 0) await this.judgeOthers();
         if (node.state === 'online') await this.reviveSelf();
+        await this.askWhetherExpelled();
       } catch (error) {
         node.log.verbose('sentinel step failed', { reason: error instanceof Error ? error.message : String(error) });
       }
@@ -60,6 +71,45 @@ export class Sentinel {
       if (!updated.ok) continue;
       node.log.warn('instance is not responding, marking it Offline', { instance_id: instance.instanceId, silent_ms: Math.round(nowMs - heardMs) });
       await raft.proposeAndWait({ kind: 'persist_instance', instance: updated.value }, node.options.tuning.syncRpcTimeoutMs);
+    }
+  }
+
+  private async askWhetherExpelled(): Promise<void> {
+    const node = this.node;
+    const raft = node.raft;
+    const nowMs = node.env.clock.nowMs();
+    if (raft === null || raft.role === 'Leader' || this.leaderSeenMs === 0) {
+      this.leaderSeenMs = nowMs;
+      return;
+    }
+    // A learner never campaigns, so it may keep naming a leader that stopped talking to it
+    // (after removing it): judge by when the leader was last heard from, not by its id.
+    const heardMs = raft.leaderId === 0 ? undefined : raft.lastHeardMs.get(raft.leaderId);
+    if (heardMs !== undefined && heardMs > this.leaderSeenMs) this.leaderSeenMs = heardMs;
+    const electionMs = (node.options.tuning.raft.electionTicks ?? 20) * node.options.tuning.raftTickMs;
+    if (nowMs - this.leaderSeenMs < 5 * electionMs || node.identity === null) return;
+    this.leaderSeenMs = nowMs; // ask at most once per window
+    const self = node.identity;
+    // Ask members this instance still believes in (expelled ones are gone), a few at a time.
+    const members = node.tables.instances().filter((i) => i.raftId !== self.raftId && i.currentGrade.variant !== 'Expelled');
+    const peers = members.map((i) => node.peerAddress(i.raftId)).filter((a): a is string => a !== undefined);
+    for (let i = peers.length - 1; i > 0; i--) {
+      const j = node.env.random.int(i + 1);
+      [peers[i], peers[j]] = [peers[j]!, peers[i]!];
+    }
+    for (const address of peers.slice(0, PEERS_ASKED_MAX)) {
+      const result = await node.pool.call(address, 'pico.instance_info', [self.instanceId], 2_000);
+      if (!result.ok) continue;
+      const current = field(field(result.value[0] ?? null, 'current_grade', 'instance') ?? null, 'variant', 'grade');
+      const raftId = field(result.value[0] ?? null, 'raft_id', 'instance');
+      if (current === 'Expelled' && raftId === self.raftId) {
+        node.log.info('this instance has been expelled from the cluster (learned from a peer)');
+        this.stop();
+        // Its own log may never hold the record: remember it, so it refuses to start again.
+        await node.raftStore.saveIdentity({ ...self, expelled: true }).catch(() => undefined);
+        node.exit(EXIT_OK, 'expelled');
+        return;
+      }
     }
   }
 

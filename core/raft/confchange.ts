@@ -36,6 +36,17 @@ export function isLeaveJoint(change: ConfChangeV2): boolean {
   return change.transition === 'auto' && change.changes.length === 0;
 }
 
+/** Checks a change before it is proposed; returns what is wrong with it, if anything. */
+export function validateConfChange(change: ConfChangeV2): string | undefined {
+  if (!TRANSITIONS.includes(change.transition)) return `unknown transition ${String(change.transition)}`;
+  for (const single of change.changes) {
+    if (!TYPES.includes(single.type)) return `unknown change type ${String(single.type)}`;
+    if (!Number.isSafeInteger(single.nodeId) || single.nodeId <= 0) return `invalid node id ${single.nodeId}`;
+  }
+  if (change.transition !== 'auto' && change.changes.length === 0) return 'an empty change must use transition auto';
+  return undefined;
+}
+
 /** Whether applying `change` enters a joint config, and if so whether it leaves it by itself. */
 export function entersJoint(change: ConfChangeV2): { joint: boolean; autoLeave: boolean } {
   const joint = change.transition !== 'auto' || change.changes.length > 1;
@@ -153,7 +164,7 @@ function remove(draft: Draft, id: RaftId): void {
 
 function applyChanges(draft: Draft, context: ChangerContext, changes: readonly ConfChangeSingle[]): string | undefined {
   for (const change of changes) {
-    asRaftId(change.nodeId);
+    if (!Number.isSafeInteger(change.nodeId) || change.nodeId <= 0) return `invalid node id ${change.nodeId}`;
     switch (change.type) {
       case 'addNode':
         makeVoter(draft, context, change.nodeId);
@@ -190,7 +201,11 @@ export function simpleChange(context: ChangerContext, changes: readonly ConfChan
 }
 
 /** Enters a joint config: outgoing = current voters, incoming = current voters with `changes`. */
-export function enterJoint(context: ChangerContext, autoLeave: boolean, changes: readonly ConfChangeSingle[]): ConfChangeResult {
+export function enterJoint(
+  context: ChangerContext,
+  autoLeave: boolean,
+  changes: readonly ConfChangeSingle[],
+): ConfChangeResult {
   if (isJoint(context.config)) return { ok: false, error: 'config is already joint' };
   if (context.config.voters.incoming.size === 0) return { ok: false, error: 'can\'t make a zero-voter config joint' };
   const draft = draftOf(context);

@@ -73,14 +73,16 @@ export class Unstable {
 
   truncateAndAppend(entries: readonly Entry[]): void {
     const first = entries[0]!.index;
-    if (first === this.offset + this.entries.length) {
-      this.entries = [...this.entries, ...entries];
-    } else if (first <= this.offset) {
+    if (first <= this.offset) {
       // Replaces every unstable entry; the stable ones from `first` on are overwritten on persist.
       this.offset = first;
       this.entries = [...entries];
     } else {
-      this.entries = [...this.entries.slice(0, first - this.offset), ...entries];
+      assert(first <= this.offset + this.entries.length, 'unstable entries must not leave a gap');
+      // A fresh array: a Ready handed out earlier may still hold the old one.
+      const kept = this.entries.slice(0, first - this.offset);
+      for (const entry of entries) kept.push(entry);
+      this.entries = kept;
     }
     assert(this.entries[0]!.index === this.offset, 'unstable entries must start at offset');
   }

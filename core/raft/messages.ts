@@ -169,17 +169,16 @@ export type RaftMessageType = RaftMessage['type'];
 
 /** Messages a node produces for itself; they must never be handed to the network. */
 export function isLocalMessage(message: RaftMessage): boolean {
-  switch (message.type) {
-    case 'hup':
-    case 'beat':
-    case 'checkQuorum':
-    case 'unreachable':
-    case 'snapshotStatus':
-      return true;
-    default:
-      return false;
-  }
+  return LOCAL_MESSAGE_TYPES[message.type];
 }
+
+/** A complete table, so a new message type cannot be forgotten here. */
+const LOCAL_MESSAGE_TYPES: Readonly<Record<RaftMessageType, boolean>> = {
+  hup: true, beat: true, checkQuorum: true, unreachable: true, snapshotStatus: true,
+  propose: false, append: false, appendResponse: false, vote: false, preVote: false,
+  voteResponse: false, preVoteResponse: false, heartbeat: false, heartbeatResponse: false,
+  snapshot: false, timeoutNow: false, transferLeader: false, readIndex: false, readIndexResponse: false,
+};
 
 /**
  * Messages that acknowledge state which must be durable first (a vote, appended entries). The Ready
@@ -187,14 +186,13 @@ export function isLocalMessage(message: RaftMessage): boolean {
  * persisted. Tests use this list to check that promise.
  */
 export function isResponseMessage(message: RaftMessage): boolean {
-  switch (message.type) {
-    case 'appendResponse':
-    case 'voteResponse':
-    case 'preVoteResponse':
-    case 'heartbeatResponse':
-    case 'readIndexResponse':
-      return true;
-    default:
-      return false;
-  }
+  return RESPONSE_MESSAGE_TYPES[message.type];
 }
+
+const RESPONSE_MESSAGE_TYPES: Readonly<Record<RaftMessageType, boolean>> = {
+  appendResponse: true, voteResponse: true, preVoteResponse: true, heartbeatResponse: true,
+  readIndexResponse: true,
+  hup: false, beat: false, checkQuorum: false, unreachable: false, snapshotStatus: false,
+  propose: false, append: false, vote: false, preVote: false, heartbeat: false, snapshot: false,
+  timeoutNow: false, transferLeader: false, readIndex: false,
+};

@@ -6,7 +6,7 @@
  *   replicate -- the follower is keeping up. Stream appends optimistically, bounded by `inflights`.
  *   snapshot  -- the follower needs a snapshot; stop appends until the driver reports the outcome.
  */
-import { assert } from '../lib/assert.ts';
+import { assert, unreachable } from '../lib/assert.ts';
 import { Inflights } from './inflights.ts';
 import { type LogIndex, ZERO_INDEX, asLogIndex } from './types.ts';
 
@@ -28,6 +28,8 @@ export class Progress {
   pendingRequestSnapshot: LogIndex | undefined = undefined;
   readonly inflights: Inflights;
   isLearner: boolean;
+  /** Highest commit index sent to the follower (in an append or heartbeat). */
+  sentCommit: LogIndex = ZERO_INDEX;
   /** raft-rs group commit: the follower's commit group (0 = unknown). */
   commitGroupId = 0;
 
@@ -47,6 +49,7 @@ export class Progress {
     copy.probeSent = this.probeSent;
     copy.pendingRequestSnapshot = this.pendingRequestSnapshot;
     copy.commitGroupId = this.commitGroupId;
+    copy.sentCommit = this.sentCommit;
     return copy;
   }
 
@@ -86,7 +89,8 @@ export class Progress {
    * Records that an append covering up to `lastIndex` went out (`entryCount` entries). In
    * replicate state `next` moves optimistically; in probe state we wait for the answer.
    */
-  sentEntries(entryCount: number, lastIndex: LogIndex): void {
+  sentEntries(entryCount: number, lastIndex: LogIndex, commit: LogIndex): void {
+    this.sentCommitUpTo(commit);
     if (this.state === 'replicate') {
       if (entryCount > 0) {
         this.next = asLogIndex(lastIndex + 1);
@@ -98,6 +102,18 @@ export class Progress {
       assert(false, 'no appends are sent in snapshot state');
     }
     this.checkInvariants();
+  }
+
+  sentCommitUpTo(commit: LogIndex): void {
+    if (commit > this.sentCommit) this.sentCommit = commit;
+  }
+
+  /**
+   * Whether the follower may not know commit index `committed` yet and could use it: it has
+   * entries past what we told it was committed (it applies only up to min(commit, its log)).
+   */
+  canBumpCommit(committed: LogIndex): boolean {
+    return committed > this.sentCommit && this.sentCommit < this.next - 1;
   }
 
   /** A successful ack up to `index`. Returns whether it told us something new. */
@@ -141,6 +157,8 @@ export class Progress {
         return this.inflights.full();
       case 'snapshot':
         return true;
+      default:
+        return unreachable(this.state);
     }
   }
 

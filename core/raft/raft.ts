@@ -107,6 +107,11 @@ export class Raft {
   readOnly: ReadOnly;
   /** ReadIndex requests a new leader holds until it commits an entry of its own term. */
   pendingReadIndexMessages: ReadIndexMessage[] = [];
+  /**
+   * Leader: a follower needs a snapshot and the stored one won't do (missing, older than asked
+   * for, or taken before the follower joined). RawNode passes it to the driver once via Ready.
+   */
+  snapshotWanted = false;
   /** The follower asked its leader for a fresh snapshot and ignores appends until it arrives. */
   pendingRequestSnapshot = false;
   /** Ticks since the last election timeout reset (followers) or check-quorum round (leaders). */
@@ -163,7 +168,13 @@ export class Raft {
     this.messages.push(message);
   }
 
-  private sendAppendResponse(to: RaftId, index: LogIndex, reject = false, hintIndex = ZERO_INDEX, hintTerm = ZERO_TERM): void {
+  private sendAppendResponse(
+    to: RaftId,
+    index: LogIndex,
+    reject = false,
+    hintIndex = ZERO_INDEX,
+    hintTerm = ZERO_TERM,
+  ): void {
     this.send({
       type: 'appendResponse', from: this.id, to, term: this.term,
       index, reject, hintIndex, hintTerm, requestSnapshot: false,
@@ -195,6 +206,7 @@ export class Raft {
       progress.probeSent = false;
       progress.recentActive = false;
       progress.pendingRequestSnapshot = undefined;
+      progress.sentCommit = ZERO_INDEX;
       progress.inflights.reset();
     });
     this.pendingConfIndex = ZERO_INDEX;
@@ -263,6 +275,7 @@ export class Raft {
 
   tick(): void {
     this.tickRole();
+    this.checkInvariants();
   }
 
   private tickElection(): void {
@@ -302,6 +315,12 @@ export class Raft {
   // ---------------------------------------------------------------------------------------------
 
   step(message: RaftMessage): RaftError | undefined {
+    const error = this.stepOnce(message);
+    this.checkInvariants();
+    return error;
+  }
+
+  private stepOnce(message: RaftMessage): RaftError | undefined {
     if (message.term > this.term) {
       if (!this.stepHigherTerm(message)) return undefined;
     } else if (message.term !== 0 && message.term < this.term) {
@@ -318,6 +337,26 @@ export class Raft {
         return undefined;
       default:
         return this.stepRole(message);
+    }
+  }
+
+  /** Cheap always-on checks of the role and log invariants, after every input. */
+  checkInvariants(): void {
+    const log = this.log;
+    assert(log.applied <= log.committed, () => `applied ${log.applied} > committed ${log.committed}`);
+    assert(log.committed <= log.lastIndex(), () => `committed ${log.committed} > last ${log.lastIndex()}`);
+    assert(this.pendingConfIndex <= log.lastIndex(), 'pending conf index past the log end');
+    if (this.state === 'Leader') {
+      assert(this.lead === this.id, 'a leader leads itself');
+      const self = this.tracker.get(this.id);
+      if (self !== undefined) assert(self.match === log.lastIndex(), 'a leader has acked its own log');
+    } else {
+      assert(this.leadTransferee === NO_RAFT_ID, 'only a leader transfers leadership');
+      assert(this.uncommittedSizeBytes === 0, 'only a leader tracks uncommitted size');
+    }
+    if (this.state === 'Candidate') assert(this.vote === this.id, 'a candidate votes for itself');
+    if (this.state === 'Candidate' || this.state === 'PreCandidate') {
+      assert(this.lead === NO_RAFT_ID, 'a candidate knows no leader');
     }
   }
 
@@ -587,7 +626,9 @@ export class Raft {
       this.sendRequestSnapshot();
       return;
     }
-    this.send({ type: 'heartbeatResponse', from: this.id, to: message.from, term: this.term, context: message.context });
+    this.send({
+      type: 'heartbeatResponse', from: this.id, to: message.from, term: this.term, context: message.context,
+    });
   }
 
   private handleSnapshot(message: SnapshotMessage): void {
@@ -604,7 +645,8 @@ export class Raft {
     if (snapshot.index < this.log.committed) return false;
     if (snapshot.index === this.log.committed && !this.pendingRequestSnapshot) return false;
     assert(this.state === 'Follower', 'only followers install snapshots');
-    const members = [...snapshot.confState.voters, ...snapshot.confState.learners, ...snapshot.confState.votersOutgoing];
+    const { voters, learners, votersOutgoing } = snapshot.confState;
+    const members = [...voters, ...learners, ...votersOutgoing];
     // A snapshot that does not include us would leave this node outside its own group.
     if (!members.includes(this.id)) return false;
     if (!this.pendingRequestSnapshot && this.log.matchTerm(snapshot.index, snapshot.term)) {
@@ -819,6 +861,10 @@ export class Raft {
     if (this.maybeCommit()) {
       this.releasePendingReadIndexMessages();
       this.broadcastAppend();
+    } else if (progress.canBumpCommit(this.log.committed)) {
+      // The follower was paused when the commit index moved; tell it now rather than at the
+      // next heartbeat, so that it can apply sooner.
+      this.sendAppend(message.from);
     }
     // Flow control may have opened up: send what the window allows, without empty probes.
     for (let sent = 0; sent <= this.config.maxInflightMsgs && this.maybeSendAppend(message.from, false); sent++);
@@ -936,7 +982,9 @@ export class Raft {
       this.readStates.push({ index, context: request.context });
       return;
     }
-    this.send({ type: 'readIndexResponse', from: this.id, to: request.from, term: this.term, index, context: request.context });
+    this.send({
+      type: 'readIndexResponse', from: this.id, to: request.from, term: this.term, index, context: request.context,
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -954,6 +1002,7 @@ export class Raft {
       if (id === this.id) return;
       // Never tell a follower to commit past what it is known to have.
       const commit = asLogIndex(Math.min(progress.match, this.log.committed));
+      progress.sentCommitUpTo(commit);
       this.send({ type: 'heartbeat', from: this.id, to: id, term: this.term, commit, context });
     });
   }
@@ -978,7 +1027,7 @@ export class Raft {
       type: 'append', from: this.id, to, term: this.term,
       prevIndex, prevTerm: prevTerm.value, entries: entries.value, commit: this.log.committed,
     });
-    progress.sentEntries(entries.value.length, lastIndex);
+    progress.sentEntries(entries.value.length, lastIndex, this.log.committed);
     return true;
   }
 
@@ -989,9 +1038,18 @@ export class Raft {
     const snapshot = this.log.snapshot(progress.pendingRequestSnapshot);
     if (!snapshot.ok) {
       assert(snapshot.error === 'snapshot_temporarily_unavailable', () => `snapshot: ${snapshot.error}`);
+      this.snapshotWanted = true;
       return false;
     }
     assert(!isEmptySnapshot(snapshot.value), 'a compacted log must have a snapshot');
+    const { voters, learners, votersOutgoing } = snapshot.value.confState;
+    if (![...voters, ...learners, ...votersOutgoing].includes(to)) {
+      // Taken before `to` joined: the follower would refuse it (see restore), and the entries
+      // that added it are compacted. Only a newer snapshot (taken at our applied index, which
+      // includes the change that created this progress) can bring it in.
+      this.snapshotWanted = true;
+      return false;
+    }
     progress.becomeSnapshot(snapshot.value.index);
     this.send({ type: 'snapshot', from: this.id, to, term: this.term, snapshot: snapshot.value });
     return true;
@@ -1016,7 +1074,8 @@ export class Raft {
     const result = applyConfChangeV2(this.changerContext(), change);
     if (!result.ok) {
       // Every node applies the same entries, so every node skips this change alike.
-      return { ok: false, error: { kind: 'conf_change_invalid', reason: result.error }, confState: this.tracker.confState() };
+      const error: RaftError = { kind: 'conf_change_invalid', reason: result.error };
+      return { ok: false, error, confState: this.tracker.confState() };
     }
     this.installConfig(result);
     const confState = this.tracker.confState();
@@ -1044,7 +1103,8 @@ export class Raft {
     this.log.appliedTo(index);
     // Auto-leave a joint config once the change that entered it is applied (thesis §4.3).
     if (this.state === 'Leader' && this.tracker.config.autoLeave && index >= this.pendingConfIndex) {
-      const entry: Entry = { index: ZERO_INDEX, term: ZERO_TERM, kind: 'confChange', data: encodeConfChange(LEAVE_JOINT) };
+      const data = encodeConfChange(LEAVE_JOINT);
+      const entry: Entry = { index: ZERO_INDEX, term: ZERO_TERM, kind: 'confChange', data };
       // May be dropped (e.g. during a transfer); the next applied entry retries.
       this.step({ type: 'propose', from: this.id, to: NO_RAFT_ID, term: ZERO_TERM, entries: [entry] });
     }

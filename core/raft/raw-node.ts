@@ -10,6 +10,7 @@
  *     send ready.messages
  *     apply ready.snapshot, then ready.committedEntries (applyConfChange for confChange entries)
  *     hand ready.readStates to waiting readers
+ *     if ready.snapshotWanted: node.createSnapshot(stateMachineBytes)
  *     node.advance()
  *
  * Snapshots come from the application through explicit calls: once it has applied up to
@@ -19,7 +20,7 @@
  */
 import { assert } from '../lib/assert.ts';
 import { type RaftConfig, type RaftConfigInput, makeConfig } from './config.ts';
-import { type ConfChangeV2, encodeConfChange } from './confchange.ts';
+import { type ConfChangeV2, encodeConfChange, validateConfChange } from './confchange.ts';
 import type { RaftError } from './errors.ts';
 import { type RaftMessage, isLocalMessage, isResponseMessage } from './messages.ts';
 import { type ApplyConfChangeResult, Raft } from './raft.ts';
@@ -49,7 +50,11 @@ import {
 export interface Ready {
   /** Leader and role, when they changed since the last Ready. Informational; need not persist. */
   readonly softState?: SoftState;
-  /** Term, vote and commit, when changed. Persist before sending `messages`. */
+  /**
+   * Term, vote and commit, when changed. Persist before sending `messages`. A leader counts its
+   * own `entries` toward `commit` before they are durable, so write entries no later than this
+   * (ideally in one atomic batch with it).
+   */
   readonly hardState?: HardState;
   /**
    * A snapshot received from the leader. Persist it (replacing the log) before sending
@@ -72,6 +77,12 @@ export interface Ready {
   readonly readStates: readonly ReadState[];
   /** Whether the write of hardState/entries/snapshot must be synced to disk before continuing. */
   readonly mustSync: boolean;
+  /**
+   * The leader could not catch a follower up because the stored snapshot is missing or too old
+   * (e.g. taken before that follower joined). After applying `committedEntries`, call
+   * `createSnapshot(data)`; the leader retries on the follower's next heartbeat response.
+   */
+  readonly snapshotWanted: boolean;
 }
 
 export type SnapshotReport = 'finish' | 'failure';
@@ -118,7 +129,10 @@ export class RawNode {
    * driver calls `applyConfChange`. A change while another is pending is turned into a no-op.
    */
   proposeConfChange(change: ConfChangeV2): RaftError | undefined {
-    return this.proposeEntry({ index: ZERO_INDEX, term: ZERO_TERM, kind: 'confChange', data: encodeConfChange(change) });
+    const problem = validateConfChange(change);
+    if (problem !== undefined) return { kind: 'conf_change_invalid', reason: problem };
+    const data = encodeConfChange(change);
+    return this.proposeEntry({ index: ZERO_INDEX, term: ZERO_TERM, kind: 'confChange', data });
   }
 
   private proposeEntry(entry: Entry): RaftError | undefined {
@@ -155,7 +169,11 @@ export class RawNode {
     this.raft.step({ type: 'unreachable', from: id, to: NO_RAFT_ID, term: ZERO_TERM });
   }
 
-  /** Reports how sending a snapshot to `id` ended, so the leader resumes or retries. */
+  /**
+   * Reports how sending a snapshot to `id` ended, so the leader resumes or retries. The driver
+   * must report every snapshot message it was handed: until then the leader sends that follower
+   * nothing but heartbeats (a lost, unreported snapshot would stall it forever).
+   */
   reportSnapshot(id: RaftId, report: SnapshotReport): void {
     this.raft.step({ type: 'snapshotStatus', from: id, to: NO_RAFT_ID, term: ZERO_TERM, reject: report === 'failure' });
   }
@@ -163,6 +181,22 @@ export class RawNode {
   /** Follower: asks the leader for a fresh snapshot at or past our commit index. */
   requestSnapshot(): RaftError | undefined {
     return this.raft.requestSnapshot();
+  }
+
+  /**
+   * raft-rs group commit: commit only entries that reached two commit groups (e.g. two data
+   * centres) besides a quorum. Group ids are the application's; 0 means unknown.
+   */
+  enableGroupCommit(enabled: boolean): void {
+    this.raft.tracker.groupCommit = enabled;
+  }
+
+  assignCommitGroups(groups: ReadonlyMap<RaftId, number>): void {
+    for (const [nodeId, group] of groups) {
+      assert(Number.isSafeInteger(group) && group >= 0, 'commit group ids are non-negative integers');
+      const progress = this.raft.tracker.get(nodeId);
+      if (progress !== undefined) progress.commitGroupId = group;
+    }
   }
 
   /** The membership in force (as of the last applied conf change). */
@@ -196,7 +230,7 @@ export class RawNode {
     if (!hardStateEqual(raft.hardState(), this.previousHardState) && !isEmptyHardState(raft.hardState())) return true;
     if (raft.log.hasPendingSnapshot()) return true;
     if (raft.log.unstableEntries().length > 0) return true;
-    if (raft.messages.length > 0 || raft.readStates.length > 0) return true;
+    if (raft.messages.length > 0 || raft.readStates.length > 0 || raft.snapshotWanted) return true;
     return raft.log.hasNextCommittedEntries();
   }
 
@@ -214,6 +248,8 @@ export class RawNode {
     const readStates = raft.readStates;
     raft.messages = [];
     raft.readStates = [];
+    const snapshotWanted = raft.snapshotWanted;
+    raft.snapshotWanted = false;
     const lastEntry = entries[entries.length - 1];
     this.inFlight = {
       softState,
@@ -233,6 +269,7 @@ export class RawNode {
       committedEntries,
       readStates,
       mustSync,
+      snapshotWanted,
     };
   }
 

@@ -131,9 +131,14 @@ export class MemoryStorage implements LogStorage {
     return storageOk(this.snap);
   }
 
-  /** Replaces everything with `snapshot` (a follower catching up); stale snapshots are refused. */
+  /**
+   * Replaces everything with `snapshot` (a follower catching up); older snapshots are refused.
+   * One at the same index replaces ours: a follower may ask for a fresh one (requestSnapshot).
+   */
   applySnapshot(snapshot: Snapshot): StorageResult<void> {
-    if (snapshot.index <= this.snap.index) return storageError('compacted');
+    if (snapshot.index < this.snap.index || (snapshot.index === 0 && this.snap.index === 0)) {
+      return storageError('compacted');
+    }
     this.snap = snapshot;
     this.entriesWithDummy = [dummyEntry(snapshot)];
     return storageOk(undefined);
@@ -170,7 +175,9 @@ export class MemoryStorage implements LogStorage {
     const fresh = first > entries[0]!.index ? entries.slice(first - entries[0]!.index) : entries;
     const position = fresh[0]!.index - this.offset();
     assert(position <= this.entriesWithDummy.length, () => `missing log entries before ${fresh[0]!.index}`);
-    this.entriesWithDummy = [...this.entriesWithDummy.slice(0, position), ...fresh];
+    // Truncate in place and append: copying the whole log on every append would be quadratic.
+    this.entriesWithDummy.length = position;
+    for (const entry of fresh) this.entriesWithDummy.push(entry);
     this.checkContiguousFrom(position);
   }
 

@@ -28,7 +28,10 @@ export class PeerPool {
     if (this.closed) return { ok: false, error: { kind: 'closed', message: 'peer pool closed' } };
     const client = await this.client(address);
     if (!client.ok) return client;
-    return client.value.call(proc, args, { timeoutMs });
+    const result = await client.value.call(proc, args, { timeoutMs });
+    // BUGGIFY: connections die between calls; the next call must reconnect.
+    if (this.env.buggify('rpc.connection.reset')) client.value.close();
+    return result;
   }
 
   private client(address: string): Promise<Result<IprotoClient>> {

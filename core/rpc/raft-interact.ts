@@ -4,7 +4,7 @@
  * Errors: `uninitialized yet` (no Raft node here), malformed messages.
  */
 
-import { decodeMessage } from '../cluster/raft-codec.ts';
+import { decodeMessageValue } from '../cluster/raft-codec.ts';
 import type { Node } from '../node/node.ts';
 import { ProcError, str } from './proc-error.ts';
 import type { Proc } from './proc.ts';
@@ -17,8 +17,7 @@ export const raftInteractProc: Proc = {
     const messages = args[1];
     if (!Array.isArray(messages)) throw new ProcError('messages must be an array');
     for (const raw of messages) {
-      if (!(raw instanceof Uint8Array)) throw new ProcError('a raft message must be binary');
-      const message = decodeMessage(raw);
+      const message = decodeMessageValue(raw);
       if (message.to !== raft.id) continue; // meant for an earlier incarnation of this address
       if (!node.tables.peerAddress(message.from)) node.addresses.set(message.from, from);
       raft.step(message);

@@ -19,7 +19,10 @@ import type { SimHost, World } from '../../runtime-sim/world.ts';
 export const PORT = 3301;
 
 export interface InstanceSpec {
+  /** Defaults to the host name, as Picodata's test harness passes `--instance-id`. */
   readonly instanceId?: string;
+  /** Let the cluster name the instance (`i<raft_id>`) instead. */
+  readonly autoInstanceId?: boolean;
   readonly replicasetId?: string;
   readonly peers?: readonly string[];
   readonly failureDomain?: FailureDomain;
@@ -37,6 +40,8 @@ export class SimCluster {
   private client: IprotoClient | null = null;
   private readonly clients = new Map<string, IprotoClient>();
   defaults: InstanceSpec;
+  /** Hooks given to every instance started from now on (checkers). */
+  hooks: InstanceHooks = {};
 
   constructor(world: World, defaults: InstanceSpec = {}) {
     this.world = world;
@@ -56,7 +61,7 @@ export class SimCluster {
     const address = this.address(name);
     return {
       clusterId: spec.clusterId ?? 'demo',
-      instanceId: spec.instanceId,
+      instanceId: spec.autoInstanceId === true ? undefined : (spec.instanceId ?? name),
       replicasetId: spec.replicasetId,
       listen: address,
       advertise: address,
@@ -84,7 +89,7 @@ export class SimCluster {
     this.specs.set(name, merged);
     const host = this.host(name);
     this.nodes.delete(name);
-    host.start(this.program(name, merged));
+    host.start(this.program(name, merged, this.hooks));
     return host;
   }
 
@@ -137,11 +142,25 @@ export class SimCluster {
     return this.nodes.get(name)?.identity?.instanceId;
   }
 
-  /** Whether instance `name` is Online (current and target) as seen by itself. */
+  /**
+   * Whether instance `name` runs and is Online (current = target = Online, same incarnation) in
+   * the leader's tables, which are authoritative (an instance cut off from the cluster may still
+   * believe it is Online), and its process finished postjoin.
+   */
   isOnline(name: string): boolean {
     const node = this.node(name);
-    const self = node?.self();
-    return self !== undefined && self.currentGrade.variant === 'Online' && self.targetGrade.variant === 'Online' && self.currentGrade.incarnation === self.targetGrade.incarnation;
+    const instanceId = node?.identity?.instanceId;
+    const leaderName = this.leaderName();
+    // Until its postjoin request is committed, a restarted instance's record is its previous life's.
+    if (instanceId === undefined || leaderName === undefined || node!.state !== 'online') return false;
+    const record = this.nodes.get(leaderName)!.tables.instance(instanceId);
+    return (
+      record !== undefined &&
+      record.raftId === node!.identity!.raftId &&
+      record.currentGrade.variant === 'Online' &&
+      record.targetGrade.variant === 'Online' &&
+      record.currentGrade.incarnation === record.targetGrade.incarnation
+    );
   }
 
   leaderName(): string | undefined {

@@ -30,6 +30,12 @@ export interface NemesisOptions {
   readonly restart: (host: SimHost) => void;
   /** Hosts the nemesis may crash or rot (default: all). */
   readonly victims?: () => SimHost[];
+  /**
+   * Hosts whose stored data may be destroyed over the whole run (default: none). Keep it below
+   * half the voters: no replicated system survives losing a majority of its durable copies, and
+   * the point is to test the failures the configuration promises to survive.
+   */
+  readonly corruptedMax?: number;
 }
 
 export class Nemesis {
@@ -105,8 +111,9 @@ export class Nemesis {
         net.heal();
         return;
       case 'rot_disk': {
-        if (down.length === 0) return;
-        const host = this.random.pick(down);
+        const fresh = down.filter((h) => !this.rotted.has(h.name));
+        if (fresh.length === 0 || this.rotted.size >= (this.options.corruptedMax ?? 0)) return;
+        const host = this.random.pick(fresh);
         if (host.disk.rotRandomValue() !== null) this.rotted.add(host.name);
         return;
       }

@@ -8,6 +8,11 @@ import { plan, type GovernorSnapshot, type Plan } from '../../core/governor/plan
 function step(s: GovernorSnapshot, p: Plan): GovernorSnapshot {
   const setGrade = (id: string, variant: CurrentGradeVariant, incarnation: number): Instance[] =>
     s.instances.map((i) => (i.instanceId === id ? { ...i, currentGrade: grade(variant, incarnation) } : i));
+  const setGrades = (moved: readonly Instance[], variant: CurrentGradeVariant): Instance[] =>
+    s.instances.map((i) => {
+      const m = moved.find((x) => x.instanceId === i.instanceId);
+      return m === undefined ? i : { ...i, currentGrade: grade(variant, m.targetGrade.incarnation) };
+    });
   const updateReplicaset = (id: string, f: (r: Replicaset) => Replicaset): Replicaset[] => s.replicasets.map((r) => (r.replicasetId === id ? f(r) : r));
   switch (p.kind) {
     case 'conf_change': {
@@ -28,20 +33,20 @@ function step(s: GovernorSnapshot, p: Plan): GovernorSnapshot {
     case 'downgrade':
       return { ...s, instances: setGrade(p.instance.instanceId, p.currentGrade.variant, p.currentGrade.incarnation) };
     case 'raft_sync':
-      return { ...s, instances: setGrade(p.instance.instanceId, 'RaftSynced', p.instance.targetGrade.incarnation) };
+      return { ...s, instances: setGrades(p.instances, 'RaftSynced') };
     case 'create_replicaset':
-      return { ...s, replicasets: [...s.replicasets, p.replicaset] };
+      return { ...s, replicasets: [...s.replicasets, ...p.created.map((c) => c.replicaset)] };
     case 'replication':
-      return { ...s, instances: setGrade(p.instance.instanceId, 'Replicated', p.instance.targetGrade.incarnation) };
+      return { ...s, instances: setGrades(p.instances, 'Replicated') };
     case 'sharding_init':
-      return { ...s, instances: setGrade(p.instance.instanceId, 'ShardingInitialized', p.instance.targetGrade.incarnation) };
+      return { ...s, instances: setGrades(p.instances, 'ShardingInitialized') };
     case 'sharding_boot':
       return { ...s, vshardBootstrapped: true };
     case 'propose_weight':
-      return { ...s, replicasets: updateReplicaset(p.replicasetId, (r) => ({ ...r, weight: p.weight })) };
+      return { ...s, replicasets: s.replicasets.map((r) => ({ ...r, weight: p.weights.find((w) => w.replicasetId === r.replicasetId)?.weight ?? r.weight })) };
     case 'skip_sharding':
     case 'to_online':
-      return { ...s, instances: setGrade(p.instance.instanceId, 'Online', p.instance.targetGrade.incarnation) };
+      return { ...s, instances: setGrades(p.instances, 'Online') };
     case 'update_weights':
       return { ...s, replicasets: s.replicasets.map((r) => (p.replicasetIds.includes(r.replicasetId) ? { ...r, weight: { ...r.weight, state: 'UpToDate' } } : r)) };
     case 'idle':
@@ -112,6 +117,15 @@ describe('governor plan', () => {
     const { kinds, end } = walk(restarted);
     expect(kinds).toEqual(['raft_sync', 'replication', 'sharding_init', 'to_online']);
     expect(end.instances[0]!.currentGrade).toEqual(grade('Online', 2));
+  });
+
+  it('moves every instance that needs the same step together, up to the batch limit', () => {
+    const many = Array.from({ length: 70 }, (_, i) => inst(i + 1, `r${i + 1}`, ['Offline', 0], ['Online', 1]));
+    const first = plan({ ...base(many, 1, many.map((i) => i.raftId).slice(0, 5)), learners: many.map((i) => i.raftId).slice(5) });
+    expect(first.kind).toBe('raft_sync');
+    expect(first.kind === 'raft_sync' && first.instances.length).toBe(64);
+    const { end } = walk({ ...base(many, 1, [1, 2, 3, 4, 5]), learners: many.map((i) => i.raftId).slice(5) });
+    expect(end.instances.every((i) => i.currentGrade.variant === 'Online')).toBe(true);
   });
 
   it('a leader going Offline hands over leadership, then mastership, then is downgraded', () => {

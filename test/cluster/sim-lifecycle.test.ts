@@ -38,7 +38,7 @@ describe('joining', () => {
       const leader = cluster.node('i1')!.raft!.status();
       expect([...leader.voters].sort()).toEqual([1, 2, 3]);
       const info = await cluster.call('i3', 'pico.instance_info', ['i2']);
-      expect(info.ok && info.value[0]).toMatchObject({ instance_id: 'i2', raft_id: 2, replicaset_id: 'r2', current_grade: { variant: 'Online', incarnation: 1 } });
+      expect(info.ok && info.value[0]).toMatchObject({ instance_id: 'i2', raft_id: cluster.node('i2')!.identity!.raftId, current_grade: { variant: 'Online', incarnation: 1 } });
     });
     expect(world.violations).toEqual([]);
   });

@@ -316,6 +316,36 @@ describe('TestNodeWithSmallerTermCanCompleteElection / TestPreVoteMigrationCanCo
     expect(network.raft(1).state).toBe('Leader');
     expect(network.raft(1).term).toBe(3);
   });
+  it('TestPreVoteMigrationCanCompleteElection: a node restarted with pre-vote (rolling upgrade) does not block elections', () => {
+    const peers = [1, 2, 3];
+    // n3 runs without pre-vote at first, as in a cluster half-way through a rolling restart.
+    const n3Storage = newStorage(peers);
+    const network = new Network([
+      new TestNode(1, peers, { preVote: true }),
+      new TestNode(2, peers, { preVote: true }),
+      new TestNode(3, peers, { preVote: false, storage: n3Storage }),
+    ]);
+    network.campaign(1);
+    network.isolate(3);
+    network.propose(1, 'some data');
+    network.campaign(3);
+    network.campaign(3);
+    expect(network.raft(1).state).toBe('Leader');
+    expect(network.raft(3).state).toBe('Candidate');
+    expect(network.raft(3).term).toBe(3); // bumped its term twice, alone
+    // n3 restarts with pre-vote enabled; its term and vote survive in storage.
+    network.peers.set(id(3), new TestNode(3, peers, { preVote: true, storage: n3Storage }));
+    expect(network.raft(3).term).toBe(3);
+    network.recover();
+    // The leader goes down; both remaining nodes time out.
+    network.isolate(1);
+    network.campaign(3);
+    network.campaign(2);
+    expect(network.raft(3).state).not.toBe('Leader'); // its log is behind: no pre-votes
+    network.campaign(3);
+    network.campaign(2);
+    expect(network.raft(2).state).toBe('Leader');
+  });
   it('a lagging node gets no pre-votes (its log is behind)', () => {
     const peers = [1, 2, 3];
     const network = new Network([

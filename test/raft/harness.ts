@@ -80,6 +80,9 @@ export class TestNode {
   /** Entries this node's state machine applied, in order. */
   applied: Entry[] = [];
   readStates: { index: LogIndex; context: Uint8Array }[] = [];
+  /** Readies that asked for a fresh snapshot, and whether this driver makes one at once. */
+  snapshotsWanted = 0;
+  autoSnapshot = true;
   /** Membership after each applied conf change. */
   confStates: ConfState[] = [];
 
@@ -118,6 +121,10 @@ export class TestNode {
     }
     this.readStates.push(...ready.readStates);
     this.node.advance();
+    if (ready.snapshotWanted) {
+      this.snapshotsWanted++;
+      if (this.autoSnapshot) this.node.createSnapshot(new TextEncoder().encode(`applied:${this.applied.length}`));
+    }
   }
 
   /** Runs every pending Ready; returns the messages they asked to send. */

@@ -13,15 +13,17 @@ import { Network, TestNode, bytes, idx, msg, newStorage, term } from './harness.
 /** Checks that `message` only claims what `storage` (the durable state) already holds. */
 export function checkBackedByDurableState(message: RaftMessage, storage: MemoryStorage): void {
   const hardState = storage.hardStateForTest();
-  if (message.type === 'voteResponse' && !message.reject) {
-    expect(hardState.term).toBe(message.term);
+  // A durable later term also binds: the node can never vote in the earlier term again.
+  if (message.type === 'voteResponse' && !message.reject && hardState.term === message.term) {
     expect(hardState.vote).toBe(message.to);
+  }
+  if (message.type === 'voteResponse' || message.type === 'vote') {
+    expect(hardState.term).toBeGreaterThanOrEqual(message.term);
   }
   if (message.type === 'appendResponse' && !message.reject && message.index > 0) {
     expect(storage.lastIndex()).toBeGreaterThanOrEqual(message.index);
   }
-  if (message.type === 'vote') {
-    expect(hardState.term).toBe(message.term);
+  if (message.type === 'vote' && hardState.term === message.term) {
     expect(hardState.vote).toBe(message.from);
   }
 }
@@ -114,6 +116,24 @@ describe('async_storage_writes: respond only after durability', () => {
       for (const entry of ready.committedEntries) expect(persisted.has(entry.index)).toBe(true);
       node.handleReady(ready);
     }
+  });
+});
+
+describe('maxCommittedSizePerReadyBytes', () => {
+  it('splits a large backlog of committed entries over several Readies, in order', () => {
+    const node = new TestNode(1, [1], { maxCommittedSizePerReadyBytes: 100 });
+    node.node.campaign();
+    node.drain();
+    for (let i = 0; i < 10; i++) node.node.propose(bytes(`entry-${i}-${'x'.repeat(30)}`));
+    const batches: number[] = [];
+    while (node.node.hasReady()) {
+      const ready = node.node.ready();
+      if (ready.committedEntries.length > 0) batches.push(ready.committedEntries.length);
+      node.handleReady(ready);
+    }
+    expect(batches.length).toBeGreaterThan(2);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(10);
+    expect(node.appliedData().map((d) => d.split('-')[1])).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
   });
 });
 

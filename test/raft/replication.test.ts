@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { Progress } from '../../core/raft/progress.ts';
 import type { AppendMessage, AppendResponseMessage } from '../../core/raft/messages.ts';
-import type { Entry } from '../../core/raft/types.ts';
+import { type Entry, asRaftId } from '../../core/raft/types.ts';
 import {
   Network,
   TestNode,
@@ -403,11 +403,11 @@ describe('test_group_commit (raft-rs)', () => {
       const node = nodeWithLog(1, peers, Array.from({ length: Math.max(...matches) }, () => 1));
       const raft = node.raft;
       raft.term = term(1);
-      raft.tracker.groupCommit = true;
+      node.node.enableGroupCommit(true);
+      node.node.assignCommitGroups(new Map(groups.map((g, i) => [asRaftId(i + 1), g])));
       raft.tracker.visit((nodeId, progress) => {
         progress.match = idx(matches[nodeId - 1]!);
         progress.next = idx(matches[nodeId - 1]! + 1);
-        progress.commitGroupId = groups[nodeId - 1]!;
       });
       raft.maybeCommit();
       expect(raft.log.committed).toBe(want);

@@ -134,6 +134,7 @@ describe('test_follower_request_snapshot (raft-rs)', () => {
     const leader = network.node(1);
     network.send(msg('beat', { from: 1, to: 1 }));
     const follower = network.node(2);
+    leader.autoSnapshot = false;
     expect(follower.raft.log.committed).toBe(6);
     // No snapshot at >= 6 exists yet: the leader waits instead of sending a stale one.
     expect(follower.node.requestSnapshot()).toBeUndefined();
@@ -145,6 +146,7 @@ describe('test_follower_request_snapshot (raft-rs)', () => {
     };
     network.send(...follower.drain());
     expect(snapshots).toBe(0);
+    expect(leader.snapshotsWanted).toBe(1); // the driver is asked to make one
     leader.node.createSnapshot(bytes('fresh'));
     network.send(msg('beat', { from: 1, to: 1 }));
     expect(snapshots).toBe(1);
@@ -152,6 +154,31 @@ describe('test_follower_request_snapshot (raft-rs)', () => {
     expect(follower.storage.snapshot()).toMatchObject({ ok: true, value: { index: 6, data: bytes('fresh') } });
     network.propose(1);
     expect(follower.raft.log.committed).toBe(7);
+  });
+});
+
+describe('snapshot taken before a follower joined', () => {
+  it('is not sent to that follower; the driver is asked for a newer one', () => {
+    const network = new Network([1, 2, 3, 4].map((n) => new TestNode(n, [1, 2, 3])));
+    network.campaign(1);
+    network.propose(1);
+    const leader = network.node(1);
+    leader.node.createSnapshot(bytes('old'));
+    leader.node.compact(idx(2));
+    leader.autoSnapshot = false;
+    const snapshots: Snapshot[] = [];
+    network.messageHook = (m) => {
+      if (m.type === 'snapshot') snapshots.push(m.snapshot);
+      return true;
+    };
+    network.send(msg('propose', { from: 1, to: 1, entries: [confChangeEntry(change('addLearnerNode', 4))] }));
+    network.send(msg('beat', { from: 1, to: 1 }));
+    expect(snapshots).toEqual([]);
+    expect(leader.snapshotsWanted).toBeGreaterThan(0);
+    leader.node.createSnapshot(bytes('new'));
+    network.send(msg('beat', { from: 1, to: 1 }));
+    expect(snapshots.map((s) => new TextDecoder().decode(s.data))).toEqual(['new']);
+    expect(network.raft(4).log.committed).toBe(leader.raft.log.committed);
   });
 });
 
@@ -246,6 +273,15 @@ describe('joint consensus (ConfChangeV2)', () => {
     const states = network.node(1).confStates;
     expect(states[0]).toMatchObject({ voters: [1, 2], votersOutgoing: [1, 2, 3], learnersNext: [3] });
     expect(states[1]).toMatchObject({ voters: [1, 2], learners: [3], votersOutgoing: [], learnersNext: [] });
+  });
+  it('a malformed change is refused at proposal time', () => {
+    const node = new TestNode(1, [1]);
+    node.node.campaign();
+    node.drain();
+    const bad = { transition: 'auto', changes: [{ type: 'addNode', nodeId: 0 }], context: new Uint8Array(0) } as unknown as ConfChangeV2;
+    expect(node.node.proposeConfChange(bad)).toEqual({ kind: 'conf_change_invalid', reason: 'invalid node id 0' });
+    const emptyExplicit: ConfChangeV2 = { transition: 'explicit', changes: [], context: new Uint8Array(0) };
+    expect(node.node.proposeConfChange(emptyExplicit)).toMatchObject({ kind: 'conf_change_invalid' });
   });
   it('an invalid committed change is skipped alike on every node', () => {
     const node = new TestNode(1, [1]);

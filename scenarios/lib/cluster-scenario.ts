@@ -1,0 +1,86 @@
+/**
+ * Shared setup for cluster scenarios: a SimCluster with checkers attached, instance names
+ * `i1..iN`, failure domains spread over three DCs, and helpers that wait with a budget and report
+ * a violation instead of hanging.
+ */
+
+import { DEFAULT_NET_FAULTS } from '../../runtime-sim/network.ts';
+import type { ScenarioContext } from '../../runtime-sim/scenario.ts';
+import type { SimRandom } from '../../runtime-sim/random.ts';
+import type { SimHost, WorldOptions } from '../../runtime-sim/world.ts';
+import { SimCluster, type InstanceSpec } from './cluster.ts';
+import { ClusterChecker } from './cluster-checks.ts';
+
+export const DOMAINS = ['A', 'B', 'C'] as const;
+
+export interface ClusterScenarioState {
+  readonly cluster: SimCluster;
+  readonly checker: ClusterChecker;
+  readonly names: string[];
+}
+
+const states = new WeakMap<ScenarioContext, ClusterScenarioState>();
+
+export function setupCluster(ctx: ScenarioContext, defaults: InstanceSpec): ClusterScenarioState {
+  const cluster = new SimCluster(ctx.world, { peers: ['i1:3301', 'i2:3301', 'i3:3301'], ...defaults });
+  const checker = new ClusterChecker(ctx);
+  cluster.hooks = checker.hooks();
+  const names = Array.from({ length: ctx.nodes }, (_, i) => `i${i + 1}`);
+  const state = { cluster, checker, names };
+  states.set(ctx, state);
+  return state;
+}
+
+export function clusterState(ctx: ScenarioContext): ClusterScenarioState {
+  const state = states.get(ctx);
+  if (state === undefined) throw new Error('cluster scenario: setup did not run');
+  return state;
+}
+
+export function domainOf(name: string): { DC: string } {
+  return { DC: DOMAINS[(Number(name.slice(1)) - 1) % DOMAINS.length]! };
+}
+
+/** Network latency drawn per seed (swarm); no loss: the nemesis injects the faults. */
+export function clusterWorldOptions(random: SimRandom): Partial<WorldOptions> {
+  return {
+    net: { ...DEFAULT_NET_FAULTS, latencyMsMin: 0.05 + random.float(), latencyMsMean: 0.1 + random.float() * 3 },
+    buggify: random.chance(0.8),
+  };
+}
+
+/** Starts every instance and waits until all are Online; a violation if they are not in time. */
+export async function startAllOnline(ctx: ScenarioContext, state: ClusterScenarioState, timeoutMs: number): Promise<boolean> {
+  for (const name of state.names) state.cluster.start(name, { failureDomain: domainOf(name) });
+  const online = await state.cluster.waitOnline(state.names, timeoutMs);
+  if (!online) ctx.violation(`not every instance reached Online in ${timeoutMs} ms: ${state.names.filter((n) => !state.cluster.isOnline(n)).join(', ')}`);
+  return online;
+}
+
+/**
+ * End-state checks after healing: grades settle (running instances Online, stopped ones marked
+ * Offline by the sentinel), logs converge, then the checker's invariants.
+ */
+export async function checkSettled(ctx: ScenarioContext, state: ClusterScenarioState): Promise<void> {
+  const settled = await ctx.world.waitFor(() => gradesSettled(state), 120_000, 100);
+  if (!settled) ctx.violation('grades did not settle within 120 s after the faults stopped');
+  if (!(await state.checker.waitConverged(state.cluster, 60_000))) ctx.violation('instances did not converge on one applied index');
+  state.checker.checkEndState(state.cluster);
+}
+
+function gradesSettled(state: ClusterScenarioState): boolean {
+  const { cluster } = state;
+  const leaderName = cluster.leaderName();
+  if (leaderName === undefined) return false;
+  for (const instance of cluster.node(leaderName)!.tables.instances()) {
+    const running = cluster.host(instance.instanceId).running;
+    if (running && !cluster.isOnline(instance.instanceId)) return false;
+    if (!running && instance.currentGrade.variant !== 'Offline' && instance.currentGrade.variant !== 'Expelled') return false;
+  }
+  return true;
+}
+
+/** Instances the nemesis may crash or rot: never the client host that drives the scenario. */
+export function instanceHosts(state: ClusterScenarioState): SimHost[] {
+  return state.names.map((n) => state.cluster.host(n));
+}

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { findScenario } from '../../scenarios/index.ts';
+import { runScenario } from '../../runtime-sim/runner.ts';
+
+/** Every named scenario passes a few seeds (nightly fuzzing runs many more: `sim fuzz`). */
+const RUNS: ReadonlyArray<[name: string, seeds: number[], nodes?: number]> = [
+  ['smoke', [1, 2], 20],
+  ['join-storm', [1, 2, 3], 24],
+  ['voter-failover', [1, 2, 3]],
+  ['expel-leader', [1, 2, 3]],
+  ['shutdown-all', [1, 2, 3]],
+  ['raft-safety', [1, 2, 3, 4, 5, 6]],
+];
+
+describe('simulation scenarios', () => {
+  for (const [name, seeds, nodes] of RUNS) {
+    it(`${name} passes seeds ${seeds.join(', ')}`, async () => {
+      const scenario = findScenario(name);
+      expect(scenario, name).toBeDefined();
+      for (const seed of seeds) {
+        const summary = await runScenario(scenario!, { seed, ...(nodes !== undefined ? { nodes } : {}) });
+        expect(summary.violations, `${name} seed ${seed}: npm run sim -- run ${name} --seed ${seed}${nodes ? ` --nodes ${nodes}` : ''}`).toEqual([]);
+      }
+    });
+  }
+});
