@@ -109,16 +109,19 @@ describe('admin guide walk-through on 4 real processes', () => {
     expect(follower.events('restarting')).toHaveLength(1);
   }, 60_000);
 
-  it('SIGTERM stops each instance in turn with exit code 0 (followers first, the leader last)', async () => {
+  it('SIGTERM stops each instance in turn with exit code 0 (the leader first)', async () => {
     const running = all.filter((i) => i.running);
     const leaderId = (await running[0]!.raftStatus()).leader_id;
     const ids = await Promise.all(running.map(async (i) => (await i.info()).raft_id));
-    const order = [...running].sort((a, b) => Number(ids[running.indexOf(a)] === leaderId) - Number(ids[running.indexOf(b)] === leaderId));
-    for (const instance of order) {
+    const order = [...running].sort((a, b) => Number(ids[running.indexOf(b)] === leaderId) - Number(ids[running.indexOf(a)] === leaderId));
+    for (const [n, instance] of order.entries()) {
       const status = await instance.stop('SIGTERM', 15_000);
       expect(status, `${instance.name}\n${cluster.logs()}`).toEqual({ code: 0, signal: null });
       expect(instance.events('shutting down')).toHaveLength(1);
       expect(instance.events('data directory closed, process exits')).toHaveLength(1);
+      // Picodata 13 "threesome": the leader, then another go cleanly; the last one may find
+      // no quorum left and give up (still exit code 0).
+      if (n < order.length - 1) expect(instance.log, cluster.logs()).not.toContain('on_shutdown triggers failed');
     }
   }, 60_000);
 });
@@ -126,17 +129,13 @@ describe('admin guide walk-through on 4 real processes', () => {
 /**
  * Picodata acceptance 13 ("leader first", 2 nodes): a leader that is asked to stop hands its
  * leadership over before it goes (the governor's downgrade step: transfer leadership, then switch
- * the master, then set the grade). Here it does not: Topology.updateInstance() writes the
- * leader's cached current grade into the record it proposes, so the Offline request itself
- * makes the instance Offline/Offline and shutdown() exits before the governor moved anything;
- * the survivor is left without a leader (2 voters). Expected to fail until core/ takes the
- * current grade from the applied table in update_instance (see the daemon report).
+ * the master, then set the grade), so the survivor leads and records it Offline.
  */
 describe('leader shutdown hands leadership over (2 real processes)', () => {
   const cluster = new Cluster('leader-first');
   afterAll(() => cluster.destroy());
 
-  it.fails('SIGTERM of the leader: the other instance becomes Leader and sees it Offline', async () => {
+  it('SIGTERM of the leader: the other instance becomes Leader and sees it Offline', async () => {
     await picodataBundle();
     const i1 = await cluster.add('i1');
     const i2 = await cluster.add('i2');
