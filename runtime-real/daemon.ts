@@ -54,18 +54,16 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       await http?.close();
     },
   });
-  let bootedHere = false;
   const program = instanceProgram(nodeOptions(run), {
     opened: (node, backend) => {
       state.node = node;
-      bootedHere = node.identity === null;
       registerClusterStatus(node, backend);
       void watchOperatorEvents(node);
     },
     // Request metrics are only readable over HTTP: without --http-listen, serve unwrapped
     // (the wrapper costs ~0.2-0.35 µs per request).
     ...(http === null ? {} : { wrapBackend: (backend: IprotoBackend) => metrics.iproto.wrap(backend) }),
-    postjoin: (node, backend) => postjoin(node, backend, script, bootedHere),
+    postjoin: (node, backend) => postjoin(node, backend, script),
     online: (node) => {
       node.log.info('instance is serving', { instance_id: node.identity?.instanceId, raft_id: node.identity?.raftId });
       scheduleCheckpoints(node, run.checkpointIntervalSeconds);
@@ -89,12 +87,7 @@ export function nodeOptions(run: RunOptions): NodeOptions {
   };
 }
 
-async function postjoin(node: Node, backend: NodeBackend, script: PostjoinFunction | null, bootedHere: boolean): Promise<void> {
-  // Picodata configures box with read_only = (#box_replication > 1): the instance that
-  // bootstrapped the cluster is alone in its replicaset and writable from the start. The core
-  // does this for a join but leaves a booted instance read-only until the governor promotes it,
-  // which happens only after postjoin; a script creating its spaces would fail. Same rule here.
-  if (bootedHere && node.identity?.raftId === 1 && node.box.readOnly) node.box.readOnly = false;
+async function postjoin(node: Node, backend: NodeBackend, script: PostjoinFunction | null): Promise<void> {
   if (script === null) return;
   node.log.info('running the postjoin script');
   try {

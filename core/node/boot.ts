@@ -51,6 +51,9 @@ export async function boot(node: Node): Promise<Identity> {
   await node.raftStore.persist(undefined, entries, { term, vote: NO_RAFT_ID, commit: asLogIndex(entries.length) }, true, bootstrapOps);
   const identity: Identity = { raftId: BOOT_RAFT_ID, instanceId, clusterId: options.clusterId, replicasetId };
   await node.raftStore.saveIdentity(identity);
+  // Picodata's read_only = (#box_replication > 1): the bootstrap instance is alone in its
+  // replicaset, so it is writable from the start (its postjoin script may create spaces).
+  node.box.readOnly = false;
   node.log.info('cluster bootstrapped', { instance_id: instanceId, cluster_id: options.clusterId, replication_factor: options.initReplicationFactor });
   return identity;
 }
