@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { LOG_LEVELS, logLevelRank, type Log, type LogFields, type LogLevel } from '../core/env/log.ts';
+import { LeveledLog, LOG_LEVELS, type Log, type LogFields, type LogLevel } from '../core/env/log.ts';
 
 /**
  * Logging for the daemon: pino JSON lines on stderr, or one readable line per event when stderr is
@@ -36,40 +36,7 @@ export function createRealLog(options: RealLogOptions): Log {
 
 type PinoLogger = pino.Logger<LogLevel>;
 
-abstract class BaseLog implements Log {
-  readonly level: LogLevel;
-  private readonly rank: number;
-
-  constructor(level: LogLevel) {
-    this.level = level;
-    this.rank = logLevelRank(level);
-  }
-
-  enabled(level: LogLevel): boolean {
-    return logLevelRank(level) <= this.rank;
-  }
-
-  abstract log(level: LogLevel, message: string, fields?: LogFields): void;
-  abstract child(fields: LogFields): Log;
-
-  error(message: string, fields?: LogFields): void {
-    this.log('error', message, fields);
-  }
-  warn(message: string, fields?: LogFields): void {
-    this.log('warn', message, fields);
-  }
-  info(message: string, fields?: LogFields): void {
-    this.log('info', message, fields);
-  }
-  verbose(message: string, fields?: LogFields): void {
-    this.log('verbose', message, fields);
-  }
-  debug(message: string, fields?: LogFields): void {
-    this.log('debug', message, fields);
-  }
-}
-
-class PinoLog extends BaseLog {
+class PinoLog extends LeveledLog {
   private readonly logger: PinoLogger;
 
   constructor(logger: PinoLogger, level: LogLevel) {
@@ -87,7 +54,7 @@ class PinoLog extends BaseLog {
   }
 }
 
-class PrettyLog extends BaseLog {
+class PrettyLog extends LeveledLog {
   private readonly fields: LogFields;
 
   constructor(level: LogLevel, fields: LogFields) {

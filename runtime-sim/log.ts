@@ -1,4 +1,4 @@
-import { logLevelRank, type Log, type LogFields, type LogLevel } from '../core/env/log.ts';
+import { LeveledLog, type Log, type LogFields, type LogLevel } from '../core/env/log.ts';
 import type { Trace } from './trace.ts';
 
 export interface LogLine {
@@ -51,9 +51,7 @@ function formatValue(value: unknown): string {
   }
 }
 
-export class SimLog implements Log {
-  readonly level: LogLevel;
-  private readonly rank: number;
+export class SimLog extends LeveledLog {
   private readonly hostId: number;
   private readonly hostName: string;
   private readonly fields: LogFields;
@@ -62,19 +60,15 @@ export class SimLog implements Log {
   private readonly now: () => number;
 
   constructor(hostId: number, hostName: string, level: LogLevel, trace: Trace, sink: LogSink, now: () => number, fields: LogFields = {}) {
+    super(level);
     this.hostId = hostId;
     this.hostName = hostName;
-    this.level = level;
-    this.rank = logLevelRank(level);
     this.trace = trace;
     this.sink = sink;
     this.now = now;
     this.fields = fields;
   }
 
-  enabled(level: LogLevel): boolean {
-    return logLevelRank(level) <= this.rank;
-  }
 
   log(level: LogLevel, message: string, fields?: LogFields): void {
     if (!this.enabled(level)) return;
@@ -84,21 +78,6 @@ export class SimLog implements Log {
     this.sink.push({ timeMs, host: this.hostName, level, message, fields: all });
   }
 
-  error(message: string, fields?: LogFields): void {
-    this.log('error', message, fields);
-  }
-  warn(message: string, fields?: LogFields): void {
-    this.log('warn', message, fields);
-  }
-  info(message: string, fields?: LogFields): void {
-    this.log('info', message, fields);
-  }
-  verbose(message: string, fields?: LogFields): void {
-    this.log('verbose', message, fields);
-  }
-  debug(message: string, fields?: LogFields): void {
-    this.log('debug', message, fields);
-  }
 
   child(fields: LogFields): Log {
     return new SimLog(this.hostId, this.hostName, this.level, this.trace, this.sink, this.now, { ...this.fields, ...fields });
