@@ -290,7 +290,7 @@ export class Space {
       old: null,
       new: null,
       key: null,
-      undo: () => {
+      undo(): void {
         for (const { index, tuples } of saved) {
           index.clear();
           for (const t of tuples) index.insert(t);
@@ -334,18 +334,7 @@ export class Space {
     const undoTrigger = this.trigger === null ? null : this.trigger(old, next);
     this.applyToIndexes(old, next);
     const key = op === 'delete' ? extractKey(this.indexById[0]!.def.keyDef, old!) : null;
-    const change: Change = {
-      spaceId: this.def.id,
-      op,
-      old,
-      new: next,
-      key,
-      undo: () => {
-        this.applyToIndexes(next, old);
-        if (undoTrigger !== null) undoTrigger();
-      },
-    };
-    txn.push(change);
+    txn.push(new RowChange(this, op, old, next, key, undoTrigger));
   }
 
   private checkUnique(old: Tuple | null, next: Tuple): void {
@@ -375,5 +364,35 @@ export class Space {
     this.checkWritable();
     const old = this.indexById[0]!.findByTuple(tuple) ?? null;
     this.change(txn, old, tuple, 'replace');
+  }
+}
+
+/**
+ * The change record of one row statement. A class rather than an object with an undo closure:
+ * statements are the hot path, and a closure per statement costs an allocation (plus a
+ * `name` definition under tsx's keepNames).
+ */
+class RowChange implements Change {
+  readonly spaceId: number;
+  readonly op: RowOp;
+  readonly old: Tuple | null;
+  readonly new: Tuple | null;
+  readonly key: Key | null;
+  private readonly space: Space;
+  private readonly undoTrigger: (() => void) | null;
+
+  constructor(space: Space, op: RowOp, old: Tuple | null, next: Tuple | null, key: Key | null, undoTrigger: (() => void) | null) {
+    this.spaceId = space.def.id;
+    this.op = op;
+    this.old = old;
+    this.new = next;
+    this.key = key;
+    this.space = space;
+    this.undoTrigger = undoTrigger;
+  }
+
+  undo(): void {
+    this.space.applyToIndexes(this.new, this.old);
+    if (this.undoTrigger !== null) this.undoTrigger();
   }
 }

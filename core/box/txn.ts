@@ -21,7 +21,7 @@ export interface Change {
   readonly old: Tuple | null;
   readonly new: Tuple | null;
   /** Undoes this change in memory (indexes, and schema for system spaces). */
-  readonly undo: () => void;
+  undo(): void;
   /** Primary key of the deleted tuple (delete rows). */
   readonly key: Key | null;
 }
