@@ -90,6 +90,11 @@ export class HashIndex implements EngineIndex {
     this.map.set(k, tuple);
   }
 
+  replace(old: Tuple, next: Tuple): void {
+    this.remove(old);
+    this.insert(next);
+  }
+
   remove(tuple: Tuple): void {
     const removed = this.map.delete(this.keyOfTuple(tuple));
     assert(removed, () => `hash index ${this.def.name}: remove of a missing entry`);

@@ -354,8 +354,10 @@ export class Space {
     const indexes = this.indexes;
     for (let i = 0; i < indexes.length; i++) {
       const index = indexes[i]!;
-      if (from !== null) index.remove(from);
-      if (to !== null) index.insert(to);
+      if (from === null) {
+        if (to !== null) index.insert(to);
+      } else if (to === null) index.remove(from);
+      else index.replace(from, to);
     }
   }
 

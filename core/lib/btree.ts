@@ -521,3 +521,410 @@ export class BTreeMap<K, V> {
     assert(counted === this.count, `size ${this.count} but ${counted} entries`);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// HintedBTreeSet: the ordered set behind box TREE indexes.
+
+/**
+ * A number per item that orders items *before* the full comparison runs (Tarantool's memtx
+ * "tuple comparison hints"): when two items' hints are numbers and differ, their order is the
+ * order of the hints; when they are equal (or either is NaN, "no hint") the comparator decides.
+ * Contract: hint(a) < hint(b) implies compare(a, b) < 0 for non-NaN hints.
+ */
+export type HintOf<T> = (item: T) => number;
+
+class HLeaf<T> {
+  items: T[] = [];
+  hints: number[] = [];
+  next: HLeaf<T> | null = null;
+  prev: HLeaf<T> | null = null;
+}
+
+class HInner<T> {
+  /** items[i] is the smallest item of children[i + 1]; hints[i] its hint. */
+  items: T[] = [];
+  hints: number[] = [];
+  children: Array<HNode<T>> = [];
+}
+
+type HNode<T> = HLeaf<T> | HInner<T>;
+type HPath<T> = Array<{ node: HInner<T>; index: number }>;
+
+/** Cursor over a HintedBTreeSet; valid until the set is mutated. */
+export class HintedCursor<T> {
+  private leaf: HLeaf<T> | null;
+  private index: number;
+
+  constructor(leaf: HLeaf<T> | null, index: number) {
+    this.leaf = leaf;
+    this.index = index;
+    if (leaf === null) return;
+    if (index >= leaf.items.length) this.forwardFrom(leaf.next);
+    else if (index < 0) this.backwardFrom(leaf.prev);
+  }
+
+  get valid(): boolean {
+    return this.leaf !== null;
+  }
+
+  get item(): T {
+    assert(this.leaf !== null, 'cursor is not on an item');
+    return this.leaf.items[this.index]!;
+  }
+
+  next(): void {
+    const leaf = this.leaf;
+    if (leaf === null) return;
+    if (++this.index < leaf.items.length) return;
+    this.forwardFrom(leaf.next);
+  }
+
+  prev(): void {
+    const leaf = this.leaf;
+    if (leaf === null) return;
+    if (--this.index >= 0) return;
+    this.backwardFrom(leaf.prev);
+  }
+
+  /** Only the root leaf can be empty, and it has no neighbours: the loops end. */
+  private forwardFrom(leaf: HLeaf<T> | null): void {
+    while (leaf !== null && leaf.items.length === 0) leaf = leaf.next;
+    this.leaf = leaf;
+    this.index = 0;
+  }
+
+  private backwardFrom(leaf: HLeaf<T> | null): void {
+    while (leaf !== null && leaf.items.length === 0) leaf = leaf.prev;
+    this.leaf = leaf;
+    this.index = leaf === null ? 0 : leaf.items.length - 1;
+  }
+}
+
+/**
+ * Position of `target` among a node's items: the count of items < target, or <= target with
+ * `pastEqual`. Hints decide where they can; `cmp(item, target)` decides the rest.
+ */
+function hintedBound<T, Q>(items: T[], hints: number[], target: Q, targetHint: number, cmp: (item: T, target: Q) => number, pastEqual: boolean): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const h = hints[mid]!;
+    let c: number;
+    if (h < targetHint) c = -1;
+    else if (h > targetHint) c = 1;
+    else c = cmp(items[mid]!, target);
+    if (c < 0 || (pastEqual && c === 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * An ordered set of distinct items as a B+ tree with linked leaves and a hint per item (see
+ * HintOf). Lookups take a target of any type with its own comparator and hint, so a search key
+ * can find tuples. Remembers where the last successful `find` landed (the "finger") so that a
+ * `replaceEqual` right after it costs no second descent.
+ */
+export class HintedBTreeSet<T> {
+  private root: HNode<T> = new HLeaf<T>();
+  /** Inner levels above the leaves (0: the root is a leaf). */
+  private height = 0;
+  private count = 0;
+  /** Bumped by every structural change; a finger from an older version is stale. */
+  private version = 0;
+  private fingerLeaf: HLeaf<T> | null = null;
+  private fingerIndex = 0;
+  private fingerVersion = -1;
+  readonly compare: Comparator<T>;
+  readonly hintOf: HintOf<T>;
+
+  constructor(compare: Comparator<T>, hintOf: HintOf<T>) {
+    this.compare = compare;
+    this.hintOf = hintOf;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  clear(): void {
+    this.root = new HLeaf<T>();
+    this.height = 0;
+    this.count = 0;
+    this.version++;
+  }
+
+  private leafFor<Q>(target: Q, targetHint: number, cmp: (item: T, target: Q) => number, pastEqual: boolean, path: HPath<T> | null): HLeaf<T> {
+    let node = this.root;
+    for (let level = this.height; level > 0; level--) {
+      const inner = node as HInner<T>;
+      const index = hintedBound(inner.items, inner.hints, target, targetHint, cmp, pastEqual);
+      if (path !== null) path.push({ node: inner, index });
+      node = inner.children[index]!;
+    }
+    return node as HLeaf<T>;
+  }
+
+  /** The item equal to `target` under `cmp` (any one, if several are), or undefined. */
+  find<Q>(target: Q, targetHint: number, cmp: (item: T, target: Q) => number): T | undefined {
+    // Inner separators equal to the target send the search right: the equal item is there.
+    const leaf = this.leafFor(target, targetHint, cmp, true, null);
+    const items = leaf.items;
+    const hints = leaf.hints;
+    let lo = 0;
+    let hi = items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const h = hints[mid]!;
+      let c: number;
+      if (h < targetHint) c = -1;
+      else if (h > targetHint) c = 1;
+      else c = cmp(items[mid]!, target);
+      if (c === 0) {
+        this.fingerLeaf = leaf;
+        this.fingerIndex = mid;
+        this.fingerVersion = this.version;
+        return items[mid];
+      }
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return undefined;
+  }
+
+  /** A cursor on the first item >= / > target, or the last item <= / < target. */
+  seek<Q>(target: Q, targetHint: number, cmp: (item: T, target: Q) => number, mode: SeekMode): HintedCursor<T> {
+    // 'gt' and 'le' descend past items equal to the target, 'ge' and 'lt' stop before them.
+    const pastEqual = mode === 'gt' || mode === 'le';
+    const leaf = this.leafFor(target, targetHint, cmp, pastEqual, null);
+    const i = hintedBound(leaf.items, leaf.hints, target, targetHint, cmp, pastEqual);
+    return new HintedCursor(leaf, mode === 'ge' || mode === 'gt' ? i : i - 1);
+  }
+
+  /** A cursor on the first item (forward) or the last item (reverse). */
+  edge(reverse: boolean): HintedCursor<T> {
+    let node = this.root;
+    for (let level = this.height; level > 0; level--) {
+      const inner = node as HInner<T>;
+      node = inner.children[reverse ? inner.children.length - 1 : 0]!;
+    }
+    const leaf = node as HLeaf<T>;
+    return new HintedCursor(leaf, reverse ? leaf.items.length - 1 : 0);
+  }
+
+  /** Adds an item; returns false (and changes nothing) when an equal item is present. */
+  add(item: T): boolean {
+    const hint = this.hintOf(item);
+    const path: HPath<T> = [];
+    const leaf = this.leafFor(item, hint, this.compare, true, path);
+    const i = hintedBound(leaf.items, leaf.hints, item, hint, this.compare, false);
+    // items[i] >= item: it is equal unless its hint says greater.
+    if (i < leaf.items.length && !(leaf.hints[i]! > hint) && this.compare(leaf.items[i]!, item) === 0) return false;
+    leaf.items.splice(i, 0, item);
+    leaf.hints.splice(i, 0, hint);
+    this.count++;
+    this.version++;
+    if (leaf.items.length > NODE_ENTRIES_MAX) this.splitLeaf(leaf, path);
+    return true;
+  }
+
+  /** Removes the item equal to `item`; returns the removed item, or undefined. */
+  delete(item: T): T | undefined {
+    const hint = this.hintOf(item);
+    const path: HPath<T> = [];
+    const leaf = this.leafFor(item, hint, this.compare, true, path);
+    const i = hintedBound(leaf.items, leaf.hints, item, hint, this.compare, false);
+    if (i >= leaf.items.length || leaf.hints[i]! > hint || this.compare(leaf.items[i]!, item) !== 0) return undefined;
+    const removed = leaf.items[i];
+    leaf.items.splice(i, 1);
+    leaf.hints.splice(i, 1);
+    this.count--;
+    this.version++;
+    this.rebalance(leaf, path);
+    return removed;
+  }
+
+  /**
+   * Puts `next` in the place of `old` (the very item stored), which it equals under the order:
+   * the structure does not change. Uses the finger when the last `find` landed on `old`.
+   * Inner separators may keep referring to `old`; it orders exactly as `next` does.
+   */
+  replaceEqual(old: T, next: T): void {
+    let leaf = this.fingerLeaf;
+    let i = this.fingerIndex;
+    if (leaf === null || this.fingerVersion !== this.version || leaf.items[i] !== old) {
+      const hint = this.hintOf(old);
+      leaf = this.leafFor(old, hint, this.compare, true, null);
+      i = hintedBound(leaf.items, leaf.hints, old, hint, this.compare, false);
+    }
+    assert(leaf.items[i] === old, 'replaceEqual: the item is not in the set');
+    assert(this.compare(old, next) === 0, 'replaceEqual: the items differ under the order');
+    leaf.items[i] = next;
+    leaf.hints[i] = this.hintOf(next);
+  }
+
+  private splitLeaf(leaf: HLeaf<T>, path: HPath<T>): void {
+    const right = new HLeaf<T>();
+    const half = leaf.items.length >> 1;
+    right.items = leaf.items.splice(half);
+    right.hints = leaf.hints.splice(half);
+    right.next = leaf.next;
+    if (right.next !== null) right.next.prev = right;
+    right.prev = leaf;
+    leaf.next = right;
+    this.insertIntoParent(leaf, right.items[0]!, right.hints[0]!, right, path);
+  }
+
+  private insertIntoParent(left: HNode<T>, separator: T, separatorHint: number, right: HNode<T>, path: HPath<T>): void {
+    const parentEntry = path.pop();
+    if (parentEntry === undefined) {
+      const root = new HInner<T>();
+      root.items = [separator];
+      root.hints = [separatorHint];
+      root.children = [left, right];
+      this.root = root;
+      this.height++;
+      return;
+    }
+    const { node: parent, index } = parentEntry;
+    assert(parent.children[index] === left, 'b-tree path out of sync');
+    parent.items.splice(index, 0, separator);
+    parent.hints.splice(index, 0, separatorHint);
+    parent.children.splice(index + 1, 0, right);
+    if (parent.children.length <= NODE_ENTRIES_MAX) return;
+    const sibling = new HInner<T>();
+    const half = parent.children.length >> 1;
+    const up = parent.items[half - 1]!;
+    const upHint = parent.hints[half - 1]!;
+    sibling.items = parent.items.splice(half);
+    sibling.hints = parent.hints.splice(half);
+    parent.items.pop(); // `up` moves to the grandparent
+    parent.hints.pop();
+    sibling.children = parent.children.splice(half);
+    assert(parent.items.length === parent.children.length - 1, 'inner node key count');
+    assert(sibling.items.length === sibling.children.length - 1, 'inner sibling key count');
+    this.insertIntoParent(parent, up, upHint, sibling, path);
+  }
+
+  private entriesOf(node: HNode<T>): number {
+    return node instanceof HLeaf ? node.items.length : node.children.length;
+  }
+
+  /** Restores the minimum fill after a delete by borrowing from or merging with a sibling. */
+  private rebalance(node: HNode<T>, path: HPath<T>): void {
+    for (;;) {
+      const parentEntry = path.pop();
+      if (parentEntry === undefined) {
+        // The root may be underfull; an inner root with one child collapses.
+        if (node instanceof HInner && node.children.length === 1) {
+          this.root = node.children[0]!;
+          this.height--;
+        }
+        return;
+      }
+      if (this.entriesOf(node) >= NODE_ENTRIES_MIN) return;
+      const { node: parent, index } = parentEntry;
+      const leftIndex = index > 0 ? index - 1 : index;
+      const left = parent.children[leftIndex]!;
+      const right = parent.children[leftIndex + 1];
+      if (right === undefined) return; // only child: nothing to balance with (root handles it)
+      if (this.entriesOf(left) + this.entriesOf(right) <= NODE_ENTRIES_MAX) {
+        this.merge(parent, leftIndex);
+        node = parent;
+        continue;
+      }
+      this.borrow(parent, leftIndex);
+      return;
+    }
+  }
+
+  private merge(parent: HInner<T>, leftIndex: number): void {
+    const left = parent.children[leftIndex]!;
+    const right = parent.children[leftIndex + 1]!;
+    if (left instanceof HLeaf && right instanceof HLeaf) {
+      left.items.push(...right.items);
+      left.hints.push(...right.hints);
+      left.next = right.next;
+      if (right.next !== null) right.next.prev = left;
+    } else if (left instanceof HInner && right instanceof HInner) {
+      left.items.push(parent.items[leftIndex]!, ...right.items);
+      left.hints.push(parent.hints[leftIndex]!, ...right.hints);
+      left.children.push(...right.children);
+    } else {
+      assert(false, 'b-tree siblings of different kinds');
+    }
+    parent.items.splice(leftIndex, 1);
+    parent.hints.splice(leftIndex, 1);
+    parent.children.splice(leftIndex + 1, 1);
+  }
+
+  private borrow(parent: HInner<T>, leftIndex: number): void {
+    const left = parent.children[leftIndex]!;
+    const right = parent.children[leftIndex + 1]!;
+    const moveRight = this.entriesOf(left) > this.entriesOf(right);
+    if (left instanceof HLeaf && right instanceof HLeaf) {
+      if (moveRight) {
+        right.items.unshift(left.items.pop()!);
+        right.hints.unshift(left.hints.pop()!);
+      } else {
+        left.items.push(right.items.shift()!);
+        left.hints.push(right.hints.shift()!);
+      }
+      parent.items[leftIndex] = right.items[0]!;
+      parent.hints[leftIndex] = right.hints[0]!;
+      return;
+    }
+    assert(left instanceof HInner && right instanceof HInner, 'b-tree siblings of different kinds');
+    if (moveRight) {
+      right.items.unshift(parent.items[leftIndex]!);
+      right.hints.unshift(parent.hints[leftIndex]!);
+      right.children.unshift(left.children.pop()!);
+      parent.items[leftIndex] = left.items.pop()!;
+      parent.hints[leftIndex] = left.hints.pop()!;
+    } else {
+      left.items.push(parent.items[leftIndex]!);
+      left.hints.push(parent.hints[leftIndex]!);
+      left.children.push(right.children.shift()!);
+      parent.items[leftIndex] = right.items.shift()!;
+      parent.hints[leftIndex] = right.hints.shift()!;
+    }
+  }
+
+  /** Checks every structural invariant, hints included; for tests. */
+  checkInvariants(): void {
+    let counted = 0;
+    const hintsAgree = (a: T, ha: number, b: T, hb: number): void => {
+      assert(Object.is(ha, this.hintOf(a)) && Object.is(hb, this.hintOf(b)), 'stale hint');
+      if (ha < hb) assert(this.compare(a, b) < 0, 'hints out of order');
+      if (ha > hb) assert(this.compare(a, b) > 0, 'hints out of order');
+    };
+    const walk = (node: HNode<T>, low: T | undefined, high: T | undefined, depth: number): number => {
+      const items = node.items;
+      assert(items.length === node.hints.length, 'hint count');
+      for (let i = 1; i < items.length; i++) {
+        assert(this.compare(items[i - 1]!, items[i]!) < 0, 'items out of order');
+        hintsAgree(items[i - 1]!, node.hints[i - 1]!, items[i]!, node.hints[i]!);
+      }
+      if (items.length > 0) {
+        if (low !== undefined) assert(this.compare(items[0]!, low) >= 0, 'item below separator');
+        if (high !== undefined) assert(this.compare(items[items.length - 1]!, high) < 0, 'item above separator');
+      }
+      if (node instanceof HLeaf) {
+        counted += items.length;
+        return depth;
+      }
+      assert(node.children.length === items.length + 1, 'inner fan-out');
+      let leafDepth = -1;
+      for (let i = 0; i < node.children.length; i++) {
+        const d = walk(node.children[i]!, i === 0 ? low : items[i - 1], i < items.length ? items[i] : high, depth + 1);
+        assert(leafDepth === -1 || leafDepth === d, 'unbalanced tree');
+        leafDepth = d;
+      }
+      return leafDepth;
+    };
+    const depth = walk(this.root, undefined, undefined, 0);
+    assert(depth === this.height, 'height out of sync');
+    assert(counted === this.count, `size ${this.count} but ${counted} entries`);
+  }
+}

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BTreeMap, type RangeBounds } from '../../core/lib/btree.ts';
+import { BTreeMap, HintedBTreeSet, type RangeBounds } from '../../core/lib/btree.ts';
 
 const byNumber = (a: number, b: number): number => a - b;
 
@@ -60,5 +60,85 @@ describe('BTreeMap', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('HintedBTreeSet', () => {
+  type Item = { readonly k: number; readonly tag: number };
+  const byK = (a: Item, b: Item): number => a.k - b.k;
+  // Coarse hints (many items share one), and NaN (no hint) for a band: every case of the
+  // hint-then-comparator rule gets exercised.
+  const hintOf = (x: Item): number => (x.k >= 100 && x.k < 150 ? NaN : Math.floor(x.k / 7));
+  const itemCmp = (x: Item, target: number): number => x.k - target;
+  const targetHint = (k: number): number => hintOf({ k, tag: 0 });
+
+  function model(tree: HintedBTreeSet<Item>): number[] {
+    const out: number[] = [];
+    for (const c = tree.edge(false); c.valid; c.next()) out.push(c.item.k);
+    return out;
+  }
+
+  it('matches a sorted-array model under random adds, deletes, replaces and seeks (property)', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('add' as const), key: fc.integer({ min: 0, max: 400 }) }),
+      fc.record({ kind: fc.constant('delete' as const), key: fc.integer({ min: 0, max: 400 }) }),
+      fc.record({ kind: fc.constant('replace' as const), key: fc.integer({ min: 0, max: 400 }) }),
+    );
+    const seek = fc.record({ key: fc.integer({ min: -5, max: 405 }), mode: fc.constantFrom('ge' as const, 'gt' as const, 'le' as const, 'lt' as const) });
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 100, maxLength: 1500, size: 'max' }), fc.array(seek, { maxLength: 8 }), (ops, seeks) => {
+        const tree = new HintedBTreeSet<Item>(byK, hintOf);
+        const m = new Map<number, Item>();
+        for (const o of ops) {
+          const item = { k: o.key, tag: 1 };
+          if (o.kind === 'add') {
+            expect(tree.add(item)).toBe(!m.has(o.key));
+            if (!m.has(o.key)) m.set(o.key, item);
+          } else if (o.kind === 'delete') {
+            expect(tree.delete(item)).toBe(m.get(o.key));
+            m.delete(o.key);
+          } else {
+            const old = tree.find(o.key, targetHint(o.key), itemCmp);
+            expect(old).toBe(m.get(o.key));
+            if (old === undefined) continue;
+            const next = { k: o.key, tag: old.tag + 1 };
+            // Half the time through the finger, half after it went stale.
+            if (o.key % 2 === 0) tree.find(-1, targetHint(-1), itemCmp);
+            tree.replaceEqual(old, next);
+            m.set(o.key, next);
+          }
+        }
+        tree.checkInvariants();
+        const sorted = [...m.keys()].sort((a, b) => a - b);
+        expect(tree.size).toBe(m.size);
+        expect(model(tree)).toEqual(sorted);
+        for (const k of sorted) expect(tree.find(k, targetHint(k), itemCmp)).toBe(m.get(k));
+        for (const s of seeks) {
+          const c = tree.seek(s.key, targetHint(s.key), itemCmp, s.mode);
+          const expected =
+            s.mode === 'ge' ? sorted.find((k) => k >= s.key)
+            : s.mode === 'gt' ? sorted.find((k) => k > s.key)
+            : s.mode === 'le' ? sorted.findLast((k) => k <= s.key)
+            : sorted.findLast((k) => k < s.key);
+          expect(c.valid ? c.item.k : undefined).toBe(expected);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('walks both ways across leaves and refuses a replace that changes the order', () => {
+    const tree = new HintedBTreeSet<Item>(byK, hintOf);
+    for (let i = 0; i < 3001; i++) tree.add({ k: (i * 7919) % 3001, tag: 0 });
+    tree.checkInvariants();
+    const back: number[] = [];
+    for (const c = tree.edge(true); c.valid; c.prev()) back.push(c.item.k);
+    expect(back).toEqual(model(tree).reverse());
+    const five = tree.find(5, targetHint(5), itemCmp)!;
+    expect(() => tree.replaceEqual(five, { k: 6, tag: 0 })).toThrow(/differ/);
+    expect(() => tree.replaceEqual({ k: 5, tag: 9 }, { k: 5, tag: 0 })).toThrow(/not in the set/);
+    for (let i = 0; i < 3001; i += 3) tree.delete({ k: i, tag: 0 });
+    tree.checkInvariants();
+    expect(tree.size).toBe(2000);
   });
 });
