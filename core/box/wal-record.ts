@@ -10,11 +10,22 @@
 
 import { assert } from '../lib/assert.ts';
 import { MpReader, MpWriter, type MpValue } from '../codec/msgpack.ts';
-import { openRecord, sealRecord } from './record-codec.ts';
+import { openRecord, RECORD_HEADER_PLACEHOLDER, sealRecordInPlace } from './record-codec.ts';
 import type { RowOp, Txn, WalRow } from './txn.ts';
 import { rowOf } from './txn.ts';
 
-const OP_CODES: Readonly<Record<RowOp, number>> = { insert: 2, replace: 3, delete: 5, truncate: 100 };
+function opCode(op: RowOp): number {
+  switch (op) {
+    case 'insert':
+      return 2;
+    case 'replace':
+      return 3;
+    case 'delete':
+      return 5;
+    case 'truncate':
+      return 100;
+  }
+}
 const OPS_BY_CODE = new Map<number, RowOp>([
   [2, 'insert'],
   [3, 'replace'],
@@ -44,6 +55,7 @@ export function encodeWalBatch(txns: readonly Txn[]): Uint8Array {
     rowCount += t.changes.length;
   }
   writer.reset();
+  writer.raw(RECORD_HEADER_PLACEHOLDER);
   writer.arrayHeader(2);
   writer.uint(firstLsn);
   writer.arrayHeader(rowCount);
@@ -53,14 +65,14 @@ export function encodeWalBatch(txns: readonly Txn[]): Uint8Array {
       const c = changes[i]!;
       writer.arrayHeader(4);
       writer.uint(c.spaceId);
-      writer.uint(OP_CODES[c.op]);
+      writer.uint(opCode(c.op));
       if (c.op === 'delete') writer.value(c.key as MpValue);
       else if (c.op === 'truncate') writer.nil();
       else writer.value(c.new as MpValue);
       writer.bool(i === changes.length - 1);
     }
   }
-  return sealRecord('wal', writer.toBytes());
+  return sealRecordInPlace('wal', writer.toBytes());
 }
 
 /** Decodes a WAL record; null when it is torn or rotten (checksum) or malformed. */
