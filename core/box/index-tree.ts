@@ -15,6 +15,7 @@ import {
   compileKeyHint,
   compileTupleComparator,
   compileTupleHint,
+  hintIsExact,
   type KeyComparator,
   type KeyHint,
   type TupleComparator,
@@ -39,7 +40,7 @@ export class TreeIndex implements EngineIndex {
     this.def = def;
     this.orderCompare = compileTupleComparator(orderDef);
     this.tupleHint = compileTupleHint(orderDef);
-    this.tree = new HintedBTreeSet<Tuple>(this.orderCompare, this.tupleHint);
+    this.tree = new HintedBTreeSet<Tuple>(this.orderCompare, this.tupleHint, hintIsExact(orderDef));
     this.keyCompare = compileKeyComparator(def.keyDef);
     this.keyHint = compileKeyHint(def.keyDef);
     this.partsCompare = compileTupleComparator(def.keyDef);
@@ -70,10 +71,8 @@ export class TreeIndex implements EngineIndex {
   }
 
   replace(old: Tuple, next: Tuple): void {
-    // Same place in the order (always so in the primary key): swap in place, no re-balancing.
-    if (this.orderCompare(old, next) === 0) return this.tree.replaceEqual(old, next);
-    this.remove(old);
-    this.insert(next);
+    // Same place in the order (always so in the primary key): swapped in place, no re-balancing.
+    this.tree.replace(old, next);
   }
 
   clear(): void {

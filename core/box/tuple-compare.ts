@@ -223,10 +223,16 @@ export function compileKeyComparator(def: KeyDef): KeyComparator {
 export type TupleHint = (tuple: Tuple) => number;
 export type KeyHint = (key: Key) => number;
 
-/** Numbers of every representation by value; any other value has no hint. */
+const SAFE_BIGINT_MIN = BigInt(Number.MIN_SAFE_INTEGER);
+const SAFE_BIGINT_MAX = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * Numbers of every representation by value; any other value has no hint, and neither has a
+ * bigint beyond 2^53 (its Number would round): so equal hints mean equal numbers (exact).
+ */
 function numericHint(value: MpValue): number {
   if (typeof value === 'number') return value;
-  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'bigint') return value >= SAFE_BIGINT_MIN && value <= SAFE_BIGINT_MAX ? Number(value) : NaN;
   if (value instanceof MpFloat64) return value.value;
   return NaN;
 }
@@ -264,6 +270,14 @@ function hintFunction(def: KeyDef): ((value: MpValue) => number) | null {
     default:
       return null;
   }
+}
+
+/**
+ * Whether equal (non-NaN) hints under `def` mean equal keys: a single part with numeric hints,
+ * which are exact (two numbers with the same value compare equal in every representation).
+ */
+export function hintIsExact(def: KeyDef): boolean {
+  return def.parts.length === 1 && hintFunction(def) === numericHint;
 }
 
 /** The hint of a tuple under `def` (from its first part). */

@@ -529,7 +529,9 @@ export class BTreeMap<K, V> {
  * A number per item that orders items *before* the full comparison runs (Tarantool's memtx
  * "tuple comparison hints"): when two items' hints are numbers and differ, their order is the
  * order of the hints; when they are equal (or either is NaN, "no hint") the comparator decides.
- * Contract: hint(a) < hint(b) implies compare(a, b) < 0 for non-NaN hints.
+ * Contract: hint(a) < hint(b) implies compare(a, b) < 0 for non-NaN hints. A set with *exact*
+ * hints also promises that equal non-NaN hints mean equal items (single-part numeric keys), so
+ * the comparator runs only for NaN hints.
  */
 export type HintOf<T> = (item: T) => number;
 
@@ -604,7 +606,15 @@ export class HintedCursor<T> {
  * Position of `target` among a node's items: the count of items < target, or <= target with
  * `pastEqual`. Hints decide where they can; `cmp(item, target)` decides the rest.
  */
-function hintedBound<T, Q>(items: T[], hints: number[], target: Q, targetHint: number, cmp: (item: T, target: Q) => number, pastEqual: boolean): number {
+function hintedBound<T, Q>(
+  items: T[],
+  hints: number[],
+  target: Q,
+  targetHint: number,
+  cmp: (item: T, target: Q) => number,
+  pastEqual: boolean,
+  exact: boolean,
+): number {
   let lo = 0;
   let hi = items.length;
   while (lo < hi) {
@@ -613,6 +623,7 @@ function hintedBound<T, Q>(items: T[], hints: number[], target: Q, targetHint: n
     let c: number;
     if (h < targetHint) c = -1;
     else if (h > targetHint) c = 1;
+    else if (exact && h === targetHint) c = 0;
     else c = cmp(items[mid]!, target);
     if (c < 0 || (pastEqual && c === 0)) lo = mid + 1;
     else hi = mid;
@@ -638,10 +649,22 @@ export class HintedBTreeSet<T> {
   private fingerVersion = -1;
   readonly compare: Comparator<T>;
   readonly hintOf: HintOf<T>;
+  /** Equal non-NaN hints mean equal items, under `compare` and every lookup comparator. */
+  readonly exact: boolean;
 
-  constructor(compare: Comparator<T>, hintOf: HintOf<T>) {
+  constructor(compare: Comparator<T>, hintOf: HintOf<T>, exact = false) {
     this.compare = compare;
     this.hintOf = hintOf;
+    this.exact = exact;
+  }
+
+  /** Whether the item at `i` of `leaf`, known to be >= `item`, equals it. */
+  private equalAt(leaf: HLeaf<T>, i: number, item: T, hint: number): boolean {
+    if (i >= leaf.items.length) return false;
+    const h = leaf.hints[i]!;
+    if (h > hint) return false;
+    if (this.exact && h === hint) return true;
+    return this.compare(leaf.items[i]!, item) === 0;
   }
 
   get size(): number {
@@ -659,7 +682,7 @@ export class HintedBTreeSet<T> {
     let node = this.root;
     for (let level = this.height; level > 0; level--) {
       const inner = node as HInner<T>;
-      const index = hintedBound(inner.items, inner.hints, target, targetHint, cmp, pastEqual);
+      const index = hintedBound(inner.items, inner.hints, target, targetHint, cmp, pastEqual, this.exact);
       if (path !== null) path.push({ node: inner, index });
       node = inner.children[index]!;
     }
@@ -672,6 +695,7 @@ export class HintedBTreeSet<T> {
     const leaf = this.leafFor(target, targetHint, cmp, true, null);
     const items = leaf.items;
     const hints = leaf.hints;
+    const exact = this.exact;
     let lo = 0;
     let hi = items.length;
     while (lo < hi) {
@@ -680,6 +704,7 @@ export class HintedBTreeSet<T> {
       let c: number;
       if (h < targetHint) c = -1;
       else if (h > targetHint) c = 1;
+      else if (exact && h === targetHint) c = 0;
       else c = cmp(items[mid]!, target);
       if (c === 0) {
         this.fingerLeaf = leaf;
@@ -698,7 +723,7 @@ export class HintedBTreeSet<T> {
     // 'gt' and 'le' descend past items equal to the target, 'ge' and 'lt' stop before them.
     const pastEqual = mode === 'gt' || mode === 'le';
     const leaf = this.leafFor(target, targetHint, cmp, pastEqual, null);
-    const i = hintedBound(leaf.items, leaf.hints, target, targetHint, cmp, pastEqual);
+    const i = hintedBound(leaf.items, leaf.hints, target, targetHint, cmp, pastEqual, this.exact);
     return new HintedCursor(leaf, mode === 'ge' || mode === 'gt' ? i : i - 1);
   }
 
@@ -718,9 +743,8 @@ export class HintedBTreeSet<T> {
     const hint = this.hintOf(item);
     const path: HPath<T> = [];
     const leaf = this.leafFor(item, hint, this.compare, true, path);
-    const i = hintedBound(leaf.items, leaf.hints, item, hint, this.compare, false);
-    // items[i] >= item: it is equal unless its hint says greater.
-    if (i < leaf.items.length && !(leaf.hints[i]! > hint) && this.compare(leaf.items[i]!, item) === 0) return false;
+    const i = hintedBound(leaf.items, leaf.hints, item, hint, this.compare, false, this.exact);
+    if (this.equalAt(leaf, i, item, hint)) return false;
     leaf.items.splice(i, 0, item);
     leaf.hints.splice(i, 0, hint);
     this.count++;
@@ -734,8 +758,8 @@ export class HintedBTreeSet<T> {
     const hint = this.hintOf(item);
     const path: HPath<T> = [];
     const leaf = this.leafFor(item, hint, this.compare, true, path);
-    const i = hintedBound(leaf.items, leaf.hints, item, hint, this.compare, false);
-    if (i >= leaf.items.length || leaf.hints[i]! > hint || this.compare(leaf.items[i]!, item) !== 0) return undefined;
+    const i = hintedBound(leaf.items, leaf.hints, item, hint, this.compare, false, this.exact);
+    if (!this.equalAt(leaf, i, item, hint)) return undefined;
     const removed = leaf.items[i];
     leaf.items.splice(i, 1);
     leaf.hints.splice(i, 1);
@@ -746,22 +770,36 @@ export class HintedBTreeSet<T> {
   }
 
   /**
-   * Puts `next` in the place of `old` (the very item stored), which it equals under the order:
-   * the structure does not change. Uses the finger when the last `find` landed on `old`.
-   * Inner separators may keep referring to `old`; it orders exactly as `next` does.
+   * Replaces `old` (the very item stored) by `next`, which no other stored item may equal: in
+   * place when they are equal under the order (the structure does not change; no second descent
+   * when the last `find` landed on `old`), else as delete + add.
+   * Inner separators may keep referring to an `old` swapped in place; it orders as `next` does.
    */
-  replaceEqual(old: T, next: T): void {
+  replace(old: T, next: T): void {
+    const oldHint = this.hintOf(old);
+    const nextHint = this.hintOf(next);
+    const inPlace =
+      oldHint < nextHint || oldHint > nextHint
+        ? false
+        : (this.exact && oldHint === nextHint) || this.compare(old, next) === 0;
+    if (!inPlace) {
+      // A failed check changes nothing: add first (it refuses a duplicate), then delete.
+      assert(this.add(next), 'replace: an equal item is already in the set');
+      const removed = this.delete(old);
+      if (removed === old) return;
+      if (removed !== undefined) this.add(removed);
+      this.delete(next);
+      assert(false, 'replace: the item is not in the set');
+    }
     let leaf = this.fingerLeaf;
     let i = this.fingerIndex;
     if (leaf === null || this.fingerVersion !== this.version || leaf.items[i] !== old) {
-      const hint = this.hintOf(old);
-      leaf = this.leafFor(old, hint, this.compare, true, null);
-      i = hintedBound(leaf.items, leaf.hints, old, hint, this.compare, false);
+      leaf = this.leafFor(old, oldHint, this.compare, true, null);
+      i = hintedBound(leaf.items, leaf.hints, old, oldHint, this.compare, false, this.exact);
     }
-    assert(leaf.items[i] === old, 'replaceEqual: the item is not in the set');
-    assert(this.compare(old, next) === 0, 'replaceEqual: the items differ under the order');
+    assert(leaf.items[i] === old, 'replace: the item is not in the set');
     leaf.items[i] = next;
-    leaf.hints[i] = this.hintOf(next);
+    leaf.hints[i] = nextHint;
   }
 
   private splitLeaf(leaf: HLeaf<T>, path: HPath<T>): void {

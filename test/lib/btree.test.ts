@@ -68,9 +68,8 @@ describe('HintedBTreeSet', () => {
   const byK = (a: Item, b: Item): number => a.k - b.k;
   // Coarse hints (many items share one), and NaN (no hint) for a band: every case of the
   // hint-then-comparator rule gets exercised.
-  const hintOf = (x: Item): number => (x.k >= 100 && x.k < 150 ? NaN : Math.floor(x.k / 7));
+  const coarseHintOf = (x: Item): number => (x.k >= 100 && x.k < 150 ? NaN : Math.floor(x.k / 7));
   const itemCmp = (x: Item, target: number): number => x.k - target;
-  const targetHint = (k: number): number => hintOf({ k, tag: 0 });
 
   function model(tree: HintedBTreeSet<Item>): number[] {
     const out: number[] = [];
@@ -78,7 +77,15 @@ describe('HintedBTreeSet', () => {
     return out;
   }
 
-  it('matches a sorted-array model under random adds, deletes, replaces and seeks (property)', () => {
+  // Exact hints: the key itself, NaN for a band.
+  const exactHintOf = (x: Item): number => (x.k >= 100 && x.k < 150 ? NaN : x.k);
+
+  it.each([
+    ['coarse', false],
+    ['exact', true],
+  ] as const)('matches a sorted-array model under random adds, deletes, replaces and seeks, %s hints (property)', (_, exact) => {
+    const hintOf = exact ? exactHintOf : coarseHintOf;
+    const targetHint = (k: number): number => hintOf({ k, tag: 0 });
     const op = fc.oneof(
       fc.record({ kind: fc.constant('add' as const), key: fc.integer({ min: 0, max: 400 }) }),
       fc.record({ kind: fc.constant('delete' as const), key: fc.integer({ min: 0, max: 400 }) }),
@@ -87,7 +94,7 @@ describe('HintedBTreeSet', () => {
     const seek = fc.record({ key: fc.integer({ min: -5, max: 405 }), mode: fc.constantFrom('ge' as const, 'gt' as const, 'le' as const, 'lt' as const) });
     fc.assert(
       fc.property(fc.array(op, { minLength: 100, maxLength: 1500, size: 'max' }), fc.array(seek, { maxLength: 8 }), (ops, seeks) => {
-        const tree = new HintedBTreeSet<Item>(byK, hintOf);
+        const tree = new HintedBTreeSet<Item>(byK, hintOf, exact);
         const m = new Map<number, Item>();
         for (const o of ops) {
           const item = { k: o.key, tag: 1 };
@@ -104,7 +111,7 @@ describe('HintedBTreeSet', () => {
             const next = { k: o.key, tag: old.tag + 1 };
             // Half the time through the finger, half after it went stale.
             if (o.key % 2 === 0) tree.find(-1, targetHint(-1), itemCmp);
-            tree.replaceEqual(old, next);
+            tree.replace(old, next);
             m.set(o.key, next);
           }
         }
@@ -127,7 +134,9 @@ describe('HintedBTreeSet', () => {
     );
   });
 
-  it('walks both ways across leaves and refuses a replace that changes the order', () => {
+  it('walks both ways across leaves; replace moves an item or refuses a duplicate', () => {
+    const hintOf = coarseHintOf;
+    const targetHint = (k: number): number => hintOf({ k, tag: 0 });
     const tree = new HintedBTreeSet<Item>(byK, hintOf);
     for (let i = 0; i < 3001; i++) tree.add({ k: (i * 7919) % 3001, tag: 0 });
     tree.checkInvariants();
@@ -135,8 +144,11 @@ describe('HintedBTreeSet', () => {
     for (const c = tree.edge(true); c.valid; c.prev()) back.push(c.item.k);
     expect(back).toEqual(model(tree).reverse());
     const five = tree.find(5, targetHint(5), itemCmp)!;
-    expect(() => tree.replaceEqual(five, { k: 6, tag: 0 })).toThrow(/differ/);
-    expect(() => tree.replaceEqual({ k: 5, tag: 9 }, { k: 5, tag: 0 })).toThrow(/not in the set/);
+    expect(() => tree.replace(five, { k: 6, tag: 0 })).toThrow(/already in the set/);
+    expect(() => tree.replace({ k: 5, tag: 9 }, { k: 5, tag: 0 })).toThrow(/not in the set/);
+    tree.replace(five, { k: 3001, tag: 0 }); // a different place: delete + add
+    expect(tree.find(5, targetHint(5), itemCmp)).toBeUndefined();
+    tree.checkInvariants();
     for (let i = 0; i < 3001; i += 3) tree.delete({ k: i, tag: 0 });
     tree.checkInvariants();
     expect(tree.size).toBe(2000);
