@@ -776,8 +776,12 @@ export class HintedBTreeSet<T> {
    * Inner separators may keep referring to an `old` swapped in place; it orders as `next` does.
    */
   replace(old: T, next: T): void {
-    const oldHint = this.hintOf(old);
     const nextHint = this.hintOf(next);
+    let leaf = this.fingerLeaf;
+    let i = this.fingerIndex;
+    // With a fresh finger on `old`, its hint is in the leaf: `old` itself is never touched.
+    const fingered = leaf !== null && this.fingerVersion === this.version && leaf.items[i] === old;
+    const oldHint = fingered ? leaf!.hints[i]! : this.hintOf(old);
     const inPlace =
       oldHint < nextHint || oldHint > nextHint
         ? false
@@ -791,15 +795,13 @@ export class HintedBTreeSet<T> {
       this.delete(next);
       assert(false, 'replace: the item is not in the set');
     }
-    let leaf = this.fingerLeaf;
-    let i = this.fingerIndex;
-    if (leaf === null || this.fingerVersion !== this.version || leaf.items[i] !== old) {
+    if (!fingered) {
       leaf = this.leafFor(old, oldHint, this.compare, true, null);
       i = hintedBound(leaf.items, leaf.hints, old, oldHint, this.compare, false, this.exact);
     }
-    assert(leaf.items[i] === old, 'replace: the item is not in the set');
-    leaf.items[i] = next;
-    leaf.hints[i] = nextHint;
+    assert(leaf!.items[i] === old, 'replace: the item is not in the set');
+    leaf!.items[i] = next;
+    leaf!.hints[i] = nextHint;
   }
 
   private splitLeaf(leaf: HLeaf<T>, path: HPath<T>): void {
