@@ -525,6 +525,10 @@ export class BTreeMap<K, V> {
 // ---------------------------------------------------------------------------------------------
 // HintedBTreeSet: the ordered set behind box TREE indexes.
 
+/** Entries per node of a hinted set: each level down costs a few dependent cache misses. */
+const HINTED_NODE_ENTRIES_MAX = 64;
+const HINTED_NODE_ENTRIES_MIN = HINTED_NODE_ENTRIES_MAX >> 1;
+
 /**
  * A number per item that orders items *before* the full comparison runs (Tarantool's memtx
  * "tuple comparison hints"): when two items' hints are numbers and differ, their order is the
@@ -550,7 +554,21 @@ class HInner<T> {
 }
 
 type HNode<T> = HLeaf<T> | HInner<T>;
-type HPath<T> = Array<{ node: HInner<T>; index: number }>;
+
+/** Inserts `value` at `index` (splice allocates its result array; this does not). */
+function insertAt<V>(array: V[], index: number, value: V): void {
+  let j = array.length;
+  array.push(value);
+  for (; j > index; j--) array[j] = array[j - 1]!;
+  array[index] = value;
+}
+
+/** Removes the element at `index`. */
+function removeAt<V>(array: V[], index: number): void {
+  const last = array.length - 1;
+  for (let j = index; j < last; j++) array[j] = array[j + 1]!;
+  array.pop();
+}
 
 /** Cursor over a HintedBTreeSet; valid until the set is mutated. */
 export class HintedCursor<T> {
@@ -647,6 +665,9 @@ export class HintedBTreeSet<T> {
   private fingerLeaf: HLeaf<T> | null = null;
   private fingerIndex = 0;
   private fingerVersion = -1;
+  /** The descent path of the last add/delete (reused: no allocation per operation). */
+  private readonly pathNodes: Array<HInner<T>> = [];
+  private readonly pathIndexes: number[] = [];
   readonly compare: Comparator<T>;
   readonly hintOf: HintOf<T>;
   /** Equal non-NaN hints mean equal items, under `compare` and every lookup comparator. */
@@ -678,21 +699,48 @@ export class HintedBTreeSet<T> {
     this.version++;
   }
 
-  private leafFor<Q>(target: Q, targetHint: number, cmp: (item: T, target: Q) => number, pastEqual: boolean, path: HPath<T> | null): HLeaf<T> {
+  /** Descends to the leaf for `target`; with `record`, keeps the path in pathNodes/Indexes. */
+  private leafFor<Q>(target: Q, targetHint: number, cmp: (item: T, target: Q) => number, pastEqual: boolean, record: boolean): HLeaf<T> {
+    if (record) {
+      this.pathNodes.length = 0;
+      this.pathIndexes.length = 0;
+    }
     let node = this.root;
     for (let level = this.height; level > 0; level--) {
       const inner = node as HInner<T>;
       const index = hintedBound(inner.items, inner.hints, target, targetHint, cmp, pastEqual, this.exact);
-      if (path !== null) path.push({ node: inner, index });
+      if (record) {
+        this.pathNodes.push(inner);
+        this.pathIndexes.push(index);
+      }
       node = inner.children[index]!;
     }
     return node as HLeaf<T>;
   }
 
+  /**
+   * The finger's leaf when hints alone prove that `targetHint` falls strictly inside its item
+   * range (or on an end item, with exact hints): then any item equal to the target is there,
+   * and a sequential workload skips the descent. Null when unsure.
+   */
+  private fingerLeafFor(targetHint: number): HLeaf<T> | null {
+    const leaf = this.fingerLeaf;
+    if (leaf === null || this.fingerVersion !== this.version) return null;
+    const hints = leaf.hints;
+    const n = hints.length;
+    if (n === 0) return null;
+    const first = hints[0]!;
+    const last = hints[n - 1]!;
+    const exact = this.exact;
+    if (!(first < targetHint || (exact && first === targetHint))) return null;
+    if (!(targetHint < last || (exact && targetHint === last))) return null;
+    return leaf;
+  }
+
   /** The item equal to `target` under `cmp` (any one, if several are), or undefined. */
   find<Q>(target: Q, targetHint: number, cmp: (item: T, target: Q) => number): T | undefined {
     // Inner separators equal to the target send the search right: the equal item is there.
-    const leaf = this.leafFor(target, targetHint, cmp, true, null);
+    const leaf = this.fingerLeafFor(targetHint) ?? this.leafFor(target, targetHint, cmp, true, false);
     const items = leaf.items;
     const hints = leaf.hints;
     const exact = this.exact;
@@ -722,7 +770,7 @@ export class HintedBTreeSet<T> {
   seek<Q>(target: Q, targetHint: number, cmp: (item: T, target: Q) => number, mode: SeekMode): HintedCursor<T> {
     // 'gt' and 'le' descend past items equal to the target, 'ge' and 'lt' stop before them.
     const pastEqual = mode === 'gt' || mode === 'le';
-    const leaf = this.leafFor(target, targetHint, cmp, pastEqual, null);
+    const leaf = this.leafFor(target, targetHint, cmp, pastEqual, false);
     const i = hintedBound(leaf.items, leaf.hints, target, targetHint, cmp, pastEqual, this.exact);
     return new HintedCursor(leaf, mode === 'ge' || mode === 'gt' ? i : i - 1);
   }
@@ -738,34 +786,58 @@ export class HintedBTreeSet<T> {
     return new HintedCursor(leaf, reverse ? leaf.items.length - 1 : 0);
   }
 
+  /**
+   * The finger's leaf when `hint` proves the new item's place is inside it (strictly between
+   * its first and last items) or after the last item of the rightmost leaf (appends). Never
+   * the end of another leaf: a stale separator above may already claim that place.
+   */
+  private fingerLeafForAdd(hint: number): HLeaf<T> | null {
+    const leaf = this.fingerLeaf;
+    if (leaf === null || this.fingerVersion !== this.version) return null;
+    const hints = leaf.hints;
+    const n = hints.length;
+    if (n === 0 || !(hints[0]! < hint)) return null;
+    const last = hints[n - 1]!;
+    if (hint < last || (hint > last && leaf.next === null)) return leaf;
+    return null;
+  }
+
   /** Adds an item; returns false (and changes nothing) when an equal item is present. */
   add(item: T): boolean {
     const hint = this.hintOf(item);
-    const path: HPath<T> = [];
-    const leaf = this.leafFor(item, hint, this.compare, true, path);
+    let leaf = this.fingerLeafForAdd(hint);
+    const fingered = leaf !== null;
+    if (leaf === null) leaf = this.leafFor(item, hint, this.compare, true, true);
     const i = hintedBound(leaf.items, leaf.hints, item, hint, this.compare, false, this.exact);
     if (this.equalAt(leaf, i, item, hint)) return false;
-    leaf.items.splice(i, 0, item);
-    leaf.hints.splice(i, 0, hint);
+    insertAt(leaf.items, i, item);
+    insertAt(leaf.hints, i, hint);
     this.count++;
     this.version++;
-    if (leaf.items.length > NODE_ENTRIES_MAX) this.splitLeaf(leaf, path);
+    if (leaf.items.length > HINTED_NODE_ENTRIES_MAX) {
+      // The path to the leaf is needed now: descend for it (the item is in the leaf already).
+      if (fingered) assert(this.leafFor(item, hint, this.compare, true, true) === leaf, 'finger leaf is off the path');
+      this.splitLeaf(leaf);
+      return true;
+    }
+    this.fingerLeaf = leaf;
+    this.fingerIndex = i;
+    this.fingerVersion = this.version;
     return true;
   }
 
   /** Removes the item equal to `item`; returns the removed item, or undefined. */
   delete(item: T): T | undefined {
     const hint = this.hintOf(item);
-    const path: HPath<T> = [];
-    const leaf = this.leafFor(item, hint, this.compare, true, path);
+    const leaf = this.leafFor(item, hint, this.compare, true, true);
     const i = hintedBound(leaf.items, leaf.hints, item, hint, this.compare, false, this.exact);
     if (!this.equalAt(leaf, i, item, hint)) return undefined;
     const removed = leaf.items[i];
-    leaf.items.splice(i, 1);
-    leaf.hints.splice(i, 1);
+    removeAt(leaf.items, i);
+    removeAt(leaf.hints, i);
     this.count--;
     this.version++;
-    this.rebalance(leaf, path);
+    this.rebalance(leaf);
     return removed;
   }
 
@@ -796,7 +868,7 @@ export class HintedBTreeSet<T> {
       assert(false, 'replace: the item is not in the set');
     }
     if (!fingered) {
-      leaf = this.leafFor(old, oldHint, this.compare, true, null);
+      leaf = this.leafFor(old, oldHint, this.compare, true, false);
       i = hintedBound(leaf.items, leaf.hints, old, oldHint, this.compare, false, this.exact);
     }
     assert(leaf!.items[i] === old, 'replace: the item is not in the set');
@@ -804,7 +876,8 @@ export class HintedBTreeSet<T> {
     leaf!.hints[i] = nextHint;
   }
 
-  private splitLeaf(leaf: HLeaf<T>, path: HPath<T>): void {
+  /** Splits an overfull leaf; pathNodes/pathIndexes hold the path to it. */
+  private splitLeaf(leaf: HLeaf<T>): void {
     const right = new HLeaf<T>();
     const half = leaf.items.length >> 1;
     right.items = leaf.items.splice(half);
@@ -813,12 +886,13 @@ export class HintedBTreeSet<T> {
     if (right.next !== null) right.next.prev = right;
     right.prev = leaf;
     leaf.next = right;
-    this.insertIntoParent(leaf, right.items[0]!, right.hints[0]!, right, path);
+    this.insertIntoParent(leaf, right.items[0]!, right.hints[0]!, right);
   }
 
-  private insertIntoParent(left: HNode<T>, separator: T, separatorHint: number, right: HNode<T>, path: HPath<T>): void {
-    const parentEntry = path.pop();
-    if (parentEntry === undefined) {
+  private insertIntoParent(left: HNode<T>, separator: T, separatorHint: number, right: HNode<T>): void {
+    const parent = this.pathNodes.pop();
+    const index = this.pathIndexes.pop();
+    if (parent === undefined || index === undefined) {
       const root = new HInner<T>();
       root.items = [separator];
       root.hints = [separatorHint];
@@ -827,12 +901,11 @@ export class HintedBTreeSet<T> {
       this.height++;
       return;
     }
-    const { node: parent, index } = parentEntry;
     assert(parent.children[index] === left, 'b-tree path out of sync');
     parent.items.splice(index, 0, separator);
     parent.hints.splice(index, 0, separatorHint);
     parent.children.splice(index + 1, 0, right);
-    if (parent.children.length <= NODE_ENTRIES_MAX) return;
+    if (parent.children.length <= HINTED_NODE_ENTRIES_MAX) return;
     const sibling = new HInner<T>();
     const half = parent.children.length >> 1;
     const up = parent.items[half - 1]!;
@@ -844,7 +917,7 @@ export class HintedBTreeSet<T> {
     sibling.children = parent.children.splice(half);
     assert(parent.items.length === parent.children.length - 1, 'inner node key count');
     assert(sibling.items.length === sibling.children.length - 1, 'inner sibling key count');
-    this.insertIntoParent(parent, up, upHint, sibling, path);
+    this.insertIntoParent(parent, up, upHint, sibling);
   }
 
   private entriesOf(node: HNode<T>): number {
@@ -852,10 +925,11 @@ export class HintedBTreeSet<T> {
   }
 
   /** Restores the minimum fill after a delete by borrowing from or merging with a sibling. */
-  private rebalance(node: HNode<T>, path: HPath<T>): void {
+  private rebalance(node: HNode<T>): void {
     for (;;) {
-      const parentEntry = path.pop();
-      if (parentEntry === undefined) {
+      const parent = this.pathNodes.pop();
+      const index = this.pathIndexes.pop();
+      if (parent === undefined || index === undefined) {
         // The root may be underfull; an inner root with one child collapses.
         if (node instanceof HInner && node.children.length === 1) {
           this.root = node.children[0]!;
@@ -863,13 +937,12 @@ export class HintedBTreeSet<T> {
         }
         return;
       }
-      if (this.entriesOf(node) >= NODE_ENTRIES_MIN) return;
-      const { node: parent, index } = parentEntry;
+      if (this.entriesOf(node) >= HINTED_NODE_ENTRIES_MIN) return;
       const leftIndex = index > 0 ? index - 1 : index;
       const left = parent.children[leftIndex]!;
       const right = parent.children[leftIndex + 1];
       if (right === undefined) return; // only child: nothing to balance with (root handles it)
-      if (this.entriesOf(left) + this.entriesOf(right) <= NODE_ENTRIES_MAX) {
+      if (this.entriesOf(left) + this.entriesOf(right) <= HINTED_NODE_ENTRIES_MAX) {
         this.merge(parent, leftIndex);
         node = parent;
         continue;

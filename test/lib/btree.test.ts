@@ -90,10 +90,12 @@ describe('HintedBTreeSet', () => {
       fc.record({ kind: fc.constant('add' as const), key: fc.integer({ min: 0, max: 400 }) }),
       fc.record({ kind: fc.constant('delete' as const), key: fc.integer({ min: 0, max: 400 }) }),
       fc.record({ kind: fc.constant('replace' as const), key: fc.integer({ min: 0, max: 400 }) }),
+      // Ascending runs after a find: the finger paths (inside a leaf, appends at the end).
+      fc.record({ kind: fc.constant('run' as const), key: fc.integer({ min: 0, max: 400 }), length: fc.integer({ min: 1, max: 120 }) }),
     );
     const seek = fc.record({ key: fc.integer({ min: -5, max: 405 }), mode: fc.constantFrom('ge' as const, 'gt' as const, 'le' as const, 'lt' as const) });
     fc.assert(
-      fc.property(fc.array(op, { minLength: 100, maxLength: 1500, size: 'max' }), fc.array(seek, { maxLength: 8 }), (ops, seeks) => {
+      fc.property(fc.array(op, { minLength: 100, maxLength: 1500, size: 'max' }), fc.array(seek, { maxLength: 20 }), (ops, seeks) => {
         const tree = new HintedBTreeSet<Item>(byK, hintOf, exact);
         const m = new Map<number, Item>();
         for (const o of ops) {
@@ -101,6 +103,14 @@ describe('HintedBTreeSet', () => {
           if (o.kind === 'add') {
             expect(tree.add(item)).toBe(!m.has(o.key));
             if (!m.has(o.key)) m.set(o.key, item);
+          } else if (o.kind === 'run') {
+            tree.find(o.key, targetHint(o.key), itemCmp);
+            for (let k = o.key; k < o.key + o.length; k++) {
+              const fresh = { k, tag: 1 };
+              expect(tree.add(fresh)).toBe(!m.has(k));
+              if (!m.has(k)) m.set(k, fresh);
+            }
+            tree.checkInvariants();
           } else if (o.kind === 'delete') {
             expect(tree.delete(item)).toBe(m.get(o.key));
             m.delete(o.key);
@@ -122,6 +132,7 @@ describe('HintedBTreeSet', () => {
         for (const k of sorted) expect(tree.find(k, targetHint(k), itemCmp)).toBe(m.get(k));
         for (const s of seeks) {
           const c = tree.seek(s.key, targetHint(s.key), itemCmp, s.mode);
+          expect(tree.find(s.key, targetHint(s.key), itemCmp)).toBe(m.get(s.key));
           const expected =
             s.mode === 'ge' ? sorted.find((k) => k >= s.key)
             : s.mode === 'gt' ? sorted.find((k) => k > s.key)
