@@ -13,7 +13,7 @@ import { extractKey, validateExactKey, validateKey, keyHasNull } from './key-def
 import type { IndexDef, SpaceDef } from './space-def.ts';
 import { compileTupleComparator, type TupleComparator } from './tuple-compare.ts';
 import { TupleFormat } from './tuple-format.ts';
-import { freezeTuple, type Key, type Tuple } from './tuple.ts';
+import { copyFields, freezeFresh, freezeTuple, type Key, type Tuple } from './tuple.ts';
 import type { Change, RowOp, Txn } from './txn.ts';
 import { applyUpdate, applyUpsert, validateOps, type IndexBase } from './update-ops.ts';
 import type { BoxError } from './errors.ts';
@@ -222,7 +222,7 @@ export class Space {
   private put(txn: Txn, input: readonly MpValue[], op: 'insert' | 'replace'): Tuple {
     this.checkWritable();
     if (!Array.isArray(input)) throw boxErrors.tupleNotArray();
-    const tuple = freezeTuple(this.applySequence(txn, input.slice()));
+    const tuple = freezeFresh(this.applySequence(txn, copyFields(input)));
     this.format.validate(tuple);
     const primary = this.indexById[0]!;
     const old = primary.findByTuple(tuple) ?? null;
@@ -258,7 +258,7 @@ export class Space {
     this.checkWritable();
     if (!Array.isArray(input)) throw boxErrors.tupleNotArray();
     validateOps(ops);
-    const tuple = freezeTuple(input.slice());
+    const tuple = freezeFresh(copyFields(input));
     this.format.validate(tuple);
     const old = this.indexById[0]!.findByTuple(tuple) ?? null;
     if (old === null) {
