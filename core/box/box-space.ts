@@ -37,15 +37,23 @@ function replaceStatement(txn: Txn, handle: BoxSpace, tuple: readonly MpValue[])
 export class BoxSpace {
   private readonly box: Box;
   readonly id: number;
+  /** The space as of schema version `resolvedVersion` (every DDL and its undo bump it). */
+  private resolved: Space | null = null;
+  private resolvedVersion = -1;
 
   constructor(box: Box, id: number) {
     this.box = box;
     this.id = id;
   }
 
-  /** @internal The live space (resolved on every call, so the handle survives DDL). */
+  /** @internal The live space (resolved again after any DDL, so the handle survives it). */
   get space(): Space {
-    return this.box.spaceObject(this.id);
+    const version = this.box.schemaVersion;
+    if (version === this.resolvedVersion) return this.resolved!;
+    const space = this.box.spaceObject(this.id);
+    this.resolved = space;
+    this.resolvedVersion = version;
+    return space;
   }
 
   get name(): string {

@@ -56,7 +56,8 @@ export class Txn {
   }
 
   push(change: Change): void {
-    assert(this.state === 'open', () => `change recorded in a ${this.state} transaction`);
+    // The message is built only on failure: a closure per statement is not free.
+    if (this.state !== 'open') assert(false, `change recorded in a ${this.state} transaction`);
     assert(this.changes.length < TXN_CHANGES_MAX, 'transaction too large');
     this.changes.push(change);
   }

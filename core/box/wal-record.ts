@@ -11,6 +11,7 @@
 import { assert } from '../lib/assert.ts';
 import { MpReader, MpWriter, type MpValue } from '../codec/msgpack.ts';
 import { openRecord, RECORD_HEADER_PLACEHOLDER, sealRecordInPlace } from './record-codec.ts';
+import type { Tuple } from './tuple.ts';
 import type { RowOp, Txn, WalRow } from './txn.ts';
 import { rowOf } from './txn.ts';
 
@@ -45,6 +46,18 @@ export interface WalBatch {
 
 const writer = new MpWriter(1 << 16);
 
+/** The tuple as msgpack, scalar fields inline (the same bytes as writer.value(tuple)). */
+function encodeTuple(tuple: Tuple): void {
+  const n = tuple.length;
+  writer.arrayHeader(n);
+  for (let i = 0; i < n; i++) {
+    const v = tuple[i];
+    if (typeof v === 'number') writer.number(v);
+    else if (typeof v === 'string') writer.str(v);
+    else writer.value(v, 1);
+  }
+}
+
 /** Encodes the transactions of one WAL write. Their LSNs must be consecutive. */
 export function encodeWalBatch(txns: readonly Txn[]): Uint8Array {
   assert(txns.length > 0, 'empty WAL batch');
@@ -61,15 +74,17 @@ export function encodeWalBatch(txns: readonly Txn[]): Uint8Array {
   writer.arrayHeader(rowCount);
   for (const t of txns) {
     const changes = t.changes;
-    for (let i = 0; i < changes.length; i++) {
+    const last = changes.length - 1;
+    for (let i = 0; i <= last; i++) {
       const c = changes[i]!;
-      writer.arrayHeader(4);
+      const op = c.op;
+      writer.u8(0x94); // fixarray(4)
       writer.uint(c.spaceId);
-      writer.uint(opCode(c.op));
-      if (c.op === 'delete') writer.value(c.key as MpValue);
-      else if (c.op === 'truncate') writer.nil();
-      else writer.value(c.new as MpValue);
-      writer.bool(i === changes.length - 1);
+      writer.u8(opCode(op)); // positive fixint
+      if (op === 'delete') writer.value(c.key as MpValue);
+      else if (op === 'truncate') writer.nil();
+      else encodeTuple(c.new!);
+      writer.u8(i === last ? 0xc3 : 0xc2); // true | false
     }
   }
   return sealRecordInPlace('wal', writer.toBytes());
