@@ -740,10 +740,19 @@ export class HintedBTreeSet<T> {
   /** The item equal to `target` under `cmp` (any one, if several are), or undefined. */
   find<Q>(target: Q, targetHint: number, cmp: (item: T, target: Q) => number): T | undefined {
     // Inner separators equal to the target send the search right: the equal item is there.
-    const leaf = this.fingerLeafFor(targetHint) ?? this.leafFor(target, targetHint, cmp, true, false);
+    const fingered = this.fingerLeafFor(targetHint);
+    const exact = this.exact;
+    if (fingered !== null && exact) {
+      // Sequential access: the item right after the last hit is the likeliest target.
+      const next = this.fingerIndex + 1;
+      if (next < fingered.hints.length && fingered.hints[next] === targetHint) {
+        this.fingerIndex = next;
+        return fingered.items[next];
+      }
+    }
+    const leaf = fingered ?? this.leafFor(target, targetHint, cmp, true, false);
     const items = leaf.items;
     const hints = leaf.hints;
-    const exact = this.exact;
     let lo = 0;
     let hi = items.length;
     while (lo < hi) {
