@@ -652,8 +652,13 @@ function hintedBound<T, Q>(
 /**
  * An ordered set of distinct items as a B+ tree with linked leaves and a hint per item (see
  * HintOf). Lookups take a target of any type with its own comparator and hint, so a search key
- * can find tuples. Remembers where the last successful `find` landed (the "finger") so that a
- * `replaceEqual` right after it costs no second descent.
+ * can find tuples.
+ *
+ * The finger: the leaf (and slot) the last find or add reached, with the hints of the two
+ * separators around that leaf, between which every item of the leaf's range lies. While the
+ * structure is unchanged, an item whose hint falls in that range is known to belong to that
+ * leaf without a descent: sequential work (bulk loads, appends, scans by key, a find then an
+ * add or replace of the same key) skips most descents.
  */
 export class HintedBTreeSet<T> {
   private root: HNode<T> = new HLeaf<T>();
@@ -665,6 +670,12 @@ export class HintedBTreeSet<T> {
   private fingerLeaf: HLeaf<T> | null = null;
   private fingerIndex = 0;
   private fingerVersion = -1;
+  /** The finger leaf holds every item x with fingerLow <= hint(x) < fingerHigh (separators). */
+  private fingerLow = -Infinity;
+  private fingerHigh = Infinity;
+  /** Separator hints around the leaf the last descent reached (see fingerLow/High). */
+  private descentLow = -Infinity;
+  private descentHigh = Infinity;
   /** The descent path of the last add/delete (reused: no allocation per operation). */
   private readonly pathNodes: Array<HInner<T>> = [];
   private readonly pathIndexes: number[] = [];
@@ -706,35 +717,46 @@ export class HintedBTreeSet<T> {
       this.pathIndexes.length = 0;
     }
     let node = this.root;
+    // Child i of an inner node holds the items in [separator i-1, separator i): the deepest
+    // separators on the path bound the leaf most tightly.
+    let low = -Infinity;
+    let high = Infinity;
     for (let level = this.height; level > 0; level--) {
       const inner = node as HInner<T>;
-      const index = hintedBound(inner.items, inner.hints, target, targetHint, cmp, pastEqual, this.exact);
+      const hints = inner.hints;
+      const index = hintedBound(inner.items, hints, target, targetHint, cmp, pastEqual, this.exact);
       if (record) {
         this.pathNodes.push(inner);
         this.pathIndexes.push(index);
       }
+      if (index > 0) low = hints[index - 1]!;
+      if (index < hints.length) high = hints[index]!;
       node = inner.children[index]!;
     }
+    this.descentLow = low;
+    this.descentHigh = high;
     return node as HLeaf<T>;
   }
 
   /**
-   * The finger's leaf when hints alone prove that `targetHint` falls strictly inside its item
-   * range (or on an end item, with exact hints): then any item equal to the target is there,
-   * and a sequential workload skips the descent. Null when unsure.
+   * The finger's leaf when the hints of its bounding separators prove that an item with
+   * `hint` belongs in it (low <= hint needs exact hints when equal; hint < high always
+   * strictly; NaN proves nothing). Null when unsure: then descend.
    */
-  private fingerLeafFor(targetHint: number): HLeaf<T> | null {
+  private fingerLeafFor(hint: number): HLeaf<T> | null {
     const leaf = this.fingerLeaf;
     if (leaf === null || this.fingerVersion !== this.version) return null;
-    const hints = leaf.hints;
-    const n = hints.length;
-    if (n === 0) return null;
-    const first = hints[0]!;
-    const last = hints[n - 1]!;
-    const exact = this.exact;
-    if (!(first < targetHint || (exact && first === targetHint))) return null;
-    if (!(targetHint < last || (exact && targetHint === last))) return null;
-    return leaf;
+    const low = this.fingerLow;
+    if (!(low < hint || (this.exact && low === hint))) return null;
+    return hint < this.fingerHigh ? leaf : null;
+  }
+
+  private setFinger(leaf: HLeaf<T>, index: number, low: number, high: number): void {
+    this.fingerLeaf = leaf;
+    this.fingerIndex = index;
+    this.fingerVersion = this.version;
+    this.fingerLow = low;
+    this.fingerHigh = high;
   }
 
   /** The item equal to `target` under `cmp` (any one, if several are), or undefined. */
@@ -750,7 +772,14 @@ export class HintedBTreeSet<T> {
         return fingered.items[next];
       }
     }
-    const leaf = fingered ?? this.leafFor(target, targetHint, cmp, true, false);
+    let leaf = fingered;
+    let low = this.fingerLow;
+    let high = this.fingerHigh;
+    if (leaf === null) {
+      leaf = this.leafFor(target, targetHint, cmp, true, false);
+      low = this.descentLow;
+      high = this.descentHigh;
+    }
     const items = leaf.items;
     const hints = leaf.hints;
     let lo = 0;
@@ -764,14 +793,14 @@ export class HintedBTreeSet<T> {
       else if (exact && h === targetHint) c = 0;
       else c = cmp(items[mid]!, target);
       if (c === 0) {
-        this.fingerLeaf = leaf;
-        this.fingerIndex = mid;
-        this.fingerVersion = this.version;
+        this.setFinger(leaf, mid, low, high);
         return items[mid];
       }
       if (c < 0) lo = mid + 1;
       else hi = mid;
     }
+    // A miss leaves the finger here too: an add of the target usually follows.
+    this.setFinger(leaf, lo, low, high);
     return undefined;
   }
 
@@ -795,28 +824,18 @@ export class HintedBTreeSet<T> {
     return new HintedCursor(leaf, reverse ? leaf.items.length - 1 : 0);
   }
 
-  /**
-   * The finger's leaf when `hint` proves the new item's place is inside it (strictly between
-   * its first and last items) or after the last item of the rightmost leaf (appends). Never
-   * the end of another leaf: a stale separator above may already claim that place.
-   */
-  private fingerLeafForAdd(hint: number): HLeaf<T> | null {
-    const leaf = this.fingerLeaf;
-    if (leaf === null || this.fingerVersion !== this.version) return null;
-    const hints = leaf.hints;
-    const n = hints.length;
-    if (n === 0 || !(hints[0]! < hint)) return null;
-    const last = hints[n - 1]!;
-    if (hint < last || (hint > last && leaf.next === null)) return leaf;
-    return null;
-  }
-
   /** Adds an item; returns false (and changes nothing) when an equal item is present. */
   add(item: T): boolean {
     const hint = this.hintOf(item);
-    let leaf = this.fingerLeafForAdd(hint);
+    let leaf = this.fingerLeafFor(hint);
     const fingered = leaf !== null;
-    if (leaf === null) leaf = this.leafFor(item, hint, this.compare, true, true);
+    let low = this.fingerLow;
+    let high = this.fingerHigh;
+    if (leaf === null) {
+      leaf = this.leafFor(item, hint, this.compare, true, true);
+      low = this.descentLow;
+      high = this.descentHigh;
+    }
     const i = hintedBound(leaf.items, leaf.hints, item, hint, this.compare, false, this.exact);
     if (this.equalAt(leaf, i, item, hint)) return false;
     insertAt(leaf.items, i, item);
@@ -829,9 +848,7 @@ export class HintedBTreeSet<T> {
       this.splitLeaf(leaf);
       return true;
     }
-    this.fingerLeaf = leaf;
-    this.fingerIndex = i;
-    this.fingerVersion = this.version;
+    this.setFinger(leaf, i, low, high);
     return true;
   }
 
