@@ -164,4 +164,23 @@ describe('HintedBTreeSet', () => {
     tree.checkInvariants();
     expect(tree.size).toBe(2000);
   });
+
+  it('keeps its invariants through inner splits and merges (tens of thousands of items)', () => {
+    const hintOf = (x: Item): number => (x.k % 1000 === 7 ? NaN : x.k);
+    const tree = new HintedBTreeSet<Item>(byK, hintOf, true);
+    const n = 60_000;
+    // Random order, then ascending appends: both the descent and the finger paths split.
+    for (let i = 0; i < n; i++) tree.add({ k: (i * 7919) % n, tag: 0 });
+    for (let k = n; k < n + 20_000; k++) tree.add({ k, tag: 0 });
+    tree.checkInvariants();
+    expect(tree.size).toBe(n + 20_000);
+    for (let i = 0; i < n + 20_000; i += 3) expect(tree.delete({ k: (i * 7919) % (n + 20_000), tag: 0 })).toBeDefined();
+    tree.checkInvariants();
+    for (let i = 0; i < n + 20_000; i++) if (i % 5 !== 0) tree.delete({ k: i, tag: 0 });
+    tree.checkInvariants();
+    const left: number[] = [];
+    for (const c = tree.edge(false); c.valid; c.next()) left.push(c.item.k);
+    expect(left.length).toBe(tree.size);
+    for (const k of left) expect(tree.find(k, hintOf({ k, tag: 0 }), (x, t: number) => x.k - t)?.k).toBe(k);
+  });
 });
