@@ -383,7 +383,14 @@ class RowChange implements Change {
   private readonly space: Space;
   private readonly undoTrigger: (() => void) | null;
 
-  constructor(space: Space, op: RowOp, old: Tuple | null, next: Tuple | null, key: Key | null, undoTrigger: (() => void) | null) {
+  constructor(
+    space: Space,
+    op: RowOp,
+    old: Tuple | null,
+    next: Tuple | null,
+    key: Key | null,
+    undoTrigger: (() => void) | null,
+  ) {
     this.spaceId = space.def.id;
     this.op = op;
     this.old = old;

@@ -52,6 +52,7 @@ interface Pending {
 
 // A promise's settle functions, caught by an executor that allocates no closure per promise:
 // the executor runs synchronously inside `new Promise`, and the caller reads them right after.
+type Executor<T> = (resolve: (value: T) => void, reject: (error: BoxError) => void) => void;
 let caughtResolve: ((value: unknown) => void) | null = null;
 let caughtReject: ((error: BoxError) => void) | null = null;
 function catchSettlers(resolve: (value: unknown) => void, reject: (error: BoxError) => void): void {
@@ -119,7 +120,7 @@ export class Wal {
       this.settleLsnWaiters();
       return Promise.resolve(value);
     }
-    const promise = new Promise<T>(catchSettlers as (resolve: (value: T) => void, reject: (error: BoxError) => void) => void);
+    const promise = new Promise<T>(catchSettlers as Executor<T>);
     const resolve = caughtResolve!;
     const reject = caughtReject!;
     caughtResolve = null;

@@ -711,7 +711,13 @@ export class HintedBTreeSet<T> {
   }
 
   /** Descends to the leaf for `target`; with `record`, keeps the path in pathNodes/Indexes. */
-  private leafFor<Q>(target: Q, targetHint: number, cmp: (item: T, target: Q) => number, pastEqual: boolean, record: boolean): HLeaf<T> {
+  private leafFor<Q>(
+    target: Q,
+    targetHint: number,
+    cmp: (item: T, target: Q) => number,
+    pastEqual: boolean,
+    record: boolean,
+  ): HLeaf<T> {
     if (record) {
       this.pathNodes.length = 0;
       this.pathIndexes.length = 0;
