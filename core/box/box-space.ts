@@ -11,6 +11,7 @@ import type { EngineIndex } from './engine-index.ts';
 import type { IndexDef } from './space-def.ts';
 import type { SelectOptions, Space } from './space.ts';
 import type { Key, Tuple } from './tuple.ts';
+import type { Txn } from './txn.ts';
 import type { IndexBase } from './update-ops.ts';
 
 export interface WriteOptions {
@@ -23,17 +24,36 @@ function asKey(key: Key | MpValue): Key {
   return Array.isArray(key) ? (key as Key) : [key];
 }
 
+// Statements as module-level functions: the hot write paths allocate no closure per call. The
+// space is resolved inside the statement, so a missing space rejects the promise, not throws.
+function insertStatement(txn: Txn, handle: BoxSpace, tuple: readonly MpValue[]): Tuple {
+  return handle.space.insert(txn, tuple);
+}
+
+function replaceStatement(txn: Txn, handle: BoxSpace, tuple: readonly MpValue[]): Tuple {
+  return handle.space.replace(txn, tuple);
+}
+
 export class BoxSpace {
   private readonly box: Box;
   readonly id: number;
+  /** The space as of schema version `resolvedVersion` (every DDL and its undo bump it). */
+  private resolved: Space | null = null;
+  private resolvedVersion = -1;
 
   constructor(box: Box, id: number) {
     this.box = box;
     this.id = id;
   }
 
-  private get space(): Space {
-    return this.box.spaceObject(this.id);
+  /** @internal The live space (resolved again after any DDL, so the handle survives it). */
+  get space(): Space {
+    const version = this.box.schemaVersion;
+    if (version === this.resolvedVersion) return this.resolved!;
+    const space = this.box.spaceObject(this.id);
+    this.resolved = space;
+    this.resolvedVersion = version;
+    return space;
   }
 
   get name(): string {
@@ -78,11 +98,11 @@ export class BoxSpace {
   // --- writes ---
 
   insert(tuple: readonly MpValue[]): Promise<Tuple> {
-    return this.box.write((txn) => this.space.insert(txn, tuple));
+    return this.box.writeWith(insertStatement, this, tuple);
   }
 
   replace(tuple: readonly MpValue[]): Promise<Tuple> {
-    return this.box.write((txn) => this.space.replace(txn, tuple));
+    return this.box.writeWith(replaceStatement, this, tuple);
   }
 
   update(key: Key | MpValue, ops: unknown, options: WriteOptions = {}): Promise<Tuple | null> {

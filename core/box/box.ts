@@ -86,6 +86,10 @@ export interface CreateIndexOptions {
 
 export type CommitListener = (rows: readonly WalRow[]) => void;
 
+function callStatement<T>(txn: Txn, statement: (txn: Txn) => T): T {
+  return statement(txn);
+}
+
 export class Box implements SpaceHost {
   readonly log: Log;
   readonly schema: Schema;
@@ -304,27 +308,31 @@ export class Box implements SpaceHost {
 
   /** Runs one statement: in the open transaction, or as its own (autocommit). */
   write<T>(statement: (txn: Txn) => T): Promise<T> {
+    return this.writeWith(callStatement<T>, statement, undefined);
+  }
+
+  /**
+   * `write` for the hot paths: the statement takes its arguments explicitly, so a caller with a
+   * module-level statement function allocates no closure per statement.
+   */
+  writeWith<A, B, T>(statement: (txn: Txn, a: A, b: B) => T, a: A, b: B): Promise<T> {
     try {
       this.checkWritable();
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.activeTxn !== null) {
-      try {
-        return Promise.resolve(this.runStatement(this.activeTxn, statement));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    }
-    const txn = new Txn(this.nextTxnId++);
+    const active = this.activeTxn;
+    const txn = active ?? new Txn(this.nextTxnId++);
+    const savepoint = txn.savepoint();
     let result: T;
     try {
-      result = this.runStatement(txn, statement);
+      result = statement(txn, a, b);
     } catch (error) {
+      txn.rollbackTo(savepoint);
       return Promise.reject(error);
     }
-    if (txn.changes.length === 0) return Promise.resolve(result);
-    return this.wal.submit(txn).then(() => result);
+    if (active !== null || txn.changes.length === 0) return Promise.resolve(result);
+    return this.wal.submit(txn, result);
   }
 
   private runStatement<T>(txn: Txn, statement: (txn: Txn) => T): T {
@@ -359,20 +367,25 @@ export class Box implements SpaceHost {
   }
 
   commit(): Promise<void> {
+    return this.commitWith(undefined);
+  }
+
+  /** Commits the open transaction; the promise resolves with `value` once durable. */
+  private commitWith<T>(value: T): Promise<T> {
     const txn = this.activeTxn;
     if (txn === null) {
       if (this.yieldAborted !== null) {
         this.yieldAborted = null;
         return Promise.reject(boxErrors.transactionYield());
       }
-      return Promise.resolve();
+      return Promise.resolve(value);
     }
     this.activeTxn = null;
     if (txn.changes.length === 0) {
       txn.state = 'committed';
-      return Promise.resolve();
+      return Promise.resolve(value);
     }
-    return this.wal.submit(txn);
+    return this.wal.submit(txn, value);
   }
 
   rollback(): void {
@@ -397,7 +410,7 @@ export class Box implements SpaceHost {
       this.rollback();
       return Promise.reject(error);
     }
-    return this.commit().then(() => result);
+    return this.commitWith(result);
   }
 
   private committed(txn: Txn): void {
@@ -445,7 +458,7 @@ export class Box implements SpaceHost {
       return Promise.reject(error);
     }
     if (txn.changes.length === 0) return Promise.resolve();
-    return this.wal.submit(txn);
+    return this.wal.submit(txn, undefined);
   }
 
   // --- spaces --------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ export interface EngineIndex {
   insert(tuple: Tuple): void;
   /** Removes a tuple known to be present. */
   remove(tuple: Tuple): void;
+  /** Swaps a present tuple for one known to fit (remove + insert, in place when the key is equal). */
+  replace(old: Tuple, next: Tuple): void;
   /** Drops every tuple. */
   clear(): void;
 }

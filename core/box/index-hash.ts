@@ -86,13 +86,18 @@ export class HashIndex implements EngineIndex {
 
   insert(tuple: Tuple): void {
     const k = this.keyOfTuple(tuple);
-    assert(!this.map.has(k), () => `hash index ${this.def.name}: insert over an existing entry`);
+    if (this.map.has(k)) assert(false, `hash index ${this.def.name}: insert over an existing entry`);
     this.map.set(k, tuple);
+  }
+
+  replace(old: Tuple, next: Tuple): void {
+    this.remove(old);
+    this.insert(next);
   }
 
   remove(tuple: Tuple): void {
     const removed = this.map.delete(this.keyOfTuple(tuple));
-    assert(removed, () => `hash index ${this.def.name}: remove of a missing entry`);
+    if (!removed) assert(false, `hash index ${this.def.name}: remove of a missing entry`);
   }
 
   clear(): void {

@@ -4,6 +4,7 @@
  * whose magic or checksum is wrong is rotten or torn and is never decoded as data.
  */
 
+import { assert } from '../lib/assert.ts';
 import { crc32c } from '../lib/crc32c.ts';
 
 export const RECORD_HEADER_BYTES = 8;
@@ -25,6 +26,21 @@ export function sealRecord(kind: RecordKind, payload: Uint8Array): Uint8Array {
   view.setUint32(0, RecordMagic[kind]);
   view.setUint32(4, crc32c(out, RECORD_HEADER_BYTES));
   return out;
+}
+
+/** Header bytes a writer reserves before encoding a payload it will seal in place. */
+export const RECORD_HEADER_PLACEHOLDER: Uint8Array = new Uint8Array(RECORD_HEADER_BYTES);
+
+/**
+ * Seals a record whose first RECORD_HEADER_BYTES were reserved (and are overwritten here):
+ * the same bytes as sealRecord(kind, record.subarray(RECORD_HEADER_BYTES)) without a copy.
+ */
+export function sealRecordInPlace(kind: RecordKind, record: Uint8Array): Uint8Array {
+  assert(record.length >= RECORD_HEADER_BYTES, 'record shorter than its header');
+  const view = new DataView(record.buffer, record.byteOffset, record.byteLength);
+  view.setUint32(0, RecordMagic[kind]);
+  view.setUint32(4, crc32c(record, RECORD_HEADER_BYTES));
+  return record;
 }
 
 /** The payload of a sound record, or null when the record is torn, rotten or of another kind. */

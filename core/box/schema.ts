@@ -61,6 +61,8 @@ export class Schema {
     return space;
   }
 
+  // Every change of the space map after construction must bump the version: BoxSpace handles
+  // cache the Space object per version.
   private register(space: Space): void {
     this.spaces.set(space.id, space);
     this.byName.set(space.name, space);

@@ -13,7 +13,7 @@ import { extractKey, validateExactKey, validateKey, keyHasNull } from './key-def
 import type { IndexDef, SpaceDef } from './space-def.ts';
 import { compileTupleComparator, type TupleComparator } from './tuple-compare.ts';
 import { TupleFormat } from './tuple-format.ts';
-import { freezeTuple, type Key, type Tuple } from './tuple.ts';
+import { copyFields, freezeFresh, freezeTuple, type Key, type Tuple } from './tuple.ts';
 import type { Change, RowOp, Txn } from './txn.ts';
 import { applyUpdate, applyUpsert, validateOps, type IndexBase } from './update-ops.ts';
 import type { BoxError } from './errors.ts';
@@ -222,7 +222,7 @@ export class Space {
   private put(txn: Txn, input: readonly MpValue[], op: 'insert' | 'replace'): Tuple {
     this.checkWritable();
     if (!Array.isArray(input)) throw boxErrors.tupleNotArray();
-    const tuple = freezeTuple(this.applySequence(txn, input.slice()));
+    const tuple = freezeFresh(this.applySequence(txn, copyFields(input)));
     this.format.validate(tuple);
     const primary = this.indexById[0]!;
     const old = primary.findByTuple(tuple) ?? null;
@@ -258,7 +258,7 @@ export class Space {
     this.checkWritable();
     if (!Array.isArray(input)) throw boxErrors.tupleNotArray();
     validateOps(ops);
-    const tuple = freezeTuple(input.slice());
+    const tuple = freezeFresh(copyFields(input));
     this.format.validate(tuple);
     const old = this.indexById[0]!.findByTuple(tuple) ?? null;
     if (old === null) {
@@ -290,7 +290,7 @@ export class Space {
       old: null,
       new: null,
       key: null,
-      undo: () => {
+      undo(): void {
         for (const { index, tuples } of saved) {
           index.clear();
           for (const t of tuples) index.insert(t);
@@ -334,18 +334,7 @@ export class Space {
     const undoTrigger = this.trigger === null ? null : this.trigger(old, next);
     this.applyToIndexes(old, next);
     const key = op === 'delete' ? extractKey(this.indexById[0]!.def.keyDef, old!) : null;
-    const change: Change = {
-      spaceId: this.def.id,
-      op,
-      old,
-      new: next,
-      key,
-      undo: () => {
-        this.applyToIndexes(next, old);
-        if (undoTrigger !== null) undoTrigger();
-      },
-    };
-    txn.push(change);
+    txn.push(new RowChange(this, op, old, next, key, undoTrigger));
   }
 
   private checkUnique(old: Tuple | null, next: Tuple): void {
@@ -365,8 +354,10 @@ export class Space {
     const indexes = this.indexes;
     for (let i = 0; i < indexes.length; i++) {
       const index = indexes[i]!;
-      if (from !== null) index.remove(from);
-      if (to !== null) index.insert(to);
+      if (from === null) {
+        if (to !== null) index.insert(to);
+      } else if (to === null) index.remove(from);
+      else index.replace(from, to);
     }
   }
 
@@ -375,5 +366,42 @@ export class Space {
     this.checkWritable();
     const old = this.indexById[0]!.findByTuple(tuple) ?? null;
     this.change(txn, old, tuple, 'replace');
+  }
+}
+
+/**
+ * The change record of one row statement. A class rather than an object with an undo closure:
+ * statements are the hot path, and a closure per statement costs an allocation (plus a
+ * `name` definition under tsx's keepNames).
+ */
+class RowChange implements Change {
+  readonly spaceId: number;
+  readonly op: RowOp;
+  readonly old: Tuple | null;
+  readonly new: Tuple | null;
+  readonly key: Key | null;
+  private readonly space: Space;
+  private readonly undoTrigger: (() => void) | null;
+
+  constructor(
+    space: Space,
+    op: RowOp,
+    old: Tuple | null,
+    next: Tuple | null,
+    key: Key | null,
+    undoTrigger: (() => void) | null,
+  ) {
+    this.spaceId = space.def.id;
+    this.op = op;
+    this.old = old;
+    this.new = next;
+    this.key = key;
+    this.space = space;
+    this.undoTrigger = undoTrigger;
+  }
+
+  undo(): void {
+    this.space.applyToIndexes(this.new, this.old);
+    if (this.undoTrigger !== null) this.undoTrigger();
   }
 }

@@ -215,3 +215,94 @@ export function compileKeyComparator(def: KeyDef): KeyComparator {
     return 0;
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Comparison hints (memtx TREE): a number per tuple that orders tuples on the first key part
+// without a comparator call. See HintOf in core/lib/btree.ts for the contract; NaN = no hint.
+
+export type TupleHint = (tuple: Tuple) => number;
+export type KeyHint = (key: Key) => number;
+
+const SAFE_BIGINT_MIN = BigInt(Number.MIN_SAFE_INTEGER);
+const SAFE_BIGINT_MAX = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * Numbers of every representation by value; any other value has no hint, and neither has a
+ * bigint beyond 2^53 (its Number would round): so equal hints mean equal numbers (exact).
+ */
+function numericHint(value: MpValue): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return value >= SAFE_BIGINT_MIN && value <= SAFE_BIGINT_MAX ? Number(value) : NaN;
+  if (value instanceof MpFloat64) return value.value;
+  return NaN;
+}
+
+const HINT_STRING_BASE = 0x10001;
+
+/**
+ * The first three UTF-16 units of a string in binary (UTF-8) order, shifted by one so that an
+ * absent unit (a shorter string) sorts first: at most 0x10000 * (base^2 + base + 1) < 2^49.
+ */
+function stringHint(value: MpValue): number {
+  if (typeof value !== 'string') return NaN;
+  let hint = 0;
+  for (let i = 0; i < 3; i++) {
+    let digit = 0;
+    if (i < value.length) {
+      const c = value.charCodeAt(i);
+      digit = (c < 0xd800 ? c : c >= 0xe000 ? c - 0x800 : c + 0x2000) + 1;
+    }
+    hint = hint * HINT_STRING_BASE + digit;
+  }
+  return hint;
+}
+
+function hintFunction(def: KeyDef): ((value: MpValue) => number) | null {
+  switch (def.parts[0]!.type) {
+    case 'unsigned':
+    case 'integer':
+    case 'number':
+    case 'double':
+    case 'scalar':
+      return numericHint;
+    case 'string':
+      return stringHint;
+    default:
+      return null;
+  }
+}
+
+/**
+ * Whether equal (non-NaN) hints under `def` mean equal keys: a single part with numeric hints,
+ * which are exact (two numbers with the same value compare equal in every representation).
+ */
+export function hintIsExact(def: KeyDef): boolean {
+  return def.parts.length === 1 && hintFunction(def) === numericHint;
+}
+
+/** The hint of a tuple under `def` (from its first part). */
+export function compileTupleHint(def: KeyDef): TupleHint {
+  const f = def.parts[0]!.fieldNo;
+  const hint = hintFunction(def);
+  if (hint === numericHint) {
+    return (tuple) => {
+      const v = tuple[f];
+      return typeof v === 'number' ? v : numericHint(v);
+    };
+  }
+  if (hint === null) return () => NaN;
+  return (tuple) => hint(tuple[f]);
+}
+
+/** The hint of a (possibly partial) search key under `def`; an empty key has none. */
+export function compileKeyHint(def: KeyDef): KeyHint {
+  const hint = hintFunction(def);
+  if (hint === numericHint) {
+    return (key) => {
+      const v = key[0];
+      return typeof v === 'number' ? v : key.length === 0 ? NaN : numericHint(v);
+    };
+  }
+  if (hint === null) return () => NaN;
+  return (key) => (key.length === 0 ? NaN : hint(key[0]));
+}

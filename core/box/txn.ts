@@ -21,7 +21,7 @@ export interface Change {
   readonly old: Tuple | null;
   readonly new: Tuple | null;
   /** Undoes this change in memory (indexes, and schema for system spaces). */
-  readonly undo: () => void;
+  undo(): void;
   /** Primary key of the deleted tuple (delete rows). */
   readonly key: Key | null;
 }
@@ -42,9 +42,16 @@ export type TxnState = 'open' | 'submitted' | 'committed' | 'rolled_back';
 /** Statements per transaction; Tarantool has no hard limit, this bounds a runaway loop. */
 export const TXN_CHANGES_MAX = 10_000_000;
 
+const NO_CHANGES: readonly Change[] = Object.freeze([]);
+
 export class Txn {
   readonly id: number;
-  readonly changes: Change[] = [];
+  /**
+   * The change records, oldest first. Starts as a shared empty array and becomes a one-slot
+   * literal on the first statement: an autocommit statement then allocates 1 slot, not the 16
+   * a first push() reserves.
+   */
+  private list: Change[] | null = null;
   state: TxnState = 'open';
   /** LSN of the first row, assigned when the transaction is submitted to the WAL. */
   firstLsn = 0;
@@ -55,10 +62,20 @@ export class Txn {
     this.id = id;
   }
 
+  get changes(): readonly Change[] {
+    return this.list ?? NO_CHANGES;
+  }
+
   push(change: Change): void {
-    assert(this.state === 'open', () => `change recorded in a ${this.state} transaction`);
-    assert(this.changes.length < TXN_CHANGES_MAX, 'transaction too large');
-    this.changes.push(change);
+    // The message is built only on failure: a closure per statement is not free.
+    if (this.state !== 'open') assert(false, `change recorded in a ${this.state} transaction`);
+    const list = this.list;
+    if (list === null) {
+      this.list = [change];
+      return;
+    }
+    assert(list.length < TXN_CHANGES_MAX, 'transaction too large');
+    list.push(change);
   }
 
   /** Position to roll a failed statement back to. */
@@ -69,8 +86,10 @@ export class Txn {
   /** Undoes changes made after `savepoint`, newest first. */
   rollbackTo(savepoint: number): void {
     assert(savepoint >= 0 && savepoint <= this.changes.length, 'savepoint out of range');
-    for (let i = this.changes.length - 1; i >= savepoint; i--) this.changes[i]!.undo();
-    this.changes.length = savepoint;
+    const list = this.list;
+    if (list === null) return;
+    for (let i = list.length - 1; i >= savepoint; i--) list[i]!.undo();
+    list.length = savepoint;
   }
 
   /** Undoes everything (rollback, or a failed WAL write). */

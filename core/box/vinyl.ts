@@ -282,6 +282,11 @@ export class VinylIndex implements EngineIndex {
     this.count++;
   }
 
+  replace(old: Tuple, next: Tuple): void {
+    this.remove(old);
+    this.insert(next);
+  }
+
   remove(tuple: Tuple): void {
     this.setMem(this.encodeTuple(tuple), TOMBSTONE);
     this.count--;

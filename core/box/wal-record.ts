@@ -10,11 +10,23 @@
 
 import { assert } from '../lib/assert.ts';
 import { MpReader, MpWriter, type MpValue } from '../codec/msgpack.ts';
-import { openRecord, sealRecord } from './record-codec.ts';
+import { openRecord, RECORD_HEADER_PLACEHOLDER, sealRecordInPlace } from './record-codec.ts';
+import type { Tuple } from './tuple.ts';
 import type { RowOp, Txn, WalRow } from './txn.ts';
 import { rowOf } from './txn.ts';
 
-const OP_CODES: Readonly<Record<RowOp, number>> = { insert: 2, replace: 3, delete: 5, truncate: 100 };
+function opCode(op: RowOp): number {
+  switch (op) {
+    case 'insert':
+      return 2;
+    case 'replace':
+      return 3;
+    case 'delete':
+      return 5;
+    case 'truncate':
+      return 100;
+  }
+}
 const OPS_BY_CODE = new Map<number, RowOp>([
   [2, 'insert'],
   [3, 'replace'],
@@ -34,6 +46,18 @@ export interface WalBatch {
 
 const writer = new MpWriter(1 << 16);
 
+/** The tuple as msgpack, scalar fields inline (the same bytes as writer.value(tuple)). */
+function encodeTuple(tuple: Tuple): void {
+  const n = tuple.length;
+  writer.arrayHeader(n);
+  for (let i = 0; i < n; i++) {
+    const v = tuple[i];
+    if (typeof v === 'number') writer.number(v);
+    else if (typeof v === 'string') writer.str(v);
+    else writer.value(v, 1);
+  }
+}
+
 /** Encodes the transactions of one WAL write. Their LSNs must be consecutive. */
 export function encodeWalBatch(txns: readonly Txn[]): Uint8Array {
   assert(txns.length > 0, 'empty WAL batch');
@@ -44,23 +68,26 @@ export function encodeWalBatch(txns: readonly Txn[]): Uint8Array {
     rowCount += t.changes.length;
   }
   writer.reset();
+  writer.raw(RECORD_HEADER_PLACEHOLDER);
   writer.arrayHeader(2);
   writer.uint(firstLsn);
   writer.arrayHeader(rowCount);
   for (const t of txns) {
     const changes = t.changes;
-    for (let i = 0; i < changes.length; i++) {
+    const last = changes.length - 1;
+    for (let i = 0; i <= last; i++) {
       const c = changes[i]!;
-      writer.arrayHeader(4);
+      const op = c.op;
+      writer.u8(0x94); // fixarray(4)
       writer.uint(c.spaceId);
-      writer.uint(OP_CODES[c.op]);
-      if (c.op === 'delete') writer.value(c.key as MpValue);
-      else if (c.op === 'truncate') writer.nil();
-      else writer.value(c.new as MpValue);
-      writer.bool(i === changes.length - 1);
+      writer.u8(opCode(op)); // positive fixint
+      if (op === 'delete') writer.value(c.key as MpValue);
+      else if (op === 'truncate') writer.nil();
+      else encodeTuple(c.new!);
+      writer.u8(i === last ? 0xc3 : 0xc2); // true | false
     }
   }
-  return sealRecord('wal', writer.toBytes());
+  return sealRecordInPlace('wal', writer.toBytes());
 }
 
 /** Decodes a WAL record; null when it is torn or rotten (checksum) or malformed. */

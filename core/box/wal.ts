@@ -42,10 +42,22 @@ export interface WalSpan {
   readonly lastLsn: number;
 }
 
+/** A submitted transaction and how to settle its promise (with `value` once durable). */
 interface Pending {
   readonly txn: Txn;
-  readonly resolve: () => void;
+  readonly value: unknown;
+  readonly resolve: (value: unknown) => void;
   readonly reject: (error: BoxError) => void;
+}
+
+// A promise's settle functions, caught by an executor that allocates no closure per promise:
+// the executor runs synchronously inside `new Promise`, and the caller reads them right after.
+type Executor<T> = (resolve: (value: T) => void, reject: (error: BoxError) => void) => void;
+let caughtResolve: ((value: unknown) => void) | null = null;
+let caughtReject: ((error: BoxError) => void) | null = null;
+function catchSettlers(resolve: (value: unknown) => void, reject: (error: BoxError) => void): void {
+  caughtResolve = resolve;
+  caughtReject = reject;
 }
 
 export class Wal {
@@ -87,8 +99,11 @@ export class Wal {
     return this.queue.length + (this.inFlight?.length ?? 0);
   }
 
-  /** Assigns LSNs and queues the transaction; resolves once durable, rejects with ER_WAL_IO. */
-  submit(txn: Txn): Promise<void> {
+  /**
+   * Assigns LSNs and queues the transaction; resolves with `value` once durable (so a statement's
+   * result needs no extra promise), rejects with ER_WAL_IO.
+   */
+  submit<T>(txn: Txn, value: T): Promise<T> {
     assert(txn.state === 'open' && txn.changes.length > 0, 'submit of an empty or closed transaction');
     txn.firstLsn = this.nextLsn;
     this.nextLsn += txn.changes.length;
@@ -103,12 +118,16 @@ export class Wal {
       this.committedLsn = txn.firstLsn + txn.changes.length - 1;
       this.callbacks.committed(txn);
       this.settleLsnWaiters();
-      return Promise.resolve();
+      return Promise.resolve(value);
     }
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ txn, resolve, reject });
-      this.scheduleFlush();
-    });
+    const promise = new Promise<T>(catchSettlers as Executor<T>);
+    const resolve = caughtResolve!;
+    const reject = caughtReject!;
+    caughtResolve = null;
+    caughtReject = null;
+    this.queue.push({ txn, value, resolve, reject });
+    this.scheduleFlush();
+    return promise;
   }
 
   /** Resolves when nothing is queued or in flight. */
@@ -185,7 +204,7 @@ export class Wal {
     this.committedLsn = span.lastLsn;
     for (const p of batch) {
       this.callbacks.committed(p.txn);
-      p.resolve();
+      p.resolve(p.value);
     }
     this.settleLsnWaiters();
     this.flush();

@@ -195,6 +195,12 @@ export class MpWriter {
   }
 
   number(value: number): void {
+    // Positive fixints first: the commonest number by far (ids, counters, small fields).
+    if (value > 0 && value < 0x80 && (value | 0) === value) {
+      this.ensure(1);
+      this.buffer[this.length++] = value;
+      return;
+    }
     if (Number.isSafeInteger(value) && !Object.is(value, -0)) this.int(value);
     else this.float64(value);
   }
@@ -336,8 +342,17 @@ export class MpWriter {
   private object(value: object | null, depth: number): void {
     if (value === null) return this.nil();
     if (Array.isArray(value)) {
-      this.arrayHeader(value.length);
-      for (const item of value as MpValue[]) this.value(item, depth + 1);
+      // An indexed loop: for-of over a frozen array (every tuple) misses V8's fast path.
+      const items = value as readonly MpValue[];
+      const n = items.length;
+      this.arrayHeader(n);
+      for (let i = 0; i < n; i++) {
+        // Scalars inline: value() -> object() -> value() recursion is never inlined by V8.
+        const item = items[i];
+        if (typeof item === 'number') this.number(item);
+        else if (typeof item === 'string') this.str(item);
+        else this.value(item, depth + 1);
+      }
       return;
     }
     if (value instanceof Uint8Array) return this.bin(value);

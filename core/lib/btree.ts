@@ -521,3 +521,555 @@ export class BTreeMap<K, V> {
     assert(counted === this.count, `size ${this.count} but ${counted} entries`);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// HintedBTreeSet: the ordered set behind box TREE indexes.
+
+/** Entries per node of a hinted set: each level down costs a few dependent cache misses. */
+const HINTED_NODE_ENTRIES_MAX = 64;
+const HINTED_NODE_ENTRIES_MIN = HINTED_NODE_ENTRIES_MAX >> 1;
+
+/**
+ * A number per item that orders items *before* the full comparison runs (Tarantool's memtx
+ * "tuple comparison hints"): when two items' hints are numbers and differ, their order is the
+ * order of the hints; when they are equal (or either is NaN, "no hint") the comparator decides.
+ * Contract: hint(a) < hint(b) implies compare(a, b) < 0 for non-NaN hints. A set with *exact*
+ * hints also promises that equal non-NaN hints mean equal items (single-part numeric keys), so
+ * the comparator runs only for NaN hints.
+ */
+export type HintOf<T> = (item: T) => number;
+
+class HLeaf<T> {
+  items: T[] = [];
+  hints: number[] = [];
+  next: HLeaf<T> | null = null;
+  prev: HLeaf<T> | null = null;
+}
+
+class HInner<T> {
+  /** items[i] is the smallest item of children[i + 1]; hints[i] its hint. */
+  items: T[] = [];
+  hints: number[] = [];
+  children: Array<HNode<T>> = [];
+}
+
+type HNode<T> = HLeaf<T> | HInner<T>;
+
+/** Inserts `value` at `index` (splice allocates its result array; this does not). */
+function insertAt<V>(array: V[], index: number, value: V): void {
+  let j = array.length;
+  array.push(value);
+  for (; j > index; j--) array[j] = array[j - 1]!;
+  array[index] = value;
+}
+
+/** Removes the element at `index`. */
+function removeAt<V>(array: V[], index: number): void {
+  const last = array.length - 1;
+  for (let j = index; j < last; j++) array[j] = array[j + 1]!;
+  array.pop();
+}
+
+/** Cursor over a HintedBTreeSet; valid until the set is mutated. */
+export class HintedCursor<T> {
+  private leaf: HLeaf<T> | null;
+  private index: number;
+
+  constructor(leaf: HLeaf<T> | null, index: number) {
+    this.leaf = leaf;
+    this.index = index;
+    if (leaf === null) return;
+    if (index >= leaf.items.length) this.forwardFrom(leaf.next);
+    else if (index < 0) this.backwardFrom(leaf.prev);
+  }
+
+  get valid(): boolean {
+    return this.leaf !== null;
+  }
+
+  get item(): T {
+    assert(this.leaf !== null, 'cursor is not on an item');
+    return this.leaf.items[this.index]!;
+  }
+
+  next(): void {
+    const leaf = this.leaf;
+    if (leaf === null) return;
+    if (++this.index < leaf.items.length) return;
+    this.forwardFrom(leaf.next);
+  }
+
+  prev(): void {
+    const leaf = this.leaf;
+    if (leaf === null) return;
+    if (--this.index >= 0) return;
+    this.backwardFrom(leaf.prev);
+  }
+
+  /** Only the root leaf can be empty, and it has no neighbours: the loops end. */
+  private forwardFrom(leaf: HLeaf<T> | null): void {
+    while (leaf !== null && leaf.items.length === 0) leaf = leaf.next;
+    this.leaf = leaf;
+    this.index = 0;
+  }
+
+  private backwardFrom(leaf: HLeaf<T> | null): void {
+    while (leaf !== null && leaf.items.length === 0) leaf = leaf.prev;
+    this.leaf = leaf;
+    this.index = leaf === null ? 0 : leaf.items.length - 1;
+  }
+}
+
+/**
+ * Position of `target` among a node's items: the count of items < target, or <= target with
+ * `pastEqual`. Hints decide where they can; `cmp(item, target)` decides the rest.
+ */
+function hintedBound<T, Q>(
+  items: T[],
+  hints: number[],
+  target: Q,
+  targetHint: number,
+  cmp: (item: T, target: Q) => number,
+  pastEqual: boolean,
+  exact: boolean,
+): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const h = hints[mid]!;
+    let c: number;
+    if (h < targetHint) c = -1;
+    else if (h > targetHint) c = 1;
+    else if (exact && h === targetHint) c = 0;
+    else c = cmp(items[mid]!, target);
+    if (c < 0 || (pastEqual && c === 0)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * An ordered set of distinct items as a B+ tree with linked leaves and a hint per item (see
+ * HintOf). Lookups take a target of any type with its own comparator and hint, so a search key
+ * can find tuples.
+ *
+ * The finger: the leaf (and slot) the last find or add reached, with the hints of the two
+ * separators around that leaf, between which every item of the leaf's range lies. While the
+ * structure is unchanged, an item whose hint falls in that range is known to belong to that
+ * leaf without a descent: sequential work (bulk loads, appends, scans by key, a find then an
+ * add or replace of the same key) skips most descents.
+ */
+export class HintedBTreeSet<T> {
+  private root: HNode<T> = new HLeaf<T>();
+  /** Inner levels above the leaves (0: the root is a leaf). */
+  private height = 0;
+  private count = 0;
+  /** Bumped by every structural change; a finger from an older version is stale. */
+  private version = 0;
+  private fingerLeaf: HLeaf<T> | null = null;
+  private fingerIndex = 0;
+  private fingerVersion = -1;
+  /** The finger leaf holds every item x with fingerLow <= hint(x) < fingerHigh (separators). */
+  private fingerLow = -Infinity;
+  private fingerHigh = Infinity;
+  /** Separator hints around the leaf the last descent reached (see fingerLow/High). */
+  private descentLow = -Infinity;
+  private descentHigh = Infinity;
+  /** The descent path of the last add/delete (reused: no allocation per operation). */
+  private readonly pathNodes: Array<HInner<T>> = [];
+  private readonly pathIndexes: number[] = [];
+  readonly compare: Comparator<T>;
+  readonly hintOf: HintOf<T>;
+  /** Equal non-NaN hints mean equal items, under `compare` and every lookup comparator. */
+  readonly exact: boolean;
+
+  constructor(compare: Comparator<T>, hintOf: HintOf<T>, exact = false) {
+    this.compare = compare;
+    this.hintOf = hintOf;
+    this.exact = exact;
+  }
+
+  /** Whether the item at `i` of `leaf`, known to be >= `item`, equals it. */
+  private equalAt(leaf: HLeaf<T>, i: number, item: T, hint: number): boolean {
+    if (i >= leaf.items.length) return false;
+    const h = leaf.hints[i]!;
+    if (h > hint) return false;
+    if (this.exact && h === hint) return true;
+    return this.compare(leaf.items[i]!, item) === 0;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  clear(): void {
+    this.root = new HLeaf<T>();
+    this.height = 0;
+    this.count = 0;
+    this.version++;
+  }
+
+  /** Descends to the leaf for `target`; with `record`, keeps the path in pathNodes/Indexes. */
+  private leafFor<Q>(
+    target: Q,
+    targetHint: number,
+    cmp: (item: T, target: Q) => number,
+    pastEqual: boolean,
+    record: boolean,
+  ): HLeaf<T> {
+    if (record) {
+      this.pathNodes.length = 0;
+      this.pathIndexes.length = 0;
+    }
+    let node = this.root;
+    // Child i of an inner node holds the items in [separator i-1, separator i): the deepest
+    // separators on the path bound the leaf most tightly.
+    let low = -Infinity;
+    let high = Infinity;
+    for (let level = this.height; level > 0; level--) {
+      const inner = node as HInner<T>;
+      const hints = inner.hints;
+      const index = hintedBound(inner.items, hints, target, targetHint, cmp, pastEqual, this.exact);
+      if (record) {
+        this.pathNodes.push(inner);
+        this.pathIndexes.push(index);
+      }
+      if (index > 0) low = hints[index - 1]!;
+      if (index < hints.length) high = hints[index]!;
+      node = inner.children[index]!;
+    }
+    this.descentLow = low;
+    this.descentHigh = high;
+    return node as HLeaf<T>;
+  }
+
+  /**
+   * The finger's leaf when the hints of its bounding separators prove that an item with
+   * `hint` belongs in it (low <= hint needs exact hints when equal; hint < high always
+   * strictly; NaN proves nothing). Null when unsure: then descend.
+   */
+  private fingerLeafFor(hint: number): HLeaf<T> | null {
+    const leaf = this.fingerLeaf;
+    if (leaf === null || this.fingerVersion !== this.version) return null;
+    const low = this.fingerLow;
+    if (!(low < hint || (this.exact && low === hint))) return null;
+    return hint < this.fingerHigh ? leaf : null;
+  }
+
+  private setFinger(leaf: HLeaf<T>, index: number, low: number, high: number): void {
+    this.fingerLeaf = leaf;
+    this.fingerIndex = index;
+    this.fingerVersion = this.version;
+    this.fingerLow = low;
+    this.fingerHigh = high;
+  }
+
+  /** The item equal to `target` under `cmp` (any one, if several are), or undefined. */
+  find<Q>(target: Q, targetHint: number, cmp: (item: T, target: Q) => number): T | undefined {
+    // Inner separators equal to the target send the search right: the equal item is there.
+    const fingered = this.fingerLeafFor(targetHint);
+    const exact = this.exact;
+    if (fingered !== null && exact) {
+      // Sequential access: the item right after the last hit is the likeliest target.
+      const next = this.fingerIndex + 1;
+      if (next < fingered.hints.length && fingered.hints[next] === targetHint) {
+        this.fingerIndex = next;
+        return fingered.items[next];
+      }
+    }
+    let leaf = fingered;
+    let low = this.fingerLow;
+    let high = this.fingerHigh;
+    if (leaf === null) {
+      leaf = this.leafFor(target, targetHint, cmp, true, false);
+      low = this.descentLow;
+      high = this.descentHigh;
+    }
+    const items = leaf.items;
+    const hints = leaf.hints;
+    let lo = 0;
+    let hi = items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const h = hints[mid]!;
+      let c: number;
+      if (h < targetHint) c = -1;
+      else if (h > targetHint) c = 1;
+      else if (exact && h === targetHint) c = 0;
+      else c = cmp(items[mid]!, target);
+      if (c === 0) {
+        this.setFinger(leaf, mid, low, high);
+        return items[mid];
+      }
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    // A miss leaves the finger here too: an add of the target usually follows.
+    this.setFinger(leaf, lo, low, high);
+    return undefined;
+  }
+
+  /** A cursor on the first item >= / > target, or the last item <= / < target. */
+  seek<Q>(target: Q, targetHint: number, cmp: (item: T, target: Q) => number, mode: SeekMode): HintedCursor<T> {
+    // 'gt' and 'le' descend past items equal to the target, 'ge' and 'lt' stop before them.
+    const pastEqual = mode === 'gt' || mode === 'le';
+    const leaf = this.leafFor(target, targetHint, cmp, pastEqual, false);
+    const i = hintedBound(leaf.items, leaf.hints, target, targetHint, cmp, pastEqual, this.exact);
+    return new HintedCursor(leaf, mode === 'ge' || mode === 'gt' ? i : i - 1);
+  }
+
+  /** A cursor on the first item (forward) or the last item (reverse). */
+  edge(reverse: boolean): HintedCursor<T> {
+    let node = this.root;
+    for (let level = this.height; level > 0; level--) {
+      const inner = node as HInner<T>;
+      node = inner.children[reverse ? inner.children.length - 1 : 0]!;
+    }
+    const leaf = node as HLeaf<T>;
+    return new HintedCursor(leaf, reverse ? leaf.items.length - 1 : 0);
+  }
+
+  /** Adds an item; returns false (and changes nothing) when an equal item is present. */
+  add(item: T): boolean {
+    const hint = this.hintOf(item);
+    let leaf = this.fingerLeafFor(hint);
+    const fingered = leaf !== null;
+    let low = this.fingerLow;
+    let high = this.fingerHigh;
+    if (leaf === null) {
+      leaf = this.leafFor(item, hint, this.compare, true, true);
+      low = this.descentLow;
+      high = this.descentHigh;
+    }
+    const i = hintedBound(leaf.items, leaf.hints, item, hint, this.compare, false, this.exact);
+    if (this.equalAt(leaf, i, item, hint)) return false;
+    insertAt(leaf.items, i, item);
+    insertAt(leaf.hints, i, hint);
+    this.count++;
+    this.version++;
+    if (leaf.items.length > HINTED_NODE_ENTRIES_MAX) {
+      // The path to the leaf is needed now: descend for it (the item is in the leaf already).
+      if (fingered) assert(this.leafFor(item, hint, this.compare, true, true) === leaf, 'finger leaf is off the path');
+      this.splitLeaf(leaf);
+      return true;
+    }
+    this.setFinger(leaf, i, low, high);
+    return true;
+  }
+
+  /** Removes the item equal to `item`; returns the removed item, or undefined. */
+  delete(item: T): T | undefined {
+    const hint = this.hintOf(item);
+    const leaf = this.leafFor(item, hint, this.compare, true, true);
+    const i = hintedBound(leaf.items, leaf.hints, item, hint, this.compare, false, this.exact);
+    if (!this.equalAt(leaf, i, item, hint)) return undefined;
+    const removed = leaf.items[i];
+    removeAt(leaf.items, i);
+    removeAt(leaf.hints, i);
+    this.count--;
+    this.version++;
+    this.rebalance(leaf);
+    return removed;
+  }
+
+  /**
+   * Replaces `old` (the very item stored) by `next`, which no other stored item may equal: in
+   * place when they are equal under the order (the structure does not change; no second descent
+   * when the last `find` landed on `old`), else as delete + add.
+   * Inner separators may keep referring to an `old` swapped in place; it orders as `next` does.
+   */
+  replace(old: T, next: T): void {
+    const nextHint = this.hintOf(next);
+    let leaf = this.fingerLeaf;
+    let i = this.fingerIndex;
+    // With a fresh finger on `old`, its hint is in the leaf: `old` itself is never touched.
+    const fingered = leaf !== null && this.fingerVersion === this.version && leaf.items[i] === old;
+    const oldHint = fingered ? leaf!.hints[i]! : this.hintOf(old);
+    const inPlace =
+      oldHint < nextHint || oldHint > nextHint
+        ? false
+        : (this.exact && oldHint === nextHint) || this.compare(old, next) === 0;
+    if (!inPlace) {
+      // A failed check changes nothing: add first (it refuses a duplicate), then delete.
+      assert(this.add(next), 'replace: an equal item is already in the set');
+      const removed = this.delete(old);
+      if (removed === old) return;
+      if (removed !== undefined) this.add(removed);
+      this.delete(next);
+      assert(false, 'replace: the item is not in the set');
+    }
+    if (!fingered) {
+      leaf = this.leafFor(old, oldHint, this.compare, true, false);
+      i = hintedBound(leaf.items, leaf.hints, old, oldHint, this.compare, false, this.exact);
+    }
+    assert(leaf!.items[i] === old, 'replace: the item is not in the set');
+    leaf!.items[i] = next;
+    leaf!.hints[i] = nextHint;
+  }
+
+  /** Splits an overfull leaf; pathNodes/pathIndexes hold the path to it. */
+  private splitLeaf(leaf: HLeaf<T>): void {
+    const right = new HLeaf<T>();
+    const half = leaf.items.length >> 1;
+    right.items = leaf.items.splice(half);
+    right.hints = leaf.hints.splice(half);
+    right.next = leaf.next;
+    if (right.next !== null) right.next.prev = right;
+    right.prev = leaf;
+    leaf.next = right;
+    this.insertIntoParent(leaf, right.items[0]!, right.hints[0]!, right);
+  }
+
+  private insertIntoParent(left: HNode<T>, separator: T, separatorHint: number, right: HNode<T>): void {
+    const parent = this.pathNodes.pop();
+    const index = this.pathIndexes.pop();
+    if (parent === undefined || index === undefined) {
+      const root = new HInner<T>();
+      root.items = [separator];
+      root.hints = [separatorHint];
+      root.children = [left, right];
+      this.root = root;
+      this.height++;
+      return;
+    }
+    assert(parent.children[index] === left, 'b-tree path out of sync');
+    parent.items.splice(index, 0, separator);
+    parent.hints.splice(index, 0, separatorHint);
+    parent.children.splice(index + 1, 0, right);
+    if (parent.children.length <= HINTED_NODE_ENTRIES_MAX) return;
+    const sibling = new HInner<T>();
+    const half = parent.children.length >> 1;
+    const up = parent.items[half - 1]!;
+    const upHint = parent.hints[half - 1]!;
+    sibling.items = parent.items.splice(half);
+    sibling.hints = parent.hints.splice(half);
+    parent.items.pop(); // `up` moves to the grandparent
+    parent.hints.pop();
+    sibling.children = parent.children.splice(half);
+    assert(parent.items.length === parent.children.length - 1, 'inner node key count');
+    assert(sibling.items.length === sibling.children.length - 1, 'inner sibling key count');
+    this.insertIntoParent(parent, up, upHint, sibling);
+  }
+
+  private entriesOf(node: HNode<T>): number {
+    return node instanceof HLeaf ? node.items.length : node.children.length;
+  }
+
+  /** Restores the minimum fill after a delete by borrowing from or merging with a sibling. */
+  private rebalance(node: HNode<T>): void {
+    for (;;) {
+      const parent = this.pathNodes.pop();
+      const index = this.pathIndexes.pop();
+      if (parent === undefined || index === undefined) {
+        // The root may be underfull; an inner root with one child collapses.
+        if (node instanceof HInner && node.children.length === 1) {
+          this.root = node.children[0]!;
+          this.height--;
+        }
+        return;
+      }
+      if (this.entriesOf(node) >= HINTED_NODE_ENTRIES_MIN) return;
+      const leftIndex = index > 0 ? index - 1 : index;
+      const left = parent.children[leftIndex]!;
+      const right = parent.children[leftIndex + 1];
+      if (right === undefined) return; // only child: nothing to balance with (root handles it)
+      if (this.entriesOf(left) + this.entriesOf(right) <= HINTED_NODE_ENTRIES_MAX) {
+        this.merge(parent, leftIndex);
+        node = parent;
+        continue;
+      }
+      this.borrow(parent, leftIndex);
+      return;
+    }
+  }
+
+  private merge(parent: HInner<T>, leftIndex: number): void {
+    const left = parent.children[leftIndex]!;
+    const right = parent.children[leftIndex + 1]!;
+    if (left instanceof HLeaf && right instanceof HLeaf) {
+      left.items.push(...right.items);
+      left.hints.push(...right.hints);
+      left.next = right.next;
+      if (right.next !== null) right.next.prev = left;
+    } else if (left instanceof HInner && right instanceof HInner) {
+      left.items.push(parent.items[leftIndex]!, ...right.items);
+      left.hints.push(parent.hints[leftIndex]!, ...right.hints);
+      left.children.push(...right.children);
+    } else {
+      assert(false, 'b-tree siblings of different kinds');
+    }
+    parent.items.splice(leftIndex, 1);
+    parent.hints.splice(leftIndex, 1);
+    parent.children.splice(leftIndex + 1, 1);
+  }
+
+  private borrow(parent: HInner<T>, leftIndex: number): void {
+    const left = parent.children[leftIndex]!;
+    const right = parent.children[leftIndex + 1]!;
+    const moveRight = this.entriesOf(left) > this.entriesOf(right);
+    if (left instanceof HLeaf && right instanceof HLeaf) {
+      if (moveRight) {
+        right.items.unshift(left.items.pop()!);
+        right.hints.unshift(left.hints.pop()!);
+      } else {
+        left.items.push(right.items.shift()!);
+        left.hints.push(right.hints.shift()!);
+      }
+      parent.items[leftIndex] = right.items[0]!;
+      parent.hints[leftIndex] = right.hints[0]!;
+      return;
+    }
+    assert(left instanceof HInner && right instanceof HInner, 'b-tree siblings of different kinds');
+    if (moveRight) {
+      right.items.unshift(parent.items[leftIndex]!);
+      right.hints.unshift(parent.hints[leftIndex]!);
+      right.children.unshift(left.children.pop()!);
+      parent.items[leftIndex] = left.items.pop()!;
+      parent.hints[leftIndex] = left.hints.pop()!;
+    } else {
+      left.items.push(parent.items[leftIndex]!);
+      left.hints.push(parent.hints[leftIndex]!);
+      left.children.push(right.children.shift()!);
+      parent.items[leftIndex] = right.items.shift()!;
+      parent.hints[leftIndex] = right.hints.shift()!;
+    }
+  }
+
+  /** Checks every structural invariant, hints included; for tests. */
+  checkInvariants(): void {
+    let counted = 0;
+    const hintsAgree = (a: T, ha: number, b: T, hb: number): void => {
+      assert(Object.is(ha, this.hintOf(a)) && Object.is(hb, this.hintOf(b)), 'stale hint');
+      if (ha < hb) assert(this.compare(a, b) < 0, 'hints out of order');
+      if (ha > hb) assert(this.compare(a, b) > 0, 'hints out of order');
+    };
+    const walk = (node: HNode<T>, low: T | undefined, high: T | undefined, depth: number): number => {
+      const items = node.items;
+      assert(items.length === node.hints.length, 'hint count');
+      for (let i = 1; i < items.length; i++) {
+        assert(this.compare(items[i - 1]!, items[i]!) < 0, 'items out of order');
+        hintsAgree(items[i - 1]!, node.hints[i - 1]!, items[i]!, node.hints[i]!);
+      }
+      if (items.length > 0) {
+        if (low !== undefined) assert(this.compare(items[0]!, low) >= 0, 'item below separator');
+        if (high !== undefined) assert(this.compare(items[items.length - 1]!, high) < 0, 'item above separator');
+      }
+      if (node instanceof HLeaf) {
+        counted += items.length;
+        return depth;
+      }
+      assert(node.children.length === items.length + 1, 'inner fan-out');
+      let leafDepth = -1;
+      for (let i = 0; i < node.children.length; i++) {
+        const d = walk(node.children[i]!, i === 0 ? low : items[i - 1], i < items.length ? items[i] : high, depth + 1);
+        assert(leafDepth === -1 || leafDepth === d, 'unbalanced tree');
+        leafDepth = d;
+      }
+      return leafDepth;
+    };
+    const depth = walk(this.root, undefined, undefined, 0);
+    assert(depth === this.height, 'height out of sync');
+    assert(counted === this.count, `size ${this.count} but ${counted} entries`);
+  }
+}
