@@ -71,7 +71,9 @@ export const smoke: Scenario = {
         ...NO_DISK_FAULTS,
         fsyncLatencyMsMin: 0.1 + random.float() * 2,
         fsyncLatencyMsMean: 0.5 + random.float() * 10,
-        writeErrorRate: random.pick([0, 0, 0.01]),
+        // Every seed injects I/O errors (and rot, through the nemesis): disk faults are the point.
+        writeErrorRate: random.pick([0.002, 0.01]),
+        readErrorRate: random.pick([0, 0.01]),
       },
       buggify: random.chance(0.8),
     };
