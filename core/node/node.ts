@@ -86,7 +86,9 @@ export class Node {
         await env.disk.destroy(RAFT_STORE);
         raftStore = RaftStore.load(await env.disk.open(RAFT_STORE));
       }
-      const box = await Box.open({ disk: env.disk, log: env.log, walMode: options.walMode, readOnly: true, checkpointWalRowsMax: 0 });
+      // Box checkpoints by itself every DEFAULT_CHECKPOINT_WAL_ROWS_MAX rows, so the WAL stays
+      // bounded without an operator; the daemon may also checkpoint on a timer.
+      const box = await Box.open({ disk: env.disk, log: env.log, walMode: options.walMode, readOnly: true });
       return new Node(env, options, box, raftStore);
     } catch (error) {
       if (error instanceof CorruptionError) {
