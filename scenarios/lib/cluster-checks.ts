@@ -4,6 +4,8 @@
  *
  * Safety:
  * - election safety: at most one leader per term;
+ * - leader completeness: a new leader's log holds every entry already applied (so committed)
+ *   anywhere, identical;
  * - state machine safety: every instance applies the same entry (term and operation) at an index.
  * End state (liveness):
  * - every running instance applied the same index and holds identical clusterwide tables;
@@ -14,7 +16,7 @@
  *   their master is a member.
  */
 
-import { formatOp } from '../../core/cluster/ops.ts';
+import { decodeOp, formatOp } from '../../core/cluster/ops.ts';
 import type { AppliedEntry } from '../../core/cluster/raft-node.ts';
 import { intersects } from '../../core/cluster/failure-domain.ts';
 import { votersNeeded } from '../../core/governor/conf-change.ts';
@@ -41,7 +43,9 @@ export class ClusterChecker {
     return {
       applied: (node, entry) => this.onApplied(node, entry),
       roleChanged: (node, role, term) => {
-        if (role === 'Leader' && node.identity !== null) this.onLeader(node.identity.raftId, term);
+        if (role !== 'Leader' || node.identity === null) return;
+        this.onLeader(node.identity.raftId, term);
+        this.checkLeaderCompleteness(node);
       },
     };
   }
@@ -56,7 +60,29 @@ export class ClusterChecker {
     this.leaders.set(term, raftId);
   }
 
+  private maxAppliedIndex = 0;
+
+  /** Every entry applied anywhere is committed: the new leader must have it, in its log or its snapshot. */
+  private checkLeaderCompleteness(node: Node): void {
+    const raft = node.raft!;
+    const first = raft.status().firstIndex;
+    if (raft.lastIndex < this.maxAppliedIndex) {
+      this.violation(`leader completeness: ${node.identity?.instanceId} leads with last index ${raft.lastIndex} < committed ${this.maxAppliedIndex}`);
+      return;
+    }
+    for (const entry of raft.entries(first, this.maxAppliedIndex)) {
+      const expected = this.applied.get(entry.index);
+      if (expected === undefined) continue;
+      const op = entry.kind === 'normal' && entry.data.length > 0 ? formatOp(decodeOp(entry.data)) : '-';
+      if (`${entry.term}:${op}` !== expected) {
+        this.violation(`leader completeness: ${node.identity?.instanceId} leads with ${entry.term}:${op} at index ${entry.index}, committed was ${expected}`);
+        return;
+      }
+    }
+  }
+
   private onApplied(node: Node, entry: AppliedEntry): void {
+    if (entry.index > this.maxAppliedIndex) this.maxAppliedIndex = entry.index;
     const fingerprint = `${entry.term}:${entry.op === null ? '-' : formatOp(entry.op)}`;
     const existing = this.applied.get(entry.index);
     if (existing === undefined) this.applied.set(entry.index, fingerprint);
