@@ -16,6 +16,9 @@
 import { MpWriter, MsgpackError, MSGPACK_DEPTH_MAX, type MpValue } from '../codec/msgpack.ts';
 import { assert } from '../lib/assert.ts';
 
+/** The reply header's bytes after the length prefix (constants.ts REPLY_HEADER_FRAME_BYTES). */
+const REPLY_HEADER_BYTES = 23;
+
 /** Size of a fresh arena. A frame that does not fit gets a larger arena of its own. */
 export const REPLY_ARENA_BYTES = 64 * 1024;
 
@@ -47,6 +50,42 @@ export class ReplyArena {
     const frame = new Uint8Array(this.buffer.buffer, this.start, this.at - this.start);
     this.start = -1;
     return frame;
+  }
+
+  /**
+   * Begins a frame with the fixed 23-byte reply header (after the transport's length prefix):
+   * `83 00 ce code32 01 cf sync64 05 ce schema32`, the sync given as its two 32-bit halves.
+   */
+  beginReply(code: number, syncHigh: number, syncLow: number, schemaVersion: number): void {
+    this.begin();
+    this.ensure(REPLY_HEADER_BYTES);
+    const b = this.buffer;
+    const v = this.view;
+    const at = this.at;
+    b[at] = 0x83;
+    b[at + 1] = 0x00;
+    b[at + 2] = 0xce;
+    v.setUint32(at + 3, code);
+    b[at + 7] = 0x01;
+    b[at + 8] = 0xcf;
+    v.setUint32(at + 9, syncHigh);
+    v.setUint32(at + 13, syncLow);
+    b[at + 17] = 0x05;
+    b[at + 18] = 0xce;
+    v.setUint32(at + 19, schemaVersion);
+    this.at = at + REPLY_HEADER_BYTES;
+  }
+
+  /** `81 30 dd n32`: a body holding only IPROTO_DATA, an array32 of `count` values to follow. */
+  dataHeader(count: number): void {
+    this.ensure(7);
+    const b = this.buffer;
+    const at = this.at;
+    b[at] = 0x81;
+    b[at + 1] = 0x30;
+    b[at + 2] = 0xdd;
+    this.view.setUint32(at + 3, count);
+    this.at = at + 7;
   }
 
   /** Drops the frame being written (its encoding failed); its bytes are reused by the next one. */

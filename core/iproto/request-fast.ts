@@ -1,6 +1,6 @@
 /**
  * The fast path of request decoding, for the frames that make up nearly all traffic: PING
- * without a body and the DML requests (SELECT, INSERT, REPLACE, UPDATE, DELETE, UPSERT) in the
+ * without a body or with an empty one, and the DML requests (SELECT, INSERT, REPLACE, UPDATE, DELETE, UPSERT) in the
  * form every connector writes them: fixmap header and body, fixint keys, each key at most once.
  * It reads the frame in one pass with one reused decoder (no reader object per frame, no
  * validation pass ahead of the decode, no per-field maps or views).
@@ -98,10 +98,14 @@ class FastDecoder {
     const header = this.readHeader();
     if (header === GIVE_UP) return undefined;
     const type = header.type;
-    if (this.at === this.bytes.length) {
-      // Without a body only PING is served as is; DML would be "missing field", for the general path.
-      return type === RequestType.PING ? { ok: true, header, request: { kind: 'ping' } } : undefined;
+    if (type === RequestType.PING) {
+      // PING's body is never read: none, or an empty map (net.box), here; anything else is checked
+      // by the general path. DML without a body would be "missing field", for the general path.
+      const rest = this.bytes.length - this.at;
+      const empty = rest === 0 || (rest === 1 && this.bytes[this.at] === 0x80);
+      return empty ? { ok: true, header, request: { kind: 'ping' } } : undefined;
     }
+    if (this.at === this.bytes.length) return undefined;
     const mandatory = mandatoryBits(type);
     if (mandatory < 0 || !this.readDmlBody() || this.at !== this.bytes.length) return undefined;
     if ((this.seen & mandatory) !== mandatory) return undefined;

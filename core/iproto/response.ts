@@ -35,21 +35,8 @@ function beginReply(code: number, sync: Sync, schemaVersion: number): ReplyArena
   assert(Number.isInteger(code) && code >= 0 && code <= 0xffffffff, 'reply code');
   assert(Number.isInteger(schemaVersion) && schemaVersion >= 0 && schemaVersion <= 0xffffffff, 'schema version');
   const w = replyArena;
-  w.begin();
-  w.u8(0x83);
-  w.u8(0x00);
-  w.u32Fixed(code);
-  w.u8(0x01);
-  w.u8(0xcf);
-  if (typeof sync === 'bigint') {
-    w.u32(Number(BigInt.asUintN(64, sync) >> 32n));
-    w.u32(Number(BigInt.asUintN(32, sync)));
-  } else {
-    w.u32(Math.floor(sync / 0x100000000));
-    w.u32(sync >>> 0);
-  }
-  w.u8(0x05);
-  w.u32Fixed(schemaVersion);
+  if (typeof sync === 'bigint') w.beginReply(code, Number(BigInt.asUintN(64, sync) >> 32n), Number(BigInt.asUintN(32, sync)), schemaVersion);
+  else w.beginReply(code, Math.floor(sync / 0x100000000), sync >>> 0, schemaVersion);
   assert(w.length === REPLY_HEADER_FRAME_BYTES, 'reply header is 23 bytes after the length prefix');
   return w;
 }
@@ -93,10 +80,7 @@ export function encodeTupleReply(sync: Sync, schemaVersion: number, tuple: MpVal
 }
 
 function writeDataHeader(w: ReplyArena, count: number): void {
-  w.mapHeader(1);
-  w.u8(BodyKey.DATA);
-  w.u8(0xdd); // array32 whatever the count, as Tarantool writes it
-  w.u32(count);
+  w.dataHeader(count); // array32 whatever the count, as Tarantool writes it
 }
 
 export function encodeExecuteReply(sync: Sync, schemaVersion: number, result: ExecuteResult): Uint8Array {

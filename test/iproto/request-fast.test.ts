@@ -154,7 +154,11 @@ describe('fast request decoder', () => {
     const driverPing = hex('820040' + '01ce00000008');
     // net.box 2.6: `83 00 type 01 sync 05 schema`, replace body `{10 cd, 21 [..]}`.
     const netboxReplace = hex('83' + '0003' + '01cd0400' + '0553' + '82' + '10cd0200' + '21920aa178');
-    for (const frame of [driverSelect, driverPing, netboxReplace]) expect(agree(frame)).toBe(true);
+    const pingEmptyBody = hex('83' + '0040' + '01cd0401' + '0553' + '80');
+    for (const frame of [driverSelect, driverPing, netboxReplace, pingEmptyBody]) expect(agree(frame)).toBe(true);
+    // A PING body other than an empty map is left to the general decoder (which ignores it too).
+    expect(decodeRequestFast(hex('820040' + '0101' + '81' + '1001'))).toBeUndefined();
+    expect(decodeRequestGeneral(hex('820040' + '0101' + '81' + '1001'))).toMatchObject({ ok: true, request: { kind: 'ping' } });
     expect(decodeRequestFast(driverSelect)).toMatchObject({
       header: { type: 1, sync: 7 },
       request: { kind: 'select', spaceId: 512, limit: 1, key: [1] },
