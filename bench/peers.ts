@@ -1,5 +1,5 @@
 /**
- * npm run bench:peers [-- --json] [--ops N] [--runs R] [--only driver|netbox] [--cpu-prof DIR]
+ * npm run bench:peers [-- --json] [--ops N] [--runs R] [--only driver|netbox|<case>] [--cpu-prof DIR]
  *
  * Our node against Tarantool 2.6 (Debian package) as iproto servers, side by side on
  * 127.0.0.1, driven by the same clients:
@@ -13,10 +13,15 @@
  * test script creating `test`. Each figure is the median of R runs; ratio = ours / Tarantool.
  * The last line is the JSON report (bench/report.ts). `--cpu-prof DIR` profiles our server
  * (node --cpu-prof) for the whole run.
+ *
+ * Besides ops/s, each server's CPU time per request (all its threads, user + system, from
+ * /proc/<pid>/stat, median over the runs) is reported as `<server>CpuUsPerOp`: the client and the
+ * server share the cores, so server CPU comes out of the client's throughput, and it tells a
+ * client-bound run from a server-bound one. The figure covers warm-up requests too (a few %).
  */
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -218,7 +223,24 @@ function median(values: readonly number[]): number {
 
 interface Case {
   readonly name: string;
+  /** Requests the run sends in all (warm-up included), to turn server CPU into CPU per request. */
+  readonly requests: number;
   run(server: Server): Promise<number>;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat (USER_HZ; 100 on Linux everywhere). */
+const USER_HZ = 100;
+
+/** CPU seconds (user + system, all threads) a process has used; NaN where /proc is missing. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 async function main(): Promise<void> {
@@ -229,13 +251,16 @@ async function main(): Promise<void> {
   const profileArg = option('--cpu-prof', '');
   const profileDir = profileArg === '' ? undefined : resolve(profileArg);
   const dir = mkdtempSync(join(tmpdir(), 'bench-peers-'));
-  const cases: Case[] = [];
-  if (only === 'all' || only === 'driver') {
-    for (const op of ['replace', 'select', 'ping'] as const) cases.push({ name: `driver_${op}`, run: (s) => driverRun(s.port, op, ops) });
+  const all: Case[] = [];
+  for (const op of ['replace', 'select', 'ping'] as const) {
+    all.push({ name: `driver_${op}`, requests: ops + Math.min(WARMUP_OPS, ops) + 1, run: (s) => driverRun(s.port, op, ops) });
   }
-  if (only === 'all' || only === 'netbox') {
-    for (const kind of ['replace', 'select'] as const) cases.push({ name: `netbox_${kind}`, run: (s) => netboxRun(s.port, kind, ops) });
+  for (const kind of ['replace', 'select'] as const) {
+    all.push({ name: `netbox_${kind}`, requests: ops + 1, run: (s) => netboxRun(s.port, kind, ops) });
   }
+  // `--only driver` / `--only netbox` picks a client, `--only netbox_select` one case.
+  const cases = all.filter((c) => only === 'all' || c.name === only || c.name.startsWith(`${only}_`));
+  if (cases.length === 0) throw new Error(`--only ${only}: no such case (${all.map((c) => c.name).join(', ')})`);
   let tarantool: Server | null = null;
   let ours: Server | null = null;
   try {
@@ -244,16 +269,29 @@ async function main(): Promise<void> {
     const results: BenchResult[] = [];
     for (const c of cases) {
       const figures: Record<'ours' | 'tarantool', number[]> = { ours: [], tarantool: [] };
+      const cpuUs: Record<'ours' | 'tarantool', number[]> = { ours: [], tarantool: [] };
       for (let r = 0; r < runs; r++) {
         // Alternate which server goes first so that drift on a shared machine hits both.
         const order = r % 2 === 0 ? [tarantool, ours] : [ours, tarantool];
-        for (const server of order) figures[server.name].push(await c.run(server));
+        for (const server of order) {
+          const cpuBefore = cpuSeconds(server.child.pid);
+          figures[server.name].push(await c.run(server));
+          cpuUs[server.name].push(((cpuSeconds(server.child.pid) - cpuBefore) * 1e6) / c.requests);
+        }
       }
       const oursOpsPerSec = Math.round(median(figures.ours));
       const tarantoolOpsPerSec = Math.round(median(figures.tarantool));
       const ratio = Math.round((oursOpsPerSec / tarantoolOpsPerSec) * 100) / 100;
-      results.push({ name: c.name, oursOpsPerSec, tarantoolOpsPerSec, ratio });
-      if (!json) console.error(`${c.name}: ours ${figures.ours.map(Math.round).join('/')} tarantool ${figures.tarantool.map(Math.round).join('/')}`);
+      const oursCpuUsPerOp = Math.round(median(cpuUs.ours) * 10) / 10;
+      const tarantoolCpuUsPerOp = Math.round(median(cpuUs.tarantool) * 10) / 10;
+      results.push({ name: c.name, oursOpsPerSec, tarantoolOpsPerSec, ratio, oursCpuUsPerOp, tarantoolCpuUsPerOp });
+      if (!json) {
+        const list = (values: number[], digits: number): string => values.map((v) => v.toFixed(digits)).join('/');
+        console.error(
+          `${c.name}: ours ${list(figures.ours, 0)} (${list(cpuUs.ours, 1)} µs/op) ` +
+            `tarantool ${list(figures.tarantool, 0)} (${list(cpuUs.tarantool, 1)} µs/op)`,
+        );
+      }
     }
     printReport('peers', results, true);
   } finally {

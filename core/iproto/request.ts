@@ -20,6 +20,7 @@ import { fromUtf8 } from '../lib/bytes.ts';
 import { BodyKey, BODY_KEY_NAMES, ErrorCode, HeaderKey, ITERATOR_CODE_MAX, RequestType, type IteratorCode } from './constants.ts';
 import { IprotoError, iprotoError } from './errors.ts';
 import { mpCheck } from './mp-check.ts';
+import { decodeRequestFast } from './request-fast.ts';
 import { mpTypeOf, type MpType } from './mp-type.ts';
 
 /** A request's sync id: echoed in its reply. uint64 on the wire; bigint beyond 2^53. */
@@ -197,8 +198,17 @@ class HeaderError extends Error {}
 
 const packetBody = (): IprotoError => iprotoError(ErrorCode.INVALID_MSGPACK, 'packet body');
 
-/** Decodes one frame. Never throws on malformed input: every failure is an `ok: false` result. */
+/**
+ * Decodes one frame. Never throws on malformed input: every failure is an `ok: false` result.
+ * The common frames take the fast path (request-fast.ts), which agrees with the general decoder
+ * below or leaves the frame to it.
+ */
 export function decodeRequest(frame: Uint8Array): DecodedRequest {
+  return decodeRequestFast(frame) ?? decodeRequestGeneral(frame);
+}
+
+/** The general decoder: every frame, every rule (exported for the fast path's tests). */
+export function decodeRequestGeneral(frame: Uint8Array): DecodedRequest {
   const headerEnd = mpCheck(frame, 0);
   const partial = { sync: 0 as Sync };
   let header: RequestHeader;

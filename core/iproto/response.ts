@@ -4,12 +4,17 @@
  * sync and schema version at fixed offsets, so the widths never shrink. The transport adds the
  * `ce L32` prefix: a frame here is the 23 bytes after it plus the body. Every reply has a body
  * (`80` for PING/AUTH), as Tarantool's do.
+ *
+ * Frames are written into the shared reply arena (reply-arena.ts) and returned as views of it:
+ * valid and unchanged for good, but sharing their ArrayBuffer with other frames. An encoder that
+ * fails (a value msgpack cannot hold) throws and leaves nothing behind in the arena.
  */
 
-import { MpWriter, type MpValue } from '../codec/msgpack.ts';
+import type { MpValue } from '../codec/msgpack.ts';
 import { assert } from '../lib/assert.ts';
 import { BodyKey, ERROR_TYPE_BIT, ErrorStackKey, REPLY_HEADER_FRAME_BYTES, SqlKey } from './constants.ts';
 import type { IprotoError } from './errors.ts';
+import { replyArena, type ReplyArena } from './reply-arena.ts';
 import type { Sync } from './request.ts';
 
 /** Reported as the error's source file in the 2.4+ error stack. */
@@ -25,49 +30,71 @@ export interface SqlColumn {
   readonly type: string;
 }
 
-function beginReply(code: number, sync: Sync, schemaVersion: number): MpWriter {
+/** Starts a reply frame in the arena with its 23-byte header (see the module comment). */
+function beginReply(code: number, sync: Sync, schemaVersion: number): ReplyArena {
   assert(Number.isInteger(code) && code >= 0 && code <= 0xffffffff, 'reply code');
   assert(Number.isInteger(schemaVersion) && schemaVersion >= 0 && schemaVersion <= 0xffffffff, 'schema version');
-  const w = new MpWriter(64);
-  w.u8(0x83);
-  w.u8(0x00);
-  w.u32Fixed(code);
-  w.u8(0x01);
-  w.u8(0xcf);
-  const high = typeof sync === 'bigint' ? Number(BigInt.asUintN(64, sync) >> 32n) : Math.floor(sync / 0x100000000);
-  const low = typeof sync === 'bigint' ? Number(BigInt.asUintN(32, sync)) : sync >>> 0;
-  w.raw(u32Bytes(high));
-  w.raw(u32Bytes(low));
-  w.u8(0x05);
-  w.u32Fixed(schemaVersion);
+  const w = replyArena;
+  if (typeof sync === 'bigint') w.beginReply(code, Number(BigInt.asUintN(64, sync) >> 32n), Number(BigInt.asUintN(32, sync)), schemaVersion);
+  else w.beginReply(code, Math.floor(sync / 0x100000000), sync >>> 0, schemaVersion);
   assert(w.length === REPLY_HEADER_FRAME_BYTES, 'reply header is 23 bytes after the length prefix');
   return w;
-}
-
-function u32Bytes(value: number): Uint8Array {
-  return new Uint8Array([(value >>> 24) & 0xff, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff]);
 }
 
 /** OK with an empty body: PING, AUTH, NOP, BEGIN/COMMIT/ROLLBACK. */
 export function encodeOkReply(sync: Sync, schemaVersion: number): Uint8Array {
   const w = beginReply(0, sync, schemaVersion);
   w.mapHeader(0);
-  return w.toBytes();
+  return w.finish();
 }
 
 /** OK with `{0x30: values}`: SELECT and DML tuples, CALL/EVAL return values, shaped CALL_16. */
 export function encodeDataReply(sync: Sync, schemaVersion: number, values: readonly MpValue[]): Uint8Array {
   const w = beginReply(0, sync, schemaVersion);
-  w.mapHeader(1);
-  w.u8(BodyKey.DATA);
-  w.u8(0xdd); // array32 whatever the count, as Tarantool writes it
-  w.raw(u32Bytes(values.length));
-  for (const value of values) w.value(value);
-  return w.toBytes();
+  try {
+    writeDataHeader(w, values.length);
+    for (let i = 0; i < values.length; i++) w.value(values[i]);
+    return w.finish();
+  } catch (error) {
+    w.abandon();
+    throw error;
+  }
+}
+
+/**
+ * OK with `{0x30: [tuple]}`: the reply of a DML request, the same bytes as
+ * `encodeDataReply(sync, schemaVersion, [tuple])` without the array; with `optional`, undefined
+ * (no tuple matched) is `{0x30: []}`.
+ */
+export function encodeTupleReply(sync: Sync, schemaVersion: number, tuple: MpValue | undefined, optional: boolean): Uint8Array {
+  const w = beginReply(0, sync, schemaVersion);
+  try {
+    const present = !optional || tuple !== undefined;
+    writeDataHeader(w, present ? 1 : 0);
+    if (present) w.value(tuple);
+    return w.finish();
+  } catch (error) {
+    w.abandon();
+    throw error;
+  }
+}
+
+function writeDataHeader(w: ReplyArena, count: number): void {
+  w.dataHeader(count); // array32 whatever the count, as Tarantool writes it
 }
 
 export function encodeExecuteReply(sync: Sync, schemaVersion: number, result: ExecuteResult): Uint8Array {
   const w = beginReply(0, sync, schemaVersion);
+  try {
+    writeExecuteBody(w, result);
+    return w.finish();
+  } catch (error) {
+    w.abandon();
+    throw error;
+  }
+}
+
+function writeExecuteBody(w: ReplyArena, result: ExecuteResult): void {
   if (result.kind === 'rows') {
     w.mapHeader(2);
     w.u8(BodyKey.METADATA);
@@ -81,7 +108,7 @@ export function encodeExecuteReply(sync: Sync, schemaVersion: number, result: Ex
     }
     w.u8(BodyKey.DATA);
     w.value(result.rows as MpValue[][]);
-    return w.toBytes();
+    return;
   }
   const ids = result.autoincrementIds ?? [];
   w.mapHeader(1);
@@ -93,7 +120,6 @@ export function encodeExecuteReply(sync: Sync, schemaVersion: number, result: Ex
     w.u8(SqlKey.AUTOINCREMENT_IDS);
     w.value(ids as number[]);
   }
-  return w.toBytes();
 }
 
 /**
@@ -102,6 +128,16 @@ export function encodeExecuteReply(sync: Sync, schemaVersion: number, result: Ex
  */
 export function encodeErrorReply(sync: Sync, schemaVersion: number, error: IprotoError): Uint8Array {
   const w = beginReply(ERROR_TYPE_BIT | error.code, sync, schemaVersion);
+  try {
+    writeErrorBody(w, error);
+    return w.finish();
+  } catch (thrown) {
+    w.abandon();
+    throw thrown;
+  }
+}
+
+function writeErrorBody(w: ReplyArena, error: IprotoError): void {
   w.mapHeader(2);
   w.u8(BodyKey.ERROR_24);
   w.str(error.message);
@@ -122,5 +158,4 @@ export function encodeErrorReply(sync: Sync, schemaVersion: number, error: Iprot
   w.uint(0);
   w.u8(ErrorStackKey.CODE);
   w.uint(error.code);
-  return w.toBytes();
 }

@@ -22,8 +22,8 @@ import { shapeCall16 } from './call16.ts';
 import { chapSha1Check } from '../lib/chap-sha1.ts';
 import { ErrorCode, GUEST_USER, SCRAMBLE_BYTES } from './constants.ts';
 import { iprotoError, IprotoError, toIprotoError } from './errors.ts';
-import { decodeRequest, type AuthRequest, type Request, type RequestHeader, type Sync } from './request.ts';
-import { encodeDataReply, encodeErrorReply, encodeExecuteReply, encodeOkReply, type ExecuteResult } from './response.ts';
+import { decodeRequest, type AuthRequest, type Request, type RequestHeader, type RequestKind, type Sync } from './request.ts';
+import { encodeDataReply, encodeErrorReply, encodeExecuteReply, encodeOkReply, encodeTupleReply, type ExecuteResult } from './response.ts';
 
 /** Requests of one connection being executed at once (Tarantool's net_msg_max defaults to 768). */
 export const REQUESTS_IN_FLIGHT_MAX = 1024;
@@ -31,8 +31,12 @@ export const REQUESTS_IN_FLIGHT_MAX = 1024;
 export const QUEUED_FRAMES_MAX = 16 * 1024;
 export const QUEUED_BYTES_MAX = 64 * 1024 * 1024;
 
-/** A reply to send: either a ready frame or one still being computed. */
-type Outcome = Uint8Array | Promise<Uint8Array>;
+/**
+ * How a backend result becomes a reply body: a list sent as is (SELECT, CALL, EVAL), one tuple
+ * (INSERT, REPLACE), a tuple or none (UPDATE, DELETE), nothing (UPSERT), CALL_16's tuple
+ * shaping, or an SQL result.
+ */
+type ResultShape = 'list' | 'tuple' | 'optionalTuple' | 'none' | 'call16' | 'execute';
 
 export class ServerSession implements IprotoSession {
   readonly id: number;
@@ -107,33 +111,24 @@ export class ServerSession implements IprotoSession {
       return;
     }
     const { header, request } = decoded;
-    let outcome: Outcome;
+    let reply: Uint8Array | undefined;
     try {
-      outcome = this.dispatch(header, request);
+      reply = this.dispatch(header, request);
     } catch (error) {
-      outcome = this.errorReply(header.sync, this.asReplyError(error, request.kind));
+      reply = this.errorReply(header.sync, this.asReplyError(error, request.kind));
     }
-    if (outcome instanceof Uint8Array) {
-      this.send(outcome);
-      return;
-    }
-    this.inFlight++;
-    outcome
-      .catch((error: unknown) => this.errorReply(header.sync, this.asReplyError(error, request.kind)))
-      .then((reply) => {
-        this.inFlight--;
-        this.send(reply);
-        this.drain();
-      })
-      .catch((error: unknown) => this.log.error('iproto reply failed', { error: String(error) }));
+    if (reply !== undefined) this.send(reply);
   }
 
   private send(reply: Uint8Array): void {
     if (!this.closed) this.connection.send(reply);
   }
 
-  /** Executes one decoded request; throws or rejects with the error to answer. */
-  private dispatch(header: RequestHeader, request: Request): Outcome {
+  /**
+   * Executes one decoded request: returns its reply when the backend answered at once, or
+   * undefined when the answer is a promise (see `awaitResult`). Throws the error to answer.
+   */
+  private dispatch(header: RequestHeader, request: Request): Uint8Array | undefined {
     const sync = header.sync;
     if (request.kind === 'auth') return this.authenticate(sync, request);
     const current = this.backend.schemaVersion();
@@ -146,25 +141,25 @@ export class ServerSession implements IprotoSession {
       case 'ping':
         return encodeOkReply(sync, current);
       case 'select':
-        return this.data(sync, this.backend.select(request, this), (tuples) => tuples);
+        return this.result(sync, request.kind, 'list', this.backend.select(request, this));
       case 'insert':
       case 'replace':
-        return this.data(sync, this.backend.insert(request, this), (tuple) => [tuple]);
+        return this.result(sync, request.kind, 'tuple', this.backend.insert(request, this));
       case 'update':
-        return this.data(sync, this.backend.update(request, this), optionalTuple);
+        return this.result(sync, request.kind, 'optionalTuple', this.backend.update(request, this));
       case 'delete':
-        return this.data(sync, this.backend.delete(request, this), optionalTuple);
+        return this.result(sync, request.kind, 'optionalTuple', this.backend.delete(request, this));
       case 'upsert':
-        return this.data(sync, this.backend.upsert(request, this), () => []);
+        return this.result(sync, request.kind, 'none', this.backend.upsert(request, this));
       case 'call':
-        return this.data(sync, this.backend.call(request, this), (values) => values);
+        return this.result(sync, request.kind, 'list', this.backend.call(request, this));
       case 'call16':
-        return this.data(sync, this.backend.call(request, this), shapeCall16);
+        return this.result(sync, request.kind, 'call16', this.backend.call(request, this));
       case 'eval':
-        return this.data(sync, this.backend.eval(request, this), (values) => values);
+        return this.result(sync, request.kind, 'list', this.backend.eval(request, this));
       case 'execute':
         if (this.backend.execute === undefined) throw iprotoError(ErrorCode.UNKNOWN_REQUEST_TYPE, header.type);
-        return this.executeReply(sync, this.backend.execute(request, this));
+        return this.result(sync, request.kind, 'execute', this.backend.execute(request, this));
       case 'prepare':
       case 'nop':
       case 'id':
@@ -180,15 +175,43 @@ export class ServerSession implements IprotoSession {
     }
   }
 
-  /** Encodes a backend result as a data reply, now if it is ready, later if it is a promise. */
-  private data<T>(sync: Sync, result: T | Promise<T>, toValues: (value: T) => readonly MpValue[]): Outcome {
-    const encode = (value: T): Uint8Array => encodeDataReply(sync, this.backend.schemaVersion(), toValues(value));
-    return result instanceof Promise ? result.then(encode) : encode(result);
+  /** A backend result as a reply now, or (a promise) later through `awaitResult`. */
+  private result(sync: Sync, kind: RequestKind, shape: ResultShape, result: unknown): Uint8Array | undefined {
+    if (result instanceof Promise) {
+      this.awaitResult(sync, kind, shape, result);
+      return undefined;
+    }
+    return encodeResult(sync, this.backend.schemaVersion(), shape, result);
   }
 
-  private executeReply(sync: Sync, result: ExecuteResult | Promise<ExecuteResult>): Outcome {
-    const encode = (value: ExecuteResult): Uint8Array => encodeExecuteReply(sync, this.backend.schemaVersion(), value);
-    return result instanceof Promise ? result.then(encode) : encode(result);
+  /**
+   * Answers a request when its promise settles: one reaction per request, no promise chain. The
+   * request counts as in flight until then, which is what bounds a connection's concurrency.
+   */
+  private awaitResult(sync: Sync, kind: RequestKind, shape: ResultShape, result: Promise<unknown>): void {
+    this.inFlight++;
+    result.then(
+      (value) => this.settled(sync, kind, shape, value, undefined),
+      (error: unknown) => this.settled(sync, kind, shape, undefined, { error }),
+    );
+  }
+
+  /** Never throws: it runs as a promise reaction, where a throw would be an unhandled rejection. */
+  private settled(sync: Sync, kind: RequestKind, shape: ResultShape, value: unknown, failure: { error: unknown } | undefined): void {
+    try {
+      let reply: Uint8Array;
+      try {
+        if (failure !== undefined) throw failure.error;
+        reply = encodeResult(sync, this.backend.schemaVersion(), shape, value);
+      } catch (error) {
+        reply = this.errorReply(sync, this.asReplyError(error, kind));
+      }
+      this.inFlight--;
+      this.send(reply);
+      this.drain();
+    } catch (error) {
+      this.log.error('iproto reply failed', { error: String(error) });
+    }
   }
 
   /**
@@ -239,6 +262,22 @@ export class ServerSession implements IprotoSession {
   }
 }
 
-function optionalTuple(tuple: MpValue | undefined): readonly MpValue[] {
-  return tuple === undefined ? [] : [tuple];
+/** Encodes a backend result (already awaited) with the reply body its request kind takes. */
+function encodeResult(sync: Sync, schemaVersion: number, shape: ResultShape, value: unknown): Uint8Array {
+  switch (shape) {
+    case 'list':
+      return encodeDataReply(sync, schemaVersion, value as readonly MpValue[]);
+    case 'tuple':
+      return encodeTupleReply(sync, schemaVersion, value as MpValue, false);
+    case 'optionalTuple':
+      return encodeTupleReply(sync, schemaVersion, value as MpValue | undefined, true);
+    case 'none':
+      return encodeDataReply(sync, schemaVersion, []);
+    case 'call16':
+      return encodeDataReply(sync, schemaVersion, shapeCall16(value as readonly MpValue[]));
+    case 'execute':
+      return encodeExecuteReply(sync, schemaVersion, value as ExecuteResult);
+    default:
+      return unreachable(shape);
+  }
 }

@@ -1,8 +1,9 @@
 /**
  * RealNetwork framing on real TCP: frames split at every possible byte boundary, a large frame
  * arriving in many reads, every msgpack uint length form, coalesced output (many sends in one
- * event-loop iteration leave as one write, each frame prefixed `ce` + u32), and frames sent just
- * before close() still delivered.
+ * event-loop iteration leave in a few writes, each frame prefixed `ce` + u32), frames sent just
+ * before close() still delivered, and input delivered in slices (in order, across reads, before
+ * the close that follows them).
  */
 
 import { connect as tcpConnect, type Socket } from 'node:net';
@@ -89,7 +90,7 @@ describe('RealNetwork framing', () => {
     expect(last).toEqual(Uint8Array.of(2));
   });
 
-  it('coalesces the frames sent in one iteration into one write, each prefixed ce + u32', async () => {
+  it('coalesces the frames sent in one iteration into a few writes, each frame prefixed ce + u32', async () => {
     const { port, accepted } = await serve();
     const client = await rawClient(port);
     const server = await accepted;
@@ -104,7 +105,8 @@ describe('RealNetwork framing', () => {
       expect(all.readUInt32BE(i * 7 + 1)).toBe(2);
       expect([all[i * 7 + 5], all[i * 7 + 6]]).toEqual([i, i]);
     }
-    expect(chunks.length).toBe(1);
+    // Flushed every 8 frames (so a waiting client gets the first replies early), not per frame.
+    expect(chunks.length).toBeLessThanOrEqual(Math.ceil(100 / 8));
   });
 
   it('delivers frames sent right before close()', async () => {
@@ -118,6 +120,42 @@ describe('RealNetwork framing', () => {
     server.close();
     await ended;
     expect(Buffer.concat(chunks)).toEqual(Buffer.from([0xce, 0, 0, 0, 1, 42]));
+  });
+
+  it('delivers a read of many frames in slices across iterations, in order, and reads behind it after it', async () => {
+    const { port, accepted } = await serve();
+    const client = await rawClient(port);
+    const server = await accepted;
+    const count = 400;
+    const got: number[] = [];
+    let firstIteration = true;
+    let secondSliceInFirstIteration: boolean | undefined;
+    const all = new Promise<void>((resolve) =>
+      server.onFrame((frame) => {
+        if (got.length === 0) setImmediate(() => (firstIteration = false));
+        // Frame 32 (the 33rd) is the first of the second slice: a later event-loop iteration.
+        if (got.length === 32) secondSliceInFirstIteration = firstIteration;
+        got.push(frame[0]! * 256 + frame[1]!);
+        if (got.length === count) resolve();
+      }),
+    );
+    const payload = (i: number): Buffer => prefixed(Uint8Array.of(i >> 8, i & 0xff), 'fix');
+    client.write(Buffer.concat(Array.from({ length: count / 2 }, (_, i) => payload(i))));
+    client.write(Buffer.concat(Array.from({ length: count / 2 }, (_, i) => payload(count / 2 + i))));
+    await all;
+    expect(got).toEqual(Array.from({ length: count }, (_, i) => i));
+    expect(secondSliceInFirstIteration).toBe(false);
+  });
+
+  it('reports a close only after every frame that arrived before it', async () => {
+    const { port, accepted } = await serve();
+    const client = await rawClient(port);
+    const server = await accepted;
+    let delivered = 0;
+    server.onFrame(() => delivered++);
+    const closedAfter = new Promise<number>((resolve) => server.onClose(() => resolve(delivered)));
+    client.end(Buffer.concat(Array.from({ length: 1000 }, () => prefixed(Uint8Array.of(7), 'fix'))));
+    expect(await closedAfter).toBe(1000);
   });
 
   it('closes the connection on a length that is not a msgpack uint', async () => {

@@ -1,0 +1,308 @@
+/**
+ * Where reply frames are encoded: one bump-allocated arena shared by every reply of the process.
+ * A reply is written at the arena's end and handed out as a view of those bytes, which are never
+ * written again (the next reply starts after them; a full arena is dropped for a fresh one and
+ * lives on only as long as views of it do). So a frame costs one view object: no per-reply
+ * writer, buffer, DataView or copy. Connections keep frames only until they flush them (the
+ * real network copies them into its output buffer once per event-loop iteration), so a dropped
+ * arena is garbage soon after.
+ *
+ * Values are encoded byte for byte as core/codec MpWriter encodes them (smallest integer forms,
+ * -0 and non-integers as float64, ASCII strings written directly); the kinds a reply rarely
+ * carries (maps, binary, extensions, bigints, non-ASCII strings) are encoded by an MpWriter and
+ * copied, so the two can never disagree on them.
+ */
+
+import { MpWriter, MsgpackError, MSGPACK_DEPTH_MAX, type MpValue } from '../codec/msgpack.ts';
+import { assert } from '../lib/assert.ts';
+
+/** The reply header's bytes after the length prefix (constants.ts REPLY_HEADER_FRAME_BYTES). */
+const REPLY_HEADER_BYTES = 23;
+
+/** Size of a fresh arena. A frame that does not fit gets a larger arena of its own. */
+export const REPLY_ARENA_BYTES = 64 * 1024;
+
+export class ReplyArena {
+  private buffer: Uint8Array;
+  private view: DataView;
+  /** Start of the frame being written; -1 when none is. */
+  private start = -1;
+  /** Write position: the end of the frame being written, or the arena's first free byte. */
+  private at = 0;
+  /** Encodes what the direct paths do not (see the module comment); reused, never shared out. */
+  private readonly fallback = new MpWriter(256);
+
+  constructor(arenaBytes: number = REPLY_ARENA_BYTES) {
+    assert(Number.isInteger(arenaBytes) && arenaBytes >= 64, 'reply arena size');
+    this.buffer = new Uint8Array(arenaBytes);
+    this.view = new DataView(this.buffer.buffer);
+  }
+
+  /** Starts a frame. Every begin is followed by exactly one finish or abandon. */
+  begin(): void {
+    assert(this.start < 0, 'a reply frame is already being written');
+    this.start = this.at;
+  }
+
+  /** The frame written since begin: a view that stays valid and unchanged for good. */
+  finish(): Uint8Array {
+    assert(this.start >= 0, 'no reply frame is being written');
+    const frame = new Uint8Array(this.buffer.buffer, this.start, this.at - this.start);
+    this.start = -1;
+    return frame;
+  }
+
+  /**
+   * Begins a frame with the fixed 23-byte reply header (after the transport's length prefix):
+   * `83 00 ce code32 01 cf sync64 05 ce schema32`, the sync given as its two 32-bit halves.
+   */
+  beginReply(code: number, syncHigh: number, syncLow: number, schemaVersion: number): void {
+    this.begin();
+    this.ensure(REPLY_HEADER_BYTES);
+    const b = this.buffer;
+    const v = this.view;
+    const at = this.at;
+    b[at] = 0x83;
+    b[at + 1] = 0x00;
+    b[at + 2] = 0xce;
+    v.setUint32(at + 3, code);
+    b[at + 7] = 0x01;
+    b[at + 8] = 0xcf;
+    v.setUint32(at + 9, syncHigh);
+    v.setUint32(at + 13, syncLow);
+    b[at + 17] = 0x05;
+    b[at + 18] = 0xce;
+    v.setUint32(at + 19, schemaVersion);
+    this.at = at + REPLY_HEADER_BYTES;
+  }
+
+  /** `81 30 dd n32`: a body holding only IPROTO_DATA, an array32 of `count` values to follow. */
+  dataHeader(count: number): void {
+    this.ensure(7);
+    const b = this.buffer;
+    const at = this.at;
+    b[at] = 0x81;
+    b[at + 1] = 0x30;
+    b[at + 2] = 0xdd;
+    this.view.setUint32(at + 3, count);
+    this.at = at + 7;
+  }
+
+  /** Drops the frame being written (its encoding failed); its bytes are reused by the next one. */
+  abandon(): void {
+    if (this.start < 0) return;
+    this.at = this.start;
+    this.start = -1;
+  }
+
+  /** Bytes written since begin. */
+  get length(): number {
+    return this.at - this.start;
+  }
+
+  private ensure(extraBytes: number): void {
+    if (this.at + extraBytes > this.buffer.length) this.grow(extraBytes);
+  }
+
+  /** Moves the frame being written to a fresh arena with room for `extraBytes` more. */
+  private grow(extraBytes: number): void {
+    assert(this.start >= 0, 'writes happen between begin and finish');
+    const used = this.at - this.start;
+    let capacity = REPLY_ARENA_BYTES;
+    while (capacity < 2 * (used + extraBytes)) capacity *= 2;
+    const next = new Uint8Array(capacity);
+    next.set(this.buffer.subarray(this.start, this.at));
+    this.buffer = next;
+    this.view = new DataView(next.buffer);
+    this.start = 0;
+    this.at = used;
+  }
+
+  u8(byte: number): void {
+    this.ensure(1);
+    this.buffer[this.at++] = byte;
+  }
+
+  /** A big-endian uint32 without a type byte. */
+  u32(value: number): void {
+    this.ensure(4);
+    this.view.setUint32(this.at, value);
+    this.at += 4;
+  }
+
+  /** `ce` + uint32: the fixed-width uint the reply header uses whatever the value. */
+  u32Fixed(value: number): void {
+    this.ensure(5);
+    this.buffer[this.at] = 0xce;
+    this.view.setUint32(this.at + 1, value);
+    this.at += 5;
+  }
+
+  mapHeader(count: number): void {
+    this.ensure(5);
+    if (count < 16) {
+      this.buffer[this.at++] = 0x80 | count;
+    } else if (count < 0x10000) {
+      this.buffer[this.at] = 0xde;
+      this.view.setUint16(this.at + 1, count);
+      this.at += 3;
+    } else {
+      this.buffer[this.at] = 0xdf;
+      this.view.setUint32(this.at + 1, count);
+      this.at += 5;
+    }
+  }
+
+  arrayHeader(count: number): void {
+    this.ensure(5);
+    if (count < 16) {
+      this.buffer[this.at++] = 0x90 | count;
+    } else if (count < 0x10000) {
+      this.buffer[this.at] = 0xdc;
+      this.view.setUint16(this.at + 1, count);
+      this.at += 3;
+    } else {
+      this.buffer[this.at] = 0xdd;
+      this.view.setUint32(this.at + 1, count);
+      this.at += 5;
+    }
+  }
+
+  /** Any msgpack value, as MpWriter#value encodes it (same bytes, same errors). */
+  value(value: MpValue, depth = 0): void {
+    if (depth > MSGPACK_DEPTH_MAX) throw new MsgpackError('value nested too deeply');
+    switch (typeof value) {
+      case 'number':
+        return this.number(value);
+      case 'string':
+        return this.str(value);
+      case 'boolean':
+        return this.u8(value ? 0xc3 : 0xc2);
+      case 'undefined':
+        return this.u8(0xc0);
+      case 'object':
+        if (value === null) return this.u8(0xc0);
+        if (Array.isArray(value)) return this.array(value as readonly MpValue[], depth);
+        return this.viaFallback(value, depth);
+      default:
+        return this.viaFallback(value, depth);
+    }
+  }
+
+  private array(items: readonly MpValue[], depth: number): void {
+    this.arrayHeader(items.length);
+    for (let i = 0; i < items.length; i++) this.value(items[i], depth + 1);
+  }
+
+  /** MpWriter#number: safe integers (but -0) in the smallest integer form, the rest as float64. */
+  number(value: number): void {
+    if (!Number.isSafeInteger(value) || (value === 0 && 1 / value < 0)) {
+      this.ensure(9);
+      this.buffer[this.at] = 0xcb;
+      this.view.setFloat64(this.at + 1, value);
+      this.at += 9;
+      return;
+    }
+    if (value >= 0) this.uint(value);
+    else this.negative(value);
+  }
+
+  /** A non-negative safe integer in its smallest form. */
+  uint(value: number): void {
+    this.ensure(9);
+    const b = this.buffer;
+    const at = this.at;
+    if (value < 0x80) {
+      b[at] = value;
+      this.at = at + 1;
+    } else if (value < 0x100) {
+      b[at] = 0xcc;
+      b[at + 1] = value;
+      this.at = at + 2;
+    } else if (value < 0x10000) {
+      b[at] = 0xcd;
+      this.view.setUint16(at + 1, value);
+      this.at = at + 3;
+    } else if (value < 0x100000000) {
+      b[at] = 0xce;
+      this.view.setUint32(at + 1, value);
+      this.at = at + 5;
+    } else {
+      b[at] = 0xcf;
+      this.view.setUint32(at + 1, Math.floor(value / 0x100000000));
+      this.view.setUint32(at + 5, value >>> 0);
+      this.at = at + 9;
+    }
+  }
+
+  /** A negative safe integer in its smallest form. */
+  private negative(value: number): void {
+    this.ensure(9);
+    const b = this.buffer;
+    const at = this.at;
+    if (value >= -32) {
+      b[at] = value & 0xff;
+      this.at = at + 1;
+    } else if (value >= -0x80) {
+      b[at] = 0xd0;
+      this.view.setInt8(at + 1, value);
+      this.at = at + 2;
+    } else if (value >= -0x8000) {
+      b[at] = 0xd1;
+      this.view.setInt16(at + 1, value);
+      this.at = at + 3;
+    } else if (value >= -0x80000000) {
+      b[at] = 0xd2;
+      this.view.setInt32(at + 1, value);
+      this.at = at + 5;
+    } else {
+      // Two's complement int64 from a safe integer: high word floor(v / 2^32), low word the rest.
+      const high = Math.floor(value / 0x100000000);
+      b[at] = 0xd3;
+      this.view.setInt32(at + 1, high);
+      this.view.setUint32(at + 5, value - high * 0x100000000);
+      this.at = at + 9;
+    }
+  }
+
+  /** MpWriter#str: ASCII below 64 KiB written directly; anything else through the fallback. */
+  str(value: string): void {
+    const n = value.length;
+    if (n >= 0x10000) return this.viaFallback(value, 0);
+    this.ensure(3 + n);
+    const b = this.buffer;
+    const start = this.at;
+    let at = start;
+    if (n < 32) b[at++] = 0xa0 | n;
+    else if (n < 0x100) {
+      b[at++] = 0xd9;
+      b[at++] = n;
+    } else {
+      b[at++] = 0xda;
+      b[at++] = n >>> 8;
+      b[at++] = n & 0xff;
+    }
+    for (let i = 0; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c > 0x7f) {
+        this.at = start;
+        return this.viaFallback(value, 0);
+      }
+      b[at++] = c;
+    }
+    this.at = at;
+  }
+
+  private viaFallback(value: MpValue, depth: number): void {
+    const w = this.fallback;
+    w.reset();
+    w.value(value, depth);
+    const bytes = w.toBytes();
+    this.ensure(bytes.length);
+    this.buffer.set(bytes, this.at);
+    this.at += bytes.length;
+  }
+}
+
+/** The arena every reply of this process is encoded in (see the module comment). */
+export const replyArena = new ReplyArena();

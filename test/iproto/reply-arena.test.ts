@@ -1,0 +1,101 @@
+/**
+ * The reply arena against core/codec's MpWriter, the encoder it must agree with byte for byte,
+ * and the arena's own promise: a frame handed out never changes, whatever is encoded after it.
+ */
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MpExt, MpFloat64, MpWriter, MSGPACK_DEPTH_MAX, type MpValue } from '../../core/codec/msgpack.ts';
+import { toHex } from '../../core/lib/bytes.ts';
+import { ReplyArena } from '../../core/iproto/reply-arena.ts';
+import { encodeDataReply, encodeTupleReply } from '../../core/iproto/response.ts';
+
+const edgeNumbers = [
+  0, -0, 1, -1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xffffffff, 0x100000000, 2 ** 53 - 1, -(2 ** 53 - 1),
+  -32, -33, -0x80, -0x81, -0x8000, -0x8001, -0x80000000, -0x80000001, -(2 ** 52), 2 ** 53, -(2 ** 53), 0.5, -1.5,
+  Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.MIN_VALUE,
+];
+
+const anyReplyValue: fc.Arbitrary<MpValue> = fc.letrec<{ value: MpValue }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.integer(),
+    fc.maxSafeInteger(),
+    fc.constantFrom(...edgeNumbers),
+    fc.double(),
+    fc.string({ maxLength: 40 }),
+    fc.string({ unit: 'grapheme', maxLength: 8 }),
+    fc.constantFrom('x'.repeat(31), 'x'.repeat(32), 'x'.repeat(255), 'x'.repeat(256), 'x'.repeat(0x10000), 'é'.repeat(20)),
+    fc.bigInt({ min: -(2n ** 63n), max: 2n ** 64n - 1n }),
+    fc.boolean(),
+    fc.constantFrom(null, undefined),
+    fc.uint8Array({ maxLength: 20 }),
+    fc.uint8Array({ maxLength: 16 }).map((data) => new MpExt(4, data)),
+    fc.double().map((d) => new MpFloat64(d)),
+    fc.array(tie('value'), { maxLength: 20 }),
+    fc.dictionary(fc.string({ maxLength: 4 }), tie('value'), { maxKeys: 3 }),
+    fc.array(fc.tuple(tie('value'), tie('value')), { maxLength: 3 }).map((entries) => new Map(entries)),
+  ),
+})).value;
+
+function viaMpWriter(value: MpValue): Uint8Array {
+  const w = new MpWriter();
+  w.value(value);
+  return w.toBytes();
+}
+
+function viaArena(arena: ReplyArena, value: MpValue): Uint8Array {
+  arena.begin();
+  arena.value(value);
+  return arena.finish();
+}
+
+describe('reply arena', () => {
+  it('encodes every value exactly as MpWriter does', () => {
+    const arena = new ReplyArena(64);
+    fc.assert(
+      fc.property(anyReplyValue, (value) => {
+        expect(toHex(viaArena(arena, value))).toBe(toHex(viaMpWriter(value)));
+      }),
+      { numRuns: 5_000, seed: 7 },
+    );
+  });
+
+  it('keeps every frame it handed out unchanged across arena rollovers', () => {
+    const arena = new ReplyArena(64);
+    const frames: Array<[Uint8Array, string]> = [];
+    for (let i = 0; i < 5_000; i++) {
+      const value: MpValue = [i, 'v'.repeat(i % 300), i % 7 === 0 ? new Map([[i, i]]) : -i];
+      const frame = viaArena(arena, value);
+      frames.push([frame, toHex(viaMpWriter(value))]);
+    }
+    for (const [frame, hex] of frames) expect(toHex(frame)).toBe(hex);
+  });
+
+  it('leaves nothing behind when a value cannot be encoded, and stays usable', () => {
+    const arena = new ReplyArena(4096);
+    let deep: MpValue = [];
+    for (let i = 0; i <= MSGPACK_DEPTH_MAX + 1; i++) deep = [deep];
+    const before = viaArena(arena, [1, 2, 3]);
+    arena.begin();
+    arena.value('prefix');
+    expect(() => arena.value(deep)).toThrow(/nested too deeply/);
+    arena.abandon();
+    expect(() => viaArena(arena, [1, () => 1] as unknown as MpValue)).toThrow(/cannot encode a function/);
+    arena.abandon();
+    const after = viaArena(arena, [4, 5]);
+    expect(toHex(before)).toBe('93010203');
+    expect(toHex(after)).toBe('920405');
+    // The failed frames' bytes were reused: the next frame starts where the abandoned ones did.
+    expect(after.byteOffset).toBe(before.byteOffset + before.length);
+  });
+
+  it('encodes data replies that reject a value without disturbing later replies', () => {
+    expect(() => encodeDataReply(1, 1, [[() => 1] as unknown as MpValue])).toThrow(/cannot encode/);
+    const frame = encodeTupleReply(7, 3, [1, 'x'], false);
+    expect(toHex(frame)).toBe('8300ce0000000001cf000000000000000705ce0000000381' + '30dd00000001' + '9201a178');
+    expect(toHex(encodeTupleReply(8, 3, undefined, true))).toBe('8300ce0000000001cf000000000000000805ce000000038130dd00000000');
+    expect(toHex(encodeTupleReply(8, 3, undefined, false))).toBe(toHex(encodeDataReply(8, 3, [undefined])));
+    expect(toHex(frame)).toBe(toHex(encodeDataReply(7, 3, [[1, 'x']])));
+  });
+});
