@@ -156,11 +156,19 @@ export class Space {
   }
 
   select(key: Key = [], options: SelectOptions = {}): Tuple[] {
-    const out: Tuple[] = [];
-    let offset = options.offset ?? 0;
     const limit = options.limit ?? SELECT_LIMIT_MAX;
-    if (limit <= 0) return out;
-    this.walk(key, options, (t) => {
+    if (limit <= 0) return [];
+    const index = this.index(options.index);
+    const type = parseIterator(options.iterator);
+    this.checkIterator(index, type, key);
+    let offset = options.offset ?? 0;
+    if (type === 'EQ' && this.isPointLookup(index, key)) {
+      // At most one tuple matches: a lookup, without a cursor, a visitor or a growing array.
+      const tuple = index.get(key);
+      return tuple === undefined || offset > 0 ? [] : [tuple];
+    }
+    const out: Tuple[] = [];
+    index.iterate(type, key, (t) => {
       if (offset > 0) {
         offset--;
         return true;
@@ -169,6 +177,18 @@ export class Space {
       return out.length < limit;
     });
     return out;
+  }
+
+  /**
+   * Whether an EQ on `index` with `key` matches at most one tuple, the one `index.get` finds:
+   * a memtx unique index and a full key without nil (a nullable unique part may hold many nils).
+   */
+  private isPointLookup(index: EngineIndex, key: Key): boolean {
+    if (!index.def.unique || key.length !== index.def.parts.length || this.def.engine !== 'memtx') return false;
+    for (let i = 0; i < key.length; i++) {
+      if (key[i] === null || key[i] === undefined) return false;
+    }
+    return true;
   }
 
   count(key: Key = [], options: SelectOptions = {}): number {

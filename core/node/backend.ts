@@ -6,6 +6,9 @@
  */
 
 import type { MpValue } from '../codec/msgpack.ts';
+import type { Space } from '../box/space.ts';
+import type { Tuple } from '../box/tuple.ts';
+import type { Txn } from '../box/txn.ts';
 import { RaftNodeFailure } from '../cluster/raft-node.ts';
 import { PICO, type PicoFunction } from '../api/pico.ts';
 import type { IprotoBackend, IprotoSession, UserCredentials } from '../iproto/backend.ts';
@@ -51,8 +54,10 @@ export class NodeBackend implements IprotoBackend {
   }
 
   insert(request: InsertRequest): Promise<MpValue> {
-    const space = this.node.box.space(request.spaceId);
-    return request.kind === 'insert' ? space.insert(request.tuple) : space.replace(request.tuple);
+    // As in select: the space object, not a BoxSpace handle that would look it up again.
+    const box = this.node.box;
+    const space = box.spaceObject(request.spaceId);
+    return box.writeWith(request.kind === 'insert' ? insertStatement : replaceStatement, space, request.tuple);
   }
 
   async update(request: UpdateRequest): Promise<MpValue | undefined> {
@@ -107,6 +112,15 @@ export class NodeBackend implements IprotoBackend {
     }
     return undefined;
   }
+}
+
+// Module-level statements: no closure per request (see Box.writeWith).
+function insertStatement(txn: Txn, space: Space, tuple: readonly MpValue[]): Tuple {
+  return space.insert(txn, tuple);
+}
+
+function replaceStatement(txn: Txn, space: Space, tuple: readonly MpValue[]): Tuple {
+  return space.replace(txn, tuple);
 }
 
 /** Keeps Tarantool codes; turns the node's typed failures into ER_PROC_C / ER_TIMEOUT errors. */

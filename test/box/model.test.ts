@@ -160,6 +160,14 @@ function checkReads(box: Box, m: Model, probe: Row): void {
   expect(s.select([probe[0]], { iterator: 'LT' })).toEqual(lt);
   expect(s.count([probe[0]], { iterator: 'GE' })).toBe(m.rows.filter((r) => r[0] >= probe[0]).length);
   if (probe[2] !== null) expect(s.index('uq').get([probe[2]])).toEqual(m.rows.find((r) => r[2] === probe[2]) ?? null);
+  // Full keys on unique indexes (select's point lookup), and a nil one on the nullable unique
+  // index, which many tuples may share.
+  const hit = m.sorted(PK).filter((r) => r[0] === probe[0] && r[1] === probe[1]);
+  expect(s.select([probe[0], probe[1]])).toEqual(hit);
+  expect(s.select([probe[0], probe[1]], { offset: 1 })).toEqual([]);
+  expect(s.select([probe[0], probe[1]], { iterator: 'EQ', limit: 1 })).toEqual(hit);
+  expect(s.index('uq').select([probe[2]])).toEqual(m.sorted(UQ).filter((r) => r[2] === probe[2]));
+  expect(s.index('uq').select([null], { offset: 1 })).toEqual(m.sorted(UQ).filter((r) => r[2] === null).slice(1));
 }
 
 async function newBox(engine: 'memtx' | 'vinyl', disk = new MemoryDisk()): Promise<Box> {
