@@ -4,13 +4,6 @@
  * - a batch is one synchronous LMDB transaction on an env opened with `noSync`: atomic, visible
  *   when `write` returns, and in the OS once committed (survives a process crash) = `write`;
  *   `none` cannot be weaker than that here;
- * - the env is opened with MDB_WRITEMAP (`useWritemap`): a commit stores its pages straight into
- *   the shared file mapping instead of pwrite()-ing each from a malloc'ed copy. The pages are in
- *   the OS page cache all the same (a process crash keeps them; LMDB still writes the meta page
- *   last, so a crash mid-commit leaves the previous version), and mdb_env_sync msync()s them. It
- *   halves a small commit's cost (10 -> 4 us measured with lmdb-js 3.5, noSync), which the WAL pays
- *   once per group commit. Every opener uses this one flag set (LMDB forbids mixing
- *   WRITEMAP and non-WRITEMAP processes on an environment);
  * - `fsync` adds mdb_env_sync. Syncs are grouped: one in flight; requests arriving meanwhile
  *   share the next one (it must start after their batches, so the current one cannot cover them).
  * A catalog database lists the stores, so `list()` does not depend on LMDB internals.
@@ -40,7 +33,7 @@ export class LmdbDisk implements Disk {
   private syncNext: Promise<void> | null = null;
 
   private constructor(path: string) {
-    this.root = open({ path, noSync: true, useWritemap: true, maxDbs: LMDB_STORES_MAX, compression: false });
+    this.root = open({ path, noSync: true, maxDbs: LMDB_STORES_MAX, compression: false });
     this.catalog = this.root.openDB<string, string>({ name: CATALOG, encoding: 'string' });
   }
 
