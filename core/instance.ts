@@ -115,8 +115,11 @@ function onApplied(node: Node, entry: AppliedEntry): void {
   const op = entry.op;
   if (op === null) return;
   if (op.kind === 'info') node.log.info('raft info', { index: entry.index, message: op.message });
-  if (op.kind !== 'persist_instance' || node.identity === null || op.instance.instanceId !== node.identity.instanceId) return;
-  if (op.instance.currentGrade.variant === 'Expelled' && op.instance.raftId === node.identity.raftId && node.state === 'online') {
+  if (op.kind !== 'persist_instance' && op.kind !== 'update_instance') return;
+  const instanceId = op.kind === 'persist_instance' ? op.instance.instanceId : op.instanceId;
+  if (node.identity === null || instanceId !== node.identity.instanceId) return;
+  const self = node.self();
+  if (self?.currentGrade.variant === 'Expelled' && self.raftId === node.identity.raftId && node.state === 'online') {
     node.log.info('this instance has been expelled from the cluster');
     node.exit(EXIT_OK, 'expelled');
   }

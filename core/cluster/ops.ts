@@ -4,8 +4,9 @@
  */
 
 import { decode, encode, type MpValue } from '../codec/msgpack.ts';
-import { formatGrade, gradeEquals } from './grade.ts';
-import { instanceFromTuple, instanceToTuple, type Instance } from './records.ts';
+import type { FailureDomain } from './failure-domain.ts';
+import { formatGrade, gradeEquals, type CurrentGrade, type TargetGrade } from './grade.ts';
+import { failureDomainFromValue, gradeFromValue, instanceFromTuple, instanceToTuple, type Instance } from './records.ts';
 import type { Key, Tuple, UpdateOp } from './table.ts';
 
 export type Dml =
@@ -18,7 +19,32 @@ export type Op =
   | { readonly kind: 'nop' }
   | { readonly kind: 'info'; readonly message: string }
   | { readonly kind: 'dml'; readonly dml: Dml }
-  | { readonly kind: 'persist_instance'; readonly instance: Instance };
+  | { readonly kind: 'persist_instance'; readonly instance: Instance }
+  | InstanceUpdate;
+
+/**
+ * Sets some fields of an existing instance record and leaves the others as they are when the
+ * entry applies. The governor owns the current grade, the instance (through the leader) its
+ * target grade and failure domain: writing only one's own fields means a request in flight
+ * never undoes the governor's step, or the reverse (a whole-record write built from an older
+ * view would). An update of an unknown instance changes nothing.
+ */
+export interface InstanceUpdate {
+  readonly kind: 'update_instance';
+  readonly instanceId: string;
+  readonly currentGrade?: CurrentGrade;
+  readonly targetGrade?: TargetGrade;
+  readonly failureDomain?: FailureDomain;
+}
+
+/** The record after an update (the same object when the update changes nothing). */
+export function applyInstanceUpdate(instance: Instance, update: InstanceUpdate): Instance {
+  let result = instance;
+  if (update.currentGrade !== undefined) result = { ...result, currentGrade: update.currentGrade };
+  if (update.targetGrade !== undefined) result = { ...result, targetGrade: update.targetGrade };
+  if (update.failureDomain !== undefined) result = { ...result, failureDomain: update.failureDomain };
+  return result;
+}
 
 export class OpDecodeError extends Error {
   override readonly name = 'OpDecodeError';
@@ -36,6 +62,14 @@ function opToValue(op: Op): MpValue {
       return ['info', op.message];
     case 'persist_instance':
       return ['persist_instance', instanceToTuple(op.instance)];
+    case 'update_instance':
+      return [
+        'update_instance',
+        op.instanceId,
+        op.currentGrade === undefined ? null : [op.currentGrade.variant, op.currentGrade.incarnation],
+        op.targetGrade === undefined ? null : [op.targetGrade.variant, op.targetGrade.incarnation],
+        op.failureDomain === undefined ? null : { ...op.failureDomain },
+      ];
     case 'dml':
       return ['dml', ...dmlToValues(op.dml)];
   }
@@ -65,10 +99,28 @@ export function decodeOp(bytes: Uint8Array): Op {
       return { kind: 'info', message: String(rest[0]) };
     case 'persist_instance':
       return { kind: 'persist_instance', instance: instanceFromTuple(asArray(rest[0], 'instance')) };
+    case 'update_instance':
+      return decodeInstanceUpdate(rest);
     case 'dml':
       return { kind: 'dml', dml: decodeDml(rest) };
     default:
       throw new OpDecodeError(`unknown operation kind ${String(kind)}`);
+  }
+}
+
+function decodeInstanceUpdate(values: MpValue[]): InstanceUpdate {
+  const [instanceId, current, target, domain] = values;
+  if (typeof instanceId !== 'string') throw new OpDecodeError('update_instance: instance_id must be a string');
+  try {
+    return {
+      kind: 'update_instance',
+      instanceId,
+      ...(current === null || current === undefined ? {} : { currentGrade: gradeFromValue(current, 'current') }),
+      ...(target === null || target === undefined ? {} : { targetGrade: gradeFromValue(target, 'target') }),
+      ...(domain === null || domain === undefined ? {} : { failureDomain: failureDomainFromValue(domain) }),
+    };
+  } catch (error) {
+    throw new OpDecodeError(`update_instance: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
@@ -101,6 +153,8 @@ export function opTouches(op: Op, keyOf: (space: string, tuple: Tuple) => Key): 
       return [];
     case 'persist_instance':
       return [{ space: '_picodata_instance', key: [op.instance.instanceId] }];
+    case 'update_instance':
+      return [{ space: '_picodata_instance', key: [op.instanceId] }];
     case 'dml':
       if (op.dml.op === 'insert' || op.dml.op === 'replace') return [{ space: op.dml.space, key: keyOf(op.dml.space, op.dml.tuple) }];
       return [{ space: op.dml.space, key: op.dml.key }];
@@ -120,6 +174,13 @@ export function formatOp(op: Op): string {
         ? formatGrade(i.currentGrade)
         : `${formatGrade(i.currentGrade)} -> ${formatGrade(i.targetGrade)}`;
       return `PersistInstance(${i.instanceId}, ${i.raftId}, ${i.replicasetId}, ${grades}, ${JSON.stringify(i.failureDomain)})`;
+    }
+    case 'update_instance': {
+      const fields: string[] = [];
+      if (op.currentGrade !== undefined) fields.push(`current ${formatGrade(op.currentGrade)}`);
+      if (op.targetGrade !== undefined) fields.push(`target ${formatGrade(op.targetGrade)}`);
+      if (op.failureDomain !== undefined) fields.push(JSON.stringify(op.failureDomain));
+      return `UpdateInstance(${op.instanceId}, ${fields.join(', ')})`;
     }
     case 'dml': {
       const d = op.dml;

@@ -64,24 +64,35 @@ export function instanceToTuple(i: Instance): MpValue[] {
   ];
 }
 
-export function instanceFromTuple(t: readonly MpValue[]): Instance {
-  if (t.length < 8) throw new RecordError(`instance tuple has ${t.length} fields, expected 8`);
-  const current = t[5];
-  const target = t[6];
-  if (!Array.isArray(current) || !isCurrentGrade(current[0])) throw new RecordError('bad current_grade');
-  if (!Array.isArray(target) || !isTargetGrade(target[0])) throw new RecordError('bad target_grade');
-  const domain = t[7];
+/** A grade stored as `[variant, incarnation]`; `kind` says which grade set the variant is from. */
+export function gradeFromValue(value: MpValue, kind: 'current'): CurrentGrade;
+export function gradeFromValue(value: MpValue, kind: 'target'): TargetGrade;
+export function gradeFromValue(value: MpValue, kind: 'current' | 'target'): CurrentGrade | TargetGrade {
+  const valid = kind === 'current' ? isCurrentGrade : isTargetGrade;
+  if (!Array.isArray(value) || !valid(value[0])) throw new RecordError(`bad ${kind}_grade`);
+  return grade(value[0] as string, uint(value[1] as MpValue, 'incarnation')) as CurrentGrade | TargetGrade;
+}
+
+export function failureDomainFromValue(domain: MpValue): FailureDomain {
   if (!isMpMap(domain)) throw new RecordError('failure_domain must be a map');
   const failureDomain: Record<string, string> = {};
   for (const [k, v] of domain instanceof Map ? domain : Object.entries(domain)) failureDomain[str(k, 'domain key')] = str(v, 'domain value');
+  return failureDomain;
+}
+
+export function instanceFromTuple(t: readonly MpValue[]): Instance {
+  if (t.length < 8) throw new RecordError(`instance tuple has ${t.length} fields, expected 8`);
+  const current = gradeFromValue(t[5]!, 'current');
+  const target = gradeFromValue(t[6]!, 'target');
+  const failureDomain = failureDomainFromValue(t[7]!);
   return {
     instanceId: str(t[0], 'instance_id'),
     instanceUuid: str(t[1], 'instance_uuid'),
     raftId: uint(t[2], 'raft_id'),
     replicasetId: str(t[3], 'replicaset_id'),
     replicasetUuid: str(t[4], 'replicaset_uuid'),
-    currentGrade: grade(current[0], uint(current[1] as MpValue, 'incarnation')),
-    targetGrade: grade(target[0], uint(target[1] as MpValue, 'incarnation')),
+    currentGrade: current,
+    targetGrade: target,
     failureDomain,
   };
 }

@@ -6,7 +6,7 @@
 
 import { decode, encode, type MpValue } from '../codec/msgpack.ts';
 import { assert } from '../lib/assert.ts';
-import type { Op } from './ops.ts';
+import { applyInstanceUpdate, type Op } from './ops.ts';
 import { instanceFromTuple, instanceToTuple, replicasetFromTuple, type Instance, type Replicaset } from './records.ts';
 import { Table, TableError, type TableDef, type Tuple } from './table.ts';
 
@@ -68,6 +68,10 @@ export class ClusterTables {
         return undefined;
       case 'persist_instance':
         return this.replace(TABLE_DEFS.instance.name, instanceToTuple(op.instance));
+      case 'update_instance': {
+        const existing = this.instance(op.instanceId);
+        return existing === undefined ? undefined : this.replace(TABLE_DEFS.instance.name, instanceToTuple(applyInstanceUpdate(existing, op)));
+      }
       case 'dml': {
         const d = op.dml;
         const table = this.mustTable(d.space);

@@ -215,18 +215,16 @@ export class Governor {
   }
 
   private async setGrade(instance: Instance, current: CurrentGrade): Promise<void> {
-    const fresh = this.node.tables.instance(instance.instanceId) ?? instance;
     this.node.log.info('grade changed', { instance_id: instance.instanceId, current: `${current.variant}(${current.incarnation})` });
-    await this.propose({ kind: 'persist_instance', instance: { ...fresh, currentGrade: current } });
+    await this.propose({ kind: 'update_instance', instanceId: instance.instanceId, currentGrade: current });
   }
 
   /** Moves each instance to `variant` at its target incarnation. */
   private async setGrades(instances: readonly Instance[], variant: CurrentGrade['variant']): Promise<void> {
     const ops: Op[] = instances.map((instance) => {
-      const fresh = this.node.tables.instance(instance.instanceId) ?? instance;
       const current = grade(variant, instance.targetGrade.incarnation);
       this.node.log.info('grade changed', { instance_id: instance.instanceId, current: `${current.variant}(${current.incarnation})` });
-      return { kind: 'persist_instance', instance: { ...fresh, currentGrade: current } };
+      return { kind: 'update_instance', instanceId: instance.instanceId, currentGrade: current };
     });
     await this.proposeAll(ops);
   }

@@ -9,7 +9,7 @@ import { DiskError } from '../env/disk.ts';
 import type { MpValue } from '../codec/msgpack.ts';
 import { Topology } from '../cluster/topology.ts';
 import { ClusterTables, TABLE_DEFS } from '../cluster/tables.ts';
-import type { Op } from '../cluster/ops.ts';
+import { applyInstanceUpdate, type Op } from '../cluster/ops.ts';
 import { RaftNode, type RaftNodeHooks } from '../cluster/raft-node.ts';
 import { RaftStore, type Identity } from '../cluster/raft-store.ts';
 import type { Discovery } from '../cluster/discovery.ts';
@@ -201,7 +201,12 @@ export class Node {
   private keepTopologyCurrent(op: Op | null): void {
     if (op === null || this.topologyCache === null) return;
     if (op.kind === 'persist_instance') this.topologyCache.topology.remember(op.instance);
-    else if (op.kind === 'dml' && op.dml.space === TABLE_DEFS.instance.name) this.topologyCache = null;
+    else if (op.kind === 'update_instance') {
+      // The same fields change in the leader's view; its other fields may hold proposals still
+      // in flight, which keep their own values.
+      const cached = this.topologyCache.topology.get(op.instanceId);
+      if (cached !== undefined) this.topologyCache.topology.remember(applyInstanceUpdate(cached, op));
+    } else if (op.kind === 'dml' && op.dml.space === TABLE_DEFS.instance.name) this.topologyCache = null;
   }
 
   /** The cluster id of the cluster this instance belongs to (its own option until it joins). */

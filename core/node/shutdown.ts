@@ -27,6 +27,7 @@ export async function shutdown(node: Node, signal: StopSignal, stopBackground: (
   const { clock } = node.env;
   const tuning = node.options.tuning;
   const deadlineMs = clock.nowMs() + tuning.shutdownTimeoutMs;
+  let requestedAtMs = -Infinity;
   for (;;) {
     const self = node.self();
     if (self !== undefined && self.currentGrade.variant === 'Offline' && self.targetGrade.variant === 'Offline') {
@@ -43,7 +44,12 @@ export async function shutdown(node: Node, signal: StopSignal, stopBackground: (
       break;
     }
     const remainingMs = Math.max(1, deadlineMs - clock.nowMs());
-    void requestTargetGrade(node, 'Offline', Math.min(remainingMs, tuning.syncRpcTimeoutMs));
+    // Every applied entry wakes this loop; asking on each wake-up would add a log entry per
+    // entry applied. Ask at most once per retry period (a lost request is asked again).
+    if (clock.nowMs() - requestedAtMs >= tuning.shutdownRetryMs) {
+      requestedAtMs = clock.nowMs();
+      void requestTargetGrade(node, 'Offline', Math.min(remainingMs, tuning.syncRpcTimeoutMs));
+    }
     await node.nextChange(Math.min(remainingMs, tuning.shutdownRetryMs));
   }
   stopBackground();
