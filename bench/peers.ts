@@ -44,6 +44,7 @@ interface DriverConnection {
   ping(): Promise<boolean>;
   select(space: string | number, index: string | number, limit: number, offset: number, iterator: string, key: unknown[]): Promise<unknown[]>;
   replace(space: string | number, tuple: unknown[]): Promise<unknown[]>;
+  on(event: 'error', listener: (error: Error) => void): void;
 }
 type DriverConstructor = new (options: Record<string, unknown>) => DriverConnection;
 const require = createRequire(import.meta.url);
@@ -134,6 +135,9 @@ async function startOurs(dir: string, profileDir: string | undefined): Promise<S
 
 async function driverPing(port: number): Promise<boolean> {
   const conn = new TarantoolConnection({ host: '127.0.0.1', port, lazyConnect: true, retryStrategy: null });
+  // While the server starts, refused connections are expected: connect() rejects, and the
+  // driver's 'error' event needs a listener or it is printed as unhandled.
+  conn.on('error', () => undefined);
   try {
     await conn.connect();
     return await conn.ping();
