@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ok, promote, raftIdOf, simulate, startAll } from './helpers.ts';
+import { message, ok, promote, raftIdOf, simulate, startAll } from './helpers.ts';
 
 describe('REFERENCE 2: join, discovery, ids', () => {
   it('1 request_follower: a follower answers a join with ErrNotALeader naming the leader', async () => {
@@ -24,6 +24,17 @@ describe('REFERENCE 2: join, discovery, ids', () => {
       cluster.start('i5', { peers: ['i3:3301'] });
       expect(await cluster.waitOnline(['i5'])).toBe(true);
       expect((await ok(cluster, 'i5', 'pico.raft_status'))[0]).toMatchObject({ leader_id: raftIdOf(cluster, 'i2'), raft_state: 'Follower' });
+    });
+  });
+
+  it('--peer :0: an instance whose only peer never answers stays in discovery, uninitialized', async () => {
+    await simulate(14, async (cluster, world) => {
+      cluster.start('i1', { peers: [':0'] });
+      await world.sleep(20_000);
+      expect(world.host('i1').running).toBe(true);
+      expect(cluster.node('i1')?.state).toBe('discovery');
+      expect(cluster.node('i1')?.raft).toBeNull();
+      expect(message(await cluster.call('i1', 'pico.raft_status'))).toMatch(/uninitialized yet/);
     });
   });
 
