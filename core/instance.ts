@@ -52,7 +52,7 @@ export function instanceProgram(options: NodeOptions, hooks: InstanceHooks = {})
       governor.stop();
       sentinel.stop();
     };
-    env.process.onStop((signal) => void shutdown(node, signal, stopBackground));
+    env.lifecycle.onStop((signal) => void shutdown(node, signal, stopBackground));
     if (node.identity?.expelled === true) {
       node.fatal('this instance has been expelled from the cluster and cannot start again', EXIT_FAILURE);
       return;

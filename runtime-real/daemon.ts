@@ -5,7 +5,7 @@
  *    port stops the start before the data directory is touched;
  * 3. the real env opens the data directory (LMDB) and the core's instance program runs:
  *    discover -> boot | join -> postjoin (the script) -> Online; SIGTERM/SIGINT stop it
- *    gracefully; it exits through env.process.exit, which closes HTTP and the disk first.
+ *    gracefully; it exits through env.lifecycle.exit, which closes HTTP and the disk first.
  */
 
 import type { NodeBackend } from '../core/node/backend.ts';

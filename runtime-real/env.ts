@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import type { Env, ProcessControl, StopSignal } from '../core/env/env.ts';
+import type { Env, Lifecycle, StopSignal } from '../core/env/env.ts';
 import type { Log, LogLevel } from '../core/env/log.ts';
 import { RealClock } from './clock.ts';
 import { LmdbDisk } from './disk.ts';
@@ -30,7 +30,7 @@ export function createRealEnv(options: RealEnvOptions): RealEnv {
   mkdirSync(options.dataDir, { recursive: true });
   const disk = LmdbDisk.open(options.dataDir);
   const log = options.log ?? createRealLog({ level: options.logLevel, ...(options.pretty !== undefined ? { pretty: options.pretty } : {}) });
-  const control = realProcessControl(async (code) => {
+  const control = realLifecycle(async (code) => {
     try {
       await options.beforeExit?.(code);
     } catch (error) {
@@ -45,13 +45,13 @@ export function createRealEnv(options: RealEnvOptions): RealEnv {
     net: new RealNetwork(),
     disk,
     log,
-    process: control,
+    lifecycle: control,
     buggify: () => false,
     shutdown: () => disk.close(),
   };
 }
 
-function realProcessControl(beforeExit: (code: number) => Promise<void>): ProcessControl {
+function realLifecycle(beforeExit: (code: number) => Promise<void>): Lifecycle {
   let stopHandler: ((signal: StopSignal) => void) | null = null;
   let exiting = false;
   const onSignal = (signal: StopSignal): void => {

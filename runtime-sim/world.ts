@@ -1,5 +1,5 @@
 import { assert } from '../core/lib/assert.ts';
-import type { Env, Program, ProcessControl, StopSignal } from '../core/env/env.ts';
+import type { Env, Program, Lifecycle, StopSignal } from '../core/env/env.ts';
 import type { LogLevel } from '../core/env/log.ts';
 import { HostClock } from './clock.ts';
 import { NO_DISK_FAULTS, SimDisk, type CrashKind, type DiskFaults } from './disk.ts';
@@ -172,7 +172,7 @@ export class SimHost {
 
   private envFor(process: SimProcess): Env {
     const world = this.world;
-    const control: ProcessControl = {
+    const control: Lifecycle = {
       onStop: (handler) => {
         process.stopHandler = handler;
       },
@@ -185,7 +185,7 @@ export class SimHost {
       net: world.net.forProcess(this.id, process),
       disk: this.disk.forProcess(process),
       log,
-      process: control,
+      lifecycle: control,
       buggify: (site) => world.buggify(site),
     };
   }

@@ -3,7 +3,7 @@ export type Cancel = () => void;
 
 /**
  * Time as the node sees it. In the simulator this is virtual time with a per-node offset and
- * drift; in the real world it is `performance.now()` and Node timers.
+ * drift; in the real world, runtime-real/clock.ts maps it onto the host's monotonic clock and timers.
  */
 export interface Clock {
   /** Monotonic milliseconds since an arbitrary origin. Never goes backwards; use it for timeouts. */

@@ -6,8 +6,11 @@ import type { Random } from './random.ts';
 
 export type StopSignal = 'SIGTERM' | 'SIGINT';
 
-/** The process the node runs in: how it learns it should stop, and how it ends. */
-export interface ProcessControl {
+/**
+ * The node's life as its runtime sees it: how it learns it should stop, and how it ends (a Node
+ * process in the real world, a simulated host in the simulator).
+ */
+export interface Lifecycle {
   /**
    * Sets the graceful-stop handler (SIGTERM/SIGINT semantics). Without one, a stop signal ends the
    * process at once with code 0. A second signal while the handler runs is delivered again.
@@ -30,7 +33,7 @@ export interface Env {
   readonly net: Network;
   readonly disk: Disk;
   readonly log: Log;
-  readonly process: ProcessControl;
+  readonly lifecycle: Lifecycle;
   /**
    * Simulation-only fault injection (FoundationDB's BUGGIFY): true when this site should take
    * its rare-but-legal path now. Always false in the real world.

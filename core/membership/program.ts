@@ -67,12 +67,12 @@ export function membershipProgram(options: MembershipOptions, hooks: MembershipH
       for (const target of state.targets(options.fanout, (n) => env.random.int(n))) links.send(target, message);
       env.clock.after(options.gossipIntervalMs * (0.75 + 0.5 * env.random.float()), round);
     };
-    env.process.onStop((signal) => {
+    env.lifecycle.onStop((signal) => {
       stopped = true;
       env.log.info('stopping', { signal });
       listener.close();
       links.closeAll();
-      env.process.exit(0);
+      env.lifecycle.exit(0);
     });
     env.log.info('membership started', { address: options.listen, generation });
     hooks.started?.({ address: options.listen, generation, state, nowMs: () => env.clock.nowMs() });
@@ -92,12 +92,12 @@ async function claimGeneration(env: Env): Promise<number | null> {
   } catch (error) {
     if (error instanceof CorruptionError) {
       env.log.error('data directory is corrupt, refusing to start', { reason: error.message });
-      env.process.exit(EXIT_CORRUPT_DATA);
+      env.lifecycle.exit(EXIT_CORRUPT_DATA);
       return null;
     }
     if (error instanceof DiskError) {
       env.log.error('disk error while claiming a generation', { reason: error.message });
-      env.process.exit(EXIT_IO_ERROR);
+      env.lifecycle.exit(EXIT_IO_ERROR);
       return null;
     }
     throw error;

@@ -93,19 +93,19 @@ export class Node {
     } catch (error) {
       if (error instanceof CorruptionError) {
         env.log.error('data directory is corrupt, refusing to start', { reason: error.message });
-        env.process.exit(EXIT_CORRUPT_DATA);
+        env.lifecycle.exit(EXIT_CORRUPT_DATA);
         return null;
       }
       if (error instanceof DiskError) {
         env.log.error('cannot use the data directory', { reason: error.message });
-        env.process.exit(EXIT_IO_ERROR);
+        env.lifecycle.exit(EXIT_IO_ERROR);
         return null;
       }
       if (error instanceof BoxError) {
         // Recovery found nothing usable (a rotten snapshot and no older one), or a write failed.
         const corrupt = error.code === ErrorCode.ER_MISSING_SNAPSHOT;
         env.log.error(corrupt ? 'data directory is corrupt, refusing to start' : 'storage failed while starting', { reason: error.message, code: error.codeName });
-        env.process.exit(corrupt ? EXIT_CORRUPT_DATA : EXIT_IO_ERROR);
+        env.lifecycle.exit(corrupt ? EXIT_CORRUPT_DATA : EXIT_IO_ERROR);
         return null;
       }
       throw error;
@@ -261,7 +261,7 @@ export class Node {
     this.raft?.stop();
     this.server?.close();
     this.pool.closeAll();
-    this.env.process.exit(code);
+    this.env.lifecycle.exit(code);
   }
 
   fatal(reason: string, code: number): void {
