@@ -4,11 +4,10 @@
  * failure detector.
  */
 
-import { DiskError } from '../env/disk.ts';
+import { exitOnStorageFailure } from '../env/storage-failure.ts';
 import type { Env, Program } from '../env/env.ts';
 import type { Connection } from '../env/network.ts';
 import { decode, encode, type MpValue } from '../codec/msgpack.ts';
-import { CorruptionError } from '../lib/sealed.ts';
 import { GossipState, type GossipEntry } from './gossip-state.ts';
 import { nextGeneration, readGeneration, writeGeneration } from './generation-store.ts';
 
@@ -33,8 +32,7 @@ export const DEFAULT_MEMBERSHIP_OPTIONS = {
 } as const;
 
 /** Exit codes from sysexits.h, so operators can tell the failures apart. */
-export const EXIT_IO_ERROR = 74;
-export const EXIT_CORRUPT_DATA = 78;
+export { EXIT_CORRUPT_DATA, EXIT_IO_ERROR } from '../env/storage-failure.ts';
 
 export interface MembershipNode {
   readonly address: string;
@@ -90,16 +88,7 @@ async function claimGeneration(env: Env): Promise<number | null> {
     await writeGeneration(store, generation);
     return generation;
   } catch (error) {
-    if (error instanceof CorruptionError) {
-      env.log.error('data directory is corrupt, refusing to start', { reason: error.message });
-      env.lifecycle.exit(EXIT_CORRUPT_DATA);
-      return null;
-    }
-    if (error instanceof DiskError) {
-      env.log.error('disk error while claiming a generation', { reason: error.message });
-      env.lifecycle.exit(EXIT_IO_ERROR);
-      return null;
-    }
+    if (exitOnStorageFailure(env, error, 'disk error while claiming a generation')) return null;
     throw error;
   }
 }

@@ -5,7 +5,7 @@
 
 import { Box } from '../box/box.ts';
 import { BoxError, ErrorCode } from '../box/errors.ts';
-import { DiskError } from '../env/disk.ts';
+import { exitOnStorageFailure } from '../env/storage-failure.ts';
 import type { MpValue } from '../codec/msgpack.ts';
 import { Topology } from '../cluster/topology.ts';
 import { ClusterTables, TABLE_DEFS } from '../cluster/tables.ts';
@@ -18,7 +18,6 @@ import type { Env } from '../env/env.ts';
 import type { Log } from '../env/log.ts';
 import type { IprotoServer } from '../iproto/server.ts';
 import { assert } from '../lib/assert.ts';
-import { CorruptionError } from '../lib/sealed.ts';
 import type { RaftRole } from '../raft/types.ts';
 import { PeerPool } from '../rpc/pool.ts';
 import { ProcError } from '../rpc/proc-error.ts';
@@ -91,16 +90,7 @@ export class Node {
       const box = await Box.open({ disk: env.disk, log: env.log, walMode: options.walMode, readOnly: true });
       return new Node(env, options, box, raftStore);
     } catch (error) {
-      if (error instanceof CorruptionError) {
-        env.log.error('data directory is corrupt, refusing to start', { reason: error.message });
-        env.lifecycle.exit(EXIT_CORRUPT_DATA);
-        return null;
-      }
-      if (error instanceof DiskError) {
-        env.log.error('cannot use the data directory', { reason: error.message });
-        env.lifecycle.exit(EXIT_IO_ERROR);
-        return null;
-      }
+      if (exitOnStorageFailure(env, error, 'cannot use the data directory')) return null;
       if (error instanceof BoxError) {
         // Recovery found nothing usable (a rotten snapshot and no older one), or a write failed.
         const corrupt = error.code === ErrorCode.ER_MISSING_SNAPSHOT;

@@ -70,5 +70,4 @@ export const DEFAULT_TUNING: NodeTuning = {
 /** Exit codes: sysexits.h where one fits. */
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
-export const EXIT_IO_ERROR = 74;
-export const EXIT_CORRUPT_DATA = 78;
+export { EXIT_CORRUPT_DATA, EXIT_IO_ERROR } from '../env/storage-failure.ts';
