@@ -23,7 +23,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -32,7 +31,8 @@ import { IprotoClient } from '../core/iproto/client.ts';
 import { RealClock } from '../runtime-real/clock.ts';
 import { RealNetwork } from '../runtime-real/network.ts';
 import { ensureBundle, ROOT } from '../scripts/bundle.mjs';
-import { hasFlag, printReport, type BenchResult } from './report.ts';
+import { hasFlag, option, printReport, type BenchResult } from './report.ts';
+import { freePort } from '../scripts/free-port.ts';
 
 const IN_FLIGHT = 100;
 const FIBERS = 100;
@@ -50,21 +50,7 @@ type DriverConstructor = new (options: Record<string, unknown>) => DriverConnect
 const require = createRequire(import.meta.url);
 const TarantoolConnection = require('tarantool-driver') as DriverConstructor;
 
-function option(name: string, fallback: string): string {
-  const at = process.argv.indexOf(name);
-  return at >= 0 && process.argv[at + 1] !== undefined ? process.argv[at + 1]! : fallback;
-}
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => ok(port));
-    });
-  });
-}
 
 async function until(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

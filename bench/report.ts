@@ -29,3 +29,9 @@ export function peakRssMb(): number {
 export function hasFlag(flag: string): boolean {
   return process.argv.includes(flag);
 }
+
+/** The value after `name` on the command line (`--ops 1000`), or `fallback`. */
+export function option(name: string, fallback: string): string {
+  const at = process.argv.indexOf(name);
+  return at >= 0 && process.argv[at + 1] !== undefined ? process.argv[at + 1]! : fallback;
+}

@@ -14,29 +14,15 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBundle, ROOT } from '../scripts/bundle.mjs';
-import { hasFlag, printReport, type BenchResult } from './report.ts';
+import { hasFlag, option, printReport, type BenchResult } from './report.ts';
+import { freePort } from '../scripts/free-port.ts';
 
 const ONLINE_TIMEOUT_MS = 30_000;
 
-function option(name: string, fallback: string): string {
-  const at = process.argv.indexOf(name);
-  return at >= 0 && process.argv[at + 1] !== undefined ? process.argv[at + 1]! : fallback;
-}
 
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => ok(port));
-    });
-  });
-}
 
 interface Started {
   readonly child: ChildProcess;

@@ -7,7 +7,7 @@
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect as tcpConnect } from 'node:net';
+import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ import { RealClock } from '../../runtime-real/clock.ts';
 import { RealNetwork } from '../../runtime-real/network.ts';
 import { anyFrame } from './frame-arbitraries.ts';
 import { startRealServer, type RealServer } from './real-server.ts';
+import { freePort } from '../../scripts/free-port.ts';
 
 const SCRIPT = fileURLToPath(new URL('./tarantool-reference.lua', import.meta.url));
 
@@ -37,16 +38,6 @@ function tarantoolPresent(): boolean {
 const present = tarantoolPresent();
 if (!present) console.warn('SKIPPED differential tests: no `tarantool` binary on PATH; run scripts/install-test-deps.sh');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function startTarantool(): Promise<{ port: number; child: ChildProcess; dir: string }> {
   const port = await freePort();

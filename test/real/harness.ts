@@ -8,7 +8,6 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MpValue } from '../../core/codec/msgpack.ts';
@@ -16,6 +15,9 @@ import { IprotoClient } from '../../core/iproto/client.ts';
 import { RealClock } from '../../runtime-real/clock.ts';
 import { RealNetwork } from '../../runtime-real/network.ts';
 import { ensureBundle, ROOT } from '../../scripts/bundle.mjs';
+import { freePort } from '../../scripts/free-port.ts';
+
+export { freePort };
 
 export const SCRIPT_MJS = join(ROOT, 'test', 'real', 'fixtures', 'app.mjs');
 export const SCRIPT_TS = join(ROOT, 'test', 'real', 'fixtures', 'app.ts');
@@ -32,17 +34,6 @@ export function picodataBundle(): Promise<string> {
 }
 
 /** A port nothing listens on right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs: number, intervalMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
