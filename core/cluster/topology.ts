@@ -10,6 +10,7 @@ import { assert } from '../lib/assert.ts';
 import { intersects, missingNames, missingNamesMessage, type FailureDomain } from './failure-domain.ts';
 import { grade, nextTargetIncarnation, type CurrentGrade, type TargetGradeVariant } from './grade.ts';
 import type { Instance } from './records.ts';
+import { applyInstanceUpdate, type InstanceUpdate } from './ops.ts';
 import { instanceUuid, replicasetUuid } from './uuid.ts';
 
 export interface JoinRequest {
@@ -139,9 +140,10 @@ export class Topology {
 
   /**
    * An instance asks for a target grade and/or reports its failure domain. Instances never set
-   * their current grade (the governor does). Returns the updated record to persist.
+   * their current grade (the governor does). Returns the field-level update to propose: only
+   * the fields the request set, so it commutes with the governor's current-grade updates.
    */
-  updateInstance(request: UpdateInstanceRequest): TopologyResult<Instance> {
+  updateInstance(request: UpdateInstanceRequest): TopologyResult<InstanceUpdate> {
     if (request.clusterId !== this.clusterId) {
       return fail('cluster_id_mismatch', clusterIdMismatch(request.clusterId, this.clusterId));
     }
@@ -150,18 +152,20 @@ export class Topology {
     if (existing.currentGrade.variant === 'Expelled') {
       return fail('expelled', `cannot update expelled instance "${request.instanceId}"`);
     }
-    let updated: Instance = existing;
     if (request.failureDomain !== undefined) {
       const missing = missingNames(request.failureDomain, this.requiredDomainNames);
       if (missing.length > 0) return fail('missing_failure_domain_names', missingNamesMessage(missing));
-      updated = { ...updated, failureDomain: request.failureDomain };
     }
-    if (request.targetGrade !== undefined) {
-      const incarnation = nextTargetIncarnation(request.targetGrade, existing.currentGrade, existing.targetGrade);
-      updated = { ...updated, targetGrade: grade(request.targetGrade, incarnation) };
-    }
-    this.remember(updated);
-    return { ok: true, value: updated };
+    const update: InstanceUpdate = {
+      kind: 'update_instance',
+      instanceId: existing.instanceId,
+      ...(request.failureDomain === undefined ? {} : { failureDomain: request.failureDomain }),
+      ...(request.targetGrade === undefined
+        ? {}
+        : { targetGrade: grade(request.targetGrade, nextTargetIncarnation(request.targetGrade, existing.currentGrade, existing.targetGrade)) }),
+    };
+    this.remember(applyInstanceUpdate(existing, update));
+    return { ok: true, value: update };
   }
 
   /** The governor moves an instance's current grade (and nothing else). */

@@ -70,7 +70,7 @@ export class Sentinel {
       const updated = node.topology().updateInstance({ clusterId: node.clusterId(), instanceId: instance.instanceId, targetGrade: 'Offline' });
       if (!updated.ok) continue;
       node.log.warn('instance is not responding, marking it Offline', { instance_id: instance.instanceId, silent_ms: Math.round(nowMs - heardMs) });
-      await raft.proposeAndWait({ kind: 'update_instance', instanceId: instance.instanceId, targetGrade: updated.value.targetGrade }, node.options.tuning.syncRpcTimeoutMs);
+      await raft.proposeAndWait(updated.value, node.options.tuning.syncRpcTimeoutMs);
     }
   }
 

@@ -22,7 +22,7 @@ export async function expelOnLeader(node: Node, clusterId: string, instanceId: s
   if (raft.role !== 'Leader') throw new ProcError('not a leader');
   const updated = node.topology().updateInstance({ clusterId, instanceId, targetGrade: 'Expelled' });
   if (!updated.ok) throw new ProcError(updated.error.message);
-  await raft.proposeAndWait({ kind: 'update_instance', instanceId, targetGrade: updated.value.targetGrade }, node.options.tuning.syncRpcTimeoutMs);
+  await raft.proposeAndWait(updated.value, node.options.tuning.syncRpcTimeoutMs);
   node.log.info('expel requested', { instance_id: instanceId });
 }
 

@@ -9,7 +9,6 @@
 
 import { normalizeFailureDomain } from '../cluster/failure-domain.ts';
 import { isTargetGrade } from '../cluster/grade.ts';
-import type { InstanceUpdate } from '../cluster/ops.ts';
 import { RaftNodeFailure } from '../cluster/raft-node.ts';
 import type { Node } from '../node/node.ts';
 import { domainMap, ProcError, str } from './proc-error.ts';
@@ -25,22 +24,15 @@ export const updateInstanceProc: Proc = {
     if (targetGrade !== undefined && !isTargetGrade(targetGrade)) throw new ProcError(`unknown target grade ${String(targetGrade)}`);
     checkClusterId(node, str(clusterId ?? null, 'cluster_id'));
     if (!node.isLeader()) return notALeaderReply(node);
-    const failureDomain = domain === null || domain === undefined ? undefined : normalizeFailureDomain(domainMap(domain, 'failure_domain'));
     const updated = node.topology().updateInstance({
       clusterId: str(clusterId ?? null, 'cluster_id'),
       instanceId: str(instanceId ?? null, 'instance_id'),
       targetGrade,
-      failureDomain,
+      failureDomain: domain === null || domain === undefined ? undefined : normalizeFailureDomain(domainMap(domain, 'failure_domain')),
     });
     if (!updated.ok) throw new ProcError(updated.error.message);
-    const update: InstanceUpdate = {
-      kind: 'update_instance',
-      instanceId: updated.value.instanceId,
-      ...(targetGrade === undefined ? {} : { targetGrade: updated.value.targetGrade }),
-      ...(failureDomain === undefined ? {} : { failureDomain: updated.value.failureDomain }),
-    };
     try {
-      await node.requireLeader().proposeAndWait(update, node.options.tuning.syncRpcTimeoutMs);
+      await node.requireLeader().proposeAndWait(updated.value, node.options.tuning.syncRpcTimeoutMs);
     } catch (error) {
       if (error instanceof RaftNodeFailure && (error.error.kind === 'not_a_leader' || error.error.kind === 'proposal_lost')) return notALeaderReply(node);
       throw error;
