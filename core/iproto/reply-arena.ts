@@ -15,9 +15,8 @@
 
 import { MpWriter, MsgpackError, MSGPACK_DEPTH_MAX, type MpValue } from '../codec/msgpack.ts';
 import { assert } from '../lib/assert.ts';
+import { REPLY_HEADER_FRAME_BYTES } from './constants.ts';
 
-/** The reply header's bytes after the length prefix (constants.ts REPLY_HEADER_FRAME_BYTES). */
-const REPLY_HEADER_BYTES = 23;
 
 /** Size of a fresh arena. A frame that does not fit gets a larger arena of its own. */
 export const REPLY_ARENA_BYTES = 64 * 1024;
@@ -58,7 +57,7 @@ export class ReplyArena {
    */
   beginReply(code: number, syncHigh: number, syncLow: number, schemaVersion: number): void {
     this.begin();
-    this.ensure(REPLY_HEADER_BYTES);
+    this.ensure(REPLY_HEADER_FRAME_BYTES);
     const b = this.buffer;
     const v = this.view;
     const at = this.at;
@@ -73,7 +72,7 @@ export class ReplyArena {
     b[at + 17] = 0x05;
     b[at + 18] = 0xce;
     v.setUint32(at + 19, schemaVersion);
-    this.at = at + REPLY_HEADER_BYTES;
+    this.at = at + REPLY_HEADER_FRAME_BYTES;
   }
 
   /** `81 30 dd n32`: a body holding only IPROTO_DATA, an array32 of `count` values to follow. */
