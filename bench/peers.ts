@@ -10,9 +10,13 @@
  * Tarantool: box.cfg{listen, memtx_memory = 1G, wal_mode = 'write', readahead = 1M,
  * net_msg_max = 4096}, space `test` with a TREE unsigned primary key, guest granted
  * read,write,execute on universe (REFERENCE 7). Ours: `picodata run --wal-mode write` with the
- * test script creating `test`. Each figure is the median of R runs; ratio = ours / Tarantool.
- * The last line is the JSON report (bench/report.ts). `--cpu-prof DIR` profiles our server
- * (node --cpu-prof) for the whole run.
+ * test script creating `test`. A case runs R rounds; a round runs both servers back to back (the
+ * order alternates), and its ratio is ours / Tarantool of that round. ops/s figures are the medians
+ * over the rounds, `ratio` is the median of the per-round ratios (`ratioMin`/`ratioMax` its range):
+ * the machine's speed drifts between rounds (other tenants of the host: see `stealPct`, the share
+ * of CPU time the hypervisor took during the case), and pairing the two servers within a round
+ * keeps that drift out of the comparison. The last line is the JSON report (bench/report.ts).
+ * `--cpu-prof DIR` profiles our server (node --cpu-prof) for the whole run.
  *
  * Besides ops/s, each server's CPU time per request (all its threads, user + system, from
  * /proc/<pid>/stat, median over the runs) is reported as `<server>CpuUsPerOp`: the client and the
@@ -233,10 +237,23 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** Steal and total jiffies of all CPUs (/proc/stat `cpu` line); zeros where /proc is missing. */
+function cpuJiffies(): { steal: number; total: number } {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const fields = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal [guest guest_nice, already inside user/nice]
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { steal: fields[7] ?? 0, total };
+  } catch {
+    return { steal: 0, total: 0 };
+  }
+}
+
 async function main(): Promise<void> {
   const json = hasFlag('--json');
   const ops = Number(option('--ops', '200000'));
-  const runs = Number(option('--runs', '3'));
+  const runs = Number(option('--runs', '5'));
   const only = option('--only', 'all');
   const profileArg = option('--cpu-prof', '');
   const profileDir = profileArg === '' ? undefined : resolve(profileArg);
@@ -260,6 +277,8 @@ async function main(): Promise<void> {
     for (const c of cases) {
       const figures: Record<'ours' | 'tarantool', number[]> = { ours: [], tarantool: [] };
       const cpuUs: Record<'ours' | 'tarantool', number[]> = { ours: [], tarantool: [] };
+      const ratios: number[] = [];
+      const jiffiesBefore = cpuJiffies();
       for (let r = 0; r < runs; r++) {
         // Alternate which server goes first so that drift on a shared machine hits both.
         const order = r % 2 === 0 ? [tarantool, ours] : [ours, tarantool];
@@ -268,18 +287,25 @@ async function main(): Promise<void> {
           figures[server.name].push(await c.run(server));
           cpuUs[server.name].push(((cpuSeconds(server.child.pid) - cpuBefore) * 1e6) / c.requests);
         }
+        ratios.push(figures.ours[r]! / figures.tarantool[r]!);
       }
+      const jiffiesAfter = cpuJiffies();
+      const round2 = (x: number): number => Math.round(x * 100) / 100;
       const oursOpsPerSec = Math.round(median(figures.ours));
       const tarantoolOpsPerSec = Math.round(median(figures.tarantool));
-      const ratio = Math.round((oursOpsPerSec / tarantoolOpsPerSec) * 100) / 100;
+      const ratio = round2(median(ratios));
+      const ratioMin = round2(Math.min(...ratios));
+      const ratioMax = round2(Math.max(...ratios));
       const oursCpuUsPerOp = Math.round(median(cpuUs.ours) * 10) / 10;
       const tarantoolCpuUsPerOp = Math.round(median(cpuUs.tarantool) * 10) / 10;
-      results.push({ name: c.name, oursOpsPerSec, tarantoolOpsPerSec, ratio, oursCpuUsPerOp, tarantoolCpuUsPerOp });
+      const jiffies = jiffiesAfter.total - jiffiesBefore.total;
+      const stealPct = jiffies > 0 ? Math.round((1000 * (jiffiesAfter.steal - jiffiesBefore.steal)) / jiffies) / 10 : 0;
+      results.push({ name: c.name, oursOpsPerSec, tarantoolOpsPerSec, ratio, ratioMin, ratioMax, oursCpuUsPerOp, tarantoolCpuUsPerOp, stealPct });
       if (!json) {
         const list = (values: number[], digits: number): string => values.map((v) => v.toFixed(digits)).join('/');
         console.error(
           `${c.name}: ours ${list(figures.ours, 0)} (${list(cpuUs.ours, 1)} µs/op) ` +
-            `tarantool ${list(figures.tarantool, 0)} (${list(cpuUs.tarantool, 1)} µs/op)`,
+            `tarantool ${list(figures.tarantool, 0)} (${list(cpuUs.tarantool, 1)} µs/op) ratios ${list(ratios, 2)}`,
         );
       }
     }
