@@ -313,6 +313,9 @@ export class TcpConnection implements Connection {
    */
   private deliverFrom(data: Buffer, offset: number): void {
     let delivered = 0;
+    // Frames are views of the read's memory; the `buffer` getter is a runtime call, so once per read.
+    const memory = data.buffer;
+    const base = data.byteOffset;
     while (offset < data.length && !this.closed) {
       if (delivered === FRAMES_PER_SLICE) {
         this.slicing = true;
@@ -329,7 +332,7 @@ export class TcpConnection implements Connection {
       const end = offset + prefixBytes + length;
       if (end > data.length) break;
       // A plain view (cheaper than Buffer#subarray); the read buffer is never reused by us.
-      this.deliver(new Uint8Array(data.buffer, data.byteOffset + offset + prefixBytes, length));
+      this.deliver(new Uint8Array(memory, base + offset + prefixBytes, length));
       offset = end;
       delivered++;
     }

@@ -23,6 +23,8 @@ export const REPLY_ARENA_BYTES = 64 * 1024;
 
 export class ReplyArena {
   private buffer: Uint8Array;
+  /** `buffer.buffer`, kept: the getter is a call into the runtime, and finish() needs it per frame. */
+  private arrayBuffer: ArrayBufferLike;
   private view: DataView;
   /** Start of the frame being written; -1 when none is. */
   private start = -1;
@@ -34,7 +36,8 @@ export class ReplyArena {
   constructor(arenaBytes: number = REPLY_ARENA_BYTES) {
     assert(Number.isInteger(arenaBytes) && arenaBytes >= 64, 'reply arena size');
     this.buffer = new Uint8Array(arenaBytes);
-    this.view = new DataView(this.buffer.buffer);
+    this.arrayBuffer = this.buffer.buffer;
+    this.view = new DataView(this.arrayBuffer);
   }
 
   /** Starts a frame. Every begin is followed by exactly one finish or abandon. */
@@ -46,7 +49,7 @@ export class ReplyArena {
   /** The frame written since begin: a view that stays valid and unchanged for good. */
   finish(): Uint8Array {
     assert(this.start >= 0, 'no reply frame is being written');
-    const frame = new Uint8Array(this.buffer.buffer, this.start, this.at - this.start);
+    const frame = new Uint8Array(this.arrayBuffer, this.start, this.at - this.start);
     this.start = -1;
     return frame;
   }
@@ -112,7 +115,8 @@ export class ReplyArena {
     const next = new Uint8Array(capacity);
     next.set(this.buffer.subarray(this.start, this.at));
     this.buffer = next;
-    this.view = new DataView(next.buffer);
+    this.arrayBuffer = next.buffer;
+    this.view = new DataView(this.arrayBuffer);
     this.start = 0;
     this.at = used;
   }
