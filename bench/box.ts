@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Box } from '../core/box/box.ts';
+import { Box, WAL_STORE } from '../core/box/box.ts';
 import type { Log } from '../core/env/log.ts';
 import { LmdbDisk } from '../runtime-real/disk.ts';
 
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   const json = process.argv.includes('--json');
   const loadStart = loadavg()[0]!;
   const dir = mkdtempSync(join(tmpdir(), 'bench-box-'));
-  const disk = LmdbDisk.open(dir);
+  const disk = LmdbDisk.open(dir, { appendLogStores: [WAL_STORE] });
   const box = await Box.open({ disk, log: quietLog, walMode: 'write', checkpointWalRowsMax: 0 });
   const test = await box.createSpace('test');
   await test.createIndex('primary', { parts: [[0, 'unsigned']] });

@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Box } from '../core/box/box.ts';
+import { Box, WAL_STORE } from '../core/box/box.ts';
 import type { MpValue } from '../core/codec/msgpack.ts';
 import type { Log } from '../core/env/log.ts';
 import type { CloseReason, Connection } from '../core/env/network.ts';
@@ -107,7 +107,7 @@ async function run(name: string, connection: CollectingConnection, frames: Frame
 async function main(): Promise<void> {
   const ops = Number(option('--ops', '300000'));
   const dir = mkdtempSync(join(tmpdir(), 'bench-iproto-'));
-  const disk = LmdbDisk.open(dir);
+  const disk = LmdbDisk.open(dir, { appendLogStores: [WAL_STORE] });
   try {
     const box = await Box.open({ disk, log: quietLog, walMode: 'write', checkpointWalRowsMax: 0 });
     const test = await box.createSpace('test');

@@ -7,10 +7,23 @@
  * - `fsync` adds mdb_env_sync. Syncs are grouped: one in flight; requests arriving meanwhile
  *   share the next one (it must start after their batches, so the current one cannot cover them).
  * A catalog database lists the stores, so `list()` does not depend on LMDB internals.
+ *
+ * Stores named in `appendLogStores` (the box's WAL) are append-only logs of files instead
+ * (runtime-real/append-log.ts, directory `log-<name>` next to LMDB's files): one write per commit
+ * instead of LMDB's page rewrites. A data directory whose such store still lives in LMDB (written
+ * before) has it moved into the log the first time it is opened.
  */
 
+export interface LmdbDiskOptions {
+  /** Stores kept as append-only logs: written only by appending keys in increasing order. */
+  readonly appendLogStores?: readonly string[];
+}
+
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { join } from 'node:path';
 import { DiskError, type Disk, type Durability, type Op, type RangeOptions, type Store } from '../core/env/disk.ts';
+import { AppendLogStore } from './append-log.ts';
+import { GroupedSync } from './grouped-sync.ts';
 
 const CATALOG = '__stores';
 /** Named databases per environment (LMDB needs the bound up front). */
@@ -29,17 +42,21 @@ export class LmdbDisk implements Disk {
   private readonly catalog: Database<string, string>;
   private readonly databases = new Map<string, Database<Bytes, Bytes>>();
   private closed = false;
-  private syncInFlight: Promise<void> | null = null;
-  private syncNext: Promise<void> | null = null;
+  private readonly syncs = new GroupedSync(() => this.runSync());
+  private readonly path: string;
+  private readonly appendLogNames: ReadonlySet<string>;
+  private readonly appendLogs = new Map<string, AppendLogStore>();
 
-  private constructor(path: string) {
+  private constructor(path: string, options: LmdbDiskOptions) {
+    this.path = path;
+    this.appendLogNames = new Set(options.appendLogStores ?? []);
     this.root = open({ path, noSync: true, maxDbs: LMDB_STORES_MAX, compression: false });
     this.catalog = this.root.openDB<string, string>({ name: CATALOG, encoding: 'string' });
   }
 
   /** Opens (creating if missing) the environment in directory `path`. */
-  static open(path: string): LmdbDisk {
-    return new LmdbDisk(path);
+  static open(path: string, options: LmdbDiskOptions = {}): LmdbDisk {
+    return new LmdbDisk(path, options);
   }
 
   checkOpen(): void {
@@ -60,7 +77,36 @@ export class LmdbDisk implements Disk {
     if (name === CATALOG) throw new DiskError('EIO', `reserved store name ${name}`);
     const db = this.database(name);
     if (this.catalog.get(name) === undefined) this.root.transactionSync(() => this.catalog.put(name, ''));
+    if (this.appendLogNames.has(name)) return this.openAppendLog(name, db);
     return new LmdbStore(this, name, db);
+  }
+
+  private async openAppendLog(name: string, db: Database<Bytes, Bytes>): Promise<Store> {
+    let log = this.appendLogs.get(name);
+    if (log !== undefined) return log;
+    log = AppendLogStore.open(name, this.appendLogDir(name));
+    this.appendLogs.set(name, log);
+    await this.moveIntoLog(log, db);
+    return log;
+  }
+
+  /**
+   * Moves what an older version kept of this store in LMDB into its log: appended (keys the log
+   * holds already are from an interrupted earlier move), made durable, then cleared from LMDB.
+   */
+  private async moveIntoLog(log: AppendLogStore, db: Database<Bytes, Bytes>): Promise<void> {
+    let last: Uint8Array | undefined;
+    for (const [key] of log.range({ reverse: true, limit: 1 })) last = key;
+    const ops: Op[] = [];
+    for (const { key, value } of db.getRange({})) {
+      if (last === undefined || Buffer.compare(key, last) > 0) ops.push({ kind: 'put', key: Uint8Array.from(key), value: Uint8Array.from(value) });
+    }
+    if (ops.length > 0) await log.write(ops, 'fsync');
+    if (db.getKeysCount() > 0) this.root.transactionSync(() => void db.clearSync());
+  }
+
+  private appendLogDir(name: string): string {
+    return join(this.path, `log-${name}`);
   }
 
   async list(): Promise<string[]> {
@@ -70,6 +116,11 @@ export class LmdbDisk implements Disk {
 
   async destroy(name: string): Promise<void> {
     this.checkOpen();
+    if (this.appendLogNames.has(name)) {
+      await this.appendLogs.get(name)?.close();
+      this.appendLogs.delete(name);
+      AppendLogStore.destroy(this.appendLogDir(name));
+    }
     const db = this.database(name);
     this.root.transactionSync(() => {
       db.clearSync();
@@ -96,22 +147,7 @@ export class LmdbDisk implements Disk {
   /** mdb_env_sync, grouped: covers every batch committed before the call. */
   fsync(): Promise<void> {
     this.checkOpen();
-    if (this.syncInFlight === null) {
-      this.syncInFlight = this.runSync().finally(() => {
-        this.syncInFlight = null;
-      });
-      return this.syncInFlight;
-    }
-    if (this.syncNext === null) {
-      const current = this.syncInFlight;
-      this.syncNext = current
-        .catch(() => undefined)
-        .then(() => {
-          this.syncNext = null;
-          return this.fsync();
-        });
-    }
-    return this.syncNext;
+    return this.syncs.request();
   }
 
   private runSync(): Promise<void> {
@@ -125,6 +161,7 @@ export class LmdbDisk implements Disk {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.fsync().catch(() => undefined);
+    for (const log of this.appendLogs.values()) await log.close();
     this.closed = true;
     await this.root.close();
   }

@@ -3,6 +3,7 @@ import type { Env, Lifecycle, StopSignal } from '../core/env/env.ts';
 import type { Log, LogLevel } from '../core/env/log.ts';
 import { RealClock } from './clock.ts';
 import { LmdbDisk } from './disk.ts';
+import { WAL_STORE } from '../core/box/box.ts';
 import { createRealLog } from './log.ts';
 import { RealNetwork } from './network.ts';
 import { createRealRandom } from './random.ts';
@@ -28,7 +29,7 @@ export interface RealEnv extends Env {
  */
 export function createRealEnv(options: RealEnvOptions): RealEnv {
   mkdirSync(options.dataDir, { recursive: true });
-  const disk = LmdbDisk.open(options.dataDir);
+  const disk = LmdbDisk.open(options.dataDir, { appendLogStores: [WAL_STORE] });
   const log = options.log ?? createRealLog({ level: options.logLevel, ...(options.pretty !== undefined ? { pretty: options.pretty } : {}) });
   const control = realLifecycle(async (code) => {
     try {

@@ -58,7 +58,11 @@ export const DEFAULT_VINYL_CACHE_BYTES = 128 * 1024 * 1024;
 export const DEFAULT_VINYL_MEM_BYTES_MAX = 16 * 1024 * 1024;
 export const DEFAULT_CHECKPOINT_WAL_ROWS_MAX = 1_000_000;
 export const DEFAULT_CHECKPOINT_COUNT = 2;
-const WAL_STORE = 'wal';
+/**
+ * The store the WAL writes: keys only ever appended in increasing order, deleted from the front
+ * (checkpoints) or the back (an undone write), so a runtime may keep it as an append-only log.
+ */
+export const WAL_STORE = 'wal';
 const SNAP_STORE = 'snap';
 const VINYL_STORE_PREFIX = 'vinyl.';
 
