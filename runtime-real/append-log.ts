@@ -17,9 +17,10 @@
  * by the layer that stores them, as for every Store (core/env/disk.ts).
  *
  * The live keys and where their values are stay in memory; values are read from the files.
- * Opening replays every segment in order. A frame that is torn or fails its checksum in the last
- * segment is where a crash interrupted a write: the segment is truncated there (no write after it
- * can have been acknowledged). The same in an earlier segment is corruption: open fails with EIO.
+ * Opening replays every segment in order. At the end of the last segment, a frame that runs past
+ * the end of the file, or zeros, are what a crash leaves of an interrupted write: the segment is
+ * truncated there (that write was never acknowledged). Any other bad frame is damage, and open
+ * fails with EIO rather than drop the frames after it.
  * A segment is removed once it and every older segment hold no live key (a delete is recorded in
  * a later frame than its put, so removing a dead prefix of segments never loses a delete that
  * still matters).
@@ -353,7 +354,7 @@ export class AppendLogStore implements Store {
     while (at < read) {
       const frame = decodeFrame(data, at, read);
       if (frame === null) {
-        if (!last) throw new DiskError('EIO', `log ${this.name}: segment ${path} is corrupt at byte ${at}`);
+        if (!last || !isTornTail(data, at, read)) throw new DiskError('EIO', `log ${this.name}: segment ${path} is corrupt at byte ${at}`);
         ftruncateSync(fd, at); // the write a crash interrupted
         break;
       }
@@ -413,6 +414,20 @@ function encodeFrame(ops: readonly Op[]): EncodedFrame {
   bytes.writeUInt32BE(valueBytes, 4);
   bytes.writeUInt32BE(crc32c(bytes, FRAME_PREFIX_BYTES, FRAME_PREFIX_BYTES + headerBytes), 8);
   return { bytes, valuesOffset: FRAME_PREFIX_BYTES + headerBytes };
+}
+
+/**
+ * Whether the bad frame at `at` is what a crash leaves of the last write: the frame's own length
+ * fields reach past the end of the file (a prefix of it was written), or only zeros follow (the
+ * file grew but its blocks were never written). A frame that fails its checksum with more of the
+ * file after it is damage, and the frames after it may hold acknowledged writes.
+ */
+function isTornTail(data: Buffer, at: number, size: number): boolean {
+  if (at + FRAME_PREFIX_BYTES > size) return true;
+  const declaredEnd = at + FRAME_PREFIX_BYTES + data.readUInt32BE(at) + data.readUInt32BE(at + 4);
+  if (declaredEnd >= size) return true;
+  for (let i = at; i < size; i++) if (data[i] !== 0) return false;
+  return true;
 }
 
 interface DecodedFrame {

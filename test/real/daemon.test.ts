@@ -6,7 +6,7 @@
  * a failing script aborts the start; --log-level is honoured.
  */
 
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -196,6 +196,24 @@ describe('start-up failures and log levels', () => {
     expect(levels.length).toBeGreaterThan(0);
     expect(levels.every((l) => ['warn', 'error', 'crit', 'system', 'fatal'].includes(l))).toBe(true);
   }, 30_000);
+
+  it('a damaged WAL stops the start with exit code 74, names the segment and leaves it as it was', async () => {
+    const i3 = await cluster.add('i3', { logLevel: 'warn' });
+    await i3.start({ peers: [i3.address] });
+    await i3.waitOnline(30_000);
+    expect(await i3.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    const walDir = join(i3.dataDir, 'log-wal');
+    const segment = join(walDir, readdirSync(walDir).filter((f) => f.endsWith('.log')).sort()[0]!);
+    const bytes = readFileSync(segment);
+    expect(bytes.length).toBeGreaterThan(100); // more than one frame: the first has others after it
+    bytes[14] = bytes[14]! ^ 0xff; // inside the first frame's checksummed header
+    writeFileSync(segment, bytes);
+    await i3.start({ peers: [i3.address] });
+    const status = await i3.waitExit(20_000);
+    expect(status.code).toBe(74);
+    expect(i3.log).toContain(`segment ${segment} is corrupt at byte 0`);
+    expect(readFileSync(segment)).toEqual(bytes);
+  }, 40_000);
 
   it('--log-level verbose shows the governor steps; --checkpoint-interval snapshots the storage', async () => {
     const i2 = await cluster.add('i2', { logLevel: 'verbose', script: null, extraArgs: ['--checkpoint-interval', '0.5'] });

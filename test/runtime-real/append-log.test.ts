@@ -136,6 +136,19 @@ describe('AppendLogStore', () => {
     await again.close();
   });
 
+  it('fails to open, with EIO, when a frame with more frames after it is damaged in the last segment', async () => {
+    const dir = tempDir();
+    const log = AppendLogStore.open('wal', dir);
+    for (let i = 1; i <= 3; i++) await log.write([put(i)], 'write');
+    await log.close();
+    const file = join(dir, segments(dir)[0]!);
+    const bytes = readFileSync(file);
+    bytes[14] = bytes[14]! ^ 0xff; // the first frame's header: frames 2 and 3 follow it
+    writeFileSync(file, bytes);
+    expect(() => AppendLogStore.open('wal', dir)).toThrow(/EIO: .*corrupt at byte 0/);
+    expect(statSync(file).size).toBe(bytes.length);
+  });
+
   it('fails to open, with EIO, when a segment before the last is damaged', async () => {
     const dir = tempDir();
     const log = AppendLogStore.open('wal', dir, { segmentBytesMax: 100 });
