@@ -27,7 +27,7 @@
  */
 
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DiskError, type Durability, type Op, type RangeOptions, type Store } from '../core/env/disk.ts';
 import { assert } from '../core/lib/assert.ts';
 import { crc32c } from '../core/lib/crc32c.ts';
@@ -105,7 +105,12 @@ export class AppendLogStore implements Store {
         .map((f) => parseInt(f.slice(0, 16), 16))
         .sort((a, b) => a - b);
       for (let i = 0; i < seqs.length; i++) store.replaySegment(seqs[i]!, i === seqs.length - 1);
-      if (store.segments.length === 0) store.startSegment(1);
+      if (store.segments.length === 0) {
+        // A new log: its file and directory entries must survive power loss as its fsyncs do.
+        store.startSegment(1);
+        syncDirectory(dir);
+        syncDirectory(dirname(dir));
+      }
       store.dropDeadSegments();
     } catch (error) {
       store.closeFiles();
@@ -239,22 +244,13 @@ export class AppendLogStore implements Store {
     // The old segment's frames must reach the disk before any frame of the new one can.
     fdatasyncSync(old.fd);
     this.startSegment(old.seq + 1);
-    this.syncDirectory();
+    syncDirectory(this.dir);
   }
 
   private startSegment(seq: number): void {
     const path = join(this.dir, segmentName(seq));
     const fd = openSync(path, 'a+');
     this.segments.push({ seq, path, fd, bytes: fstatSync(fd).size, live: 0 });
-  }
-
-  private syncDirectory(): void {
-    const fd = openSync(this.dir, 'r');
-    try {
-      fdatasyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
   }
 
   // --- the in-memory index ---
@@ -372,6 +368,16 @@ export class AppendLogStore implements Store {
         // already closed
       }
     }
+  }
+}
+
+/** Makes the directory's entries (a created file) durable. */
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
