@@ -194,7 +194,15 @@ export class ReplyArena {
 
   private array(items: readonly MpValue[], depth: number): void {
     this.arrayHeader(items.length);
-    for (let i = 0; i < items.length; i++) this.value(items[i], depth + 1);
+    if (items.length > 0 && depth >= MSGPACK_DEPTH_MAX) throw new MsgpackError('value nested too deeply');
+    for (let i = 0; i < items.length; i++) {
+      // Tuple fields are mostly numbers and strings: written without the recursion through
+      // `value` (the depth check above is the one `value` would make for them).
+      const item = items[i];
+      if (typeof item === 'number') this.number(item);
+      else if (typeof item === 'string') this.str(item);
+      else this.value(item, depth + 1);
+    }
   }
 
   /** MpWriter#number: safe integers (but -0) in the smallest integer form, the rest as float64. */
