@@ -15,7 +15,9 @@
  * over the rounds, `ratio` is the median of the per-round ratios (`ratioMin`/`ratioMax` its range):
  * the machine's speed drifts between rounds (other tenants of the host: see `stealPct`, the share
  * of CPU time the hypervisor took during the case), and pairing the two servers within a round
- * keeps that drift out of the comparison. The last line is the JSON report (bench/report.ts).
+ * keeps that drift out of the comparison. Rounds are short and many (9 x 100k requests by
+ * default): the drift comes in epochs of seconds, so the two halves of a short round see the
+ * same machine, and a round a hiccup spoiled moves the median of nine little. The last line is the JSON report (bench/report.ts).
  * `--cpu-prof DIR` profiles our server (node --cpu-prof) for the whole run.
  *
  * Besides ops/s, each server's CPU time per request (all its threads, user + system, from
@@ -252,8 +254,8 @@ function cpuJiffies(): { steal: number; total: number } {
 
 async function main(): Promise<void> {
   const json = hasFlag('--json');
-  const ops = Number(option('--ops', '200000'));
-  const runs = Number(option('--runs', '5'));
+  const ops = Number(option('--ops', '100000'));
+  const runs = Number(option('--runs', '9'));
   const only = option('--only', 'all');
   const profileArg = option('--cpu-prof', '');
   const profileDir = profileArg === '' ? undefined : resolve(profileArg);
