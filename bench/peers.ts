@@ -1,5 +1,5 @@
 /**
- * npm run bench:peers [-- --json] [--ops N] [--runs R] [--only driver|netbox|<case>] [--cpu-prof DIR]
+ * npm run bench:peers [-- --json] [--ops N] [--runs R] [--only driver|netbox|<case>] [--cpu-prof DIR] [--noise-floor]
  *
  * Our node against Tarantool 2.6 (Debian package) as iproto servers, side by side on
  * 127.0.0.1, driven by the same clients:
@@ -15,10 +15,13 @@
  * over the rounds, `ratio` is the median of the per-round ratios (`ratioMin`/`ratioMax` its range):
  * the machine's speed drifts between rounds (other tenants of the host: see `stealPct`, the share
  * of CPU time the hypervisor took during the case), and pairing the two servers within a round
- * keeps that drift out of the comparison. Rounds are short and many (9 x 100k requests by
+ * keeps that drift out of the comparison. Rounds are short and many (10 x 100k requests by
  * default): the drift comes in epochs of seconds, so the two halves of a short round see the
- * same machine, and a round a hiccup spoiled moves the median of nine little. The last line is the JSON report (bench/report.ts).
- * `--cpu-prof DIR` profiles our server (node --cpu-prof) for the whole run.
+ * same machine, and a round a hiccup spoiled moves the median little. An even number of rounds
+ * lets each server go first equally often. The last line is the JSON report (bench/report.ts).
+ * `--cpu-prof DIR` profiles our server (node --cpu-prof) for the whole run. `--noise-floor` puts
+ * a second, identical Tarantool in our node's place: the ratios it prints are what this machine's
+ * noise gives two equal servers.
  *
  * Besides ops/s, each server's CPU time per request (all its threads, user + system, from
  * /proc/<pid>/stat, median over the runs) is reported as `<server>CpuUsPerOp`: the client and the
@@ -81,9 +84,9 @@ async function stop(server: Server): Promise<void> {
   clearTimeout(timer);
 }
 
-async function startTarantool(dir: string): Promise<Server> {
+async function startTarantool(dir: string, name: Server['name'] = 'tarantool'): Promise<Server> {
   const port = await freePort();
-  const work = join(dir, 'tarantool');
+  const work = join(dir, `tarantool-${name}`);
   mkdirSync(work, { recursive: true });
   writeFileSync(
     join(work, 'init.lua'),
@@ -95,7 +98,7 @@ async function startTarantool(dir: string): Promise<Server> {
     ].join('\n'),
   );
   const child = spawn('tarantool', ['init.lua'], { cwd: work, stdio: ['ignore', 'ignore', 'inherit'] });
-  const server: Server = { name: 'tarantool', port, child };
+  const server: Server = { name, port, child };
   await until('tarantool to listen', () => driverPing(port), 15_000);
   return server;
 }
@@ -255,7 +258,7 @@ function cpuJiffies(): { steal: number; total: number } {
 async function main(): Promise<void> {
   const json = hasFlag('--json');
   const ops = Number(option('--ops', '100000'));
-  const runs = Number(option('--runs', '9'));
+  const runs = Number(option('--runs', '10'));
   const only = option('--only', 'all');
   const profileArg = option('--cpu-prof', '');
   const profileDir = profileArg === '' ? undefined : resolve(profileArg);
@@ -274,7 +277,8 @@ async function main(): Promise<void> {
   let ours: Server | null = null;
   try {
     tarantool = await startTarantool(dir);
-    ours = await startOurs(dir, profileDir);
+    // --noise-floor: a second Tarantool in our place, to show what ratios identical servers get.
+    ours = hasFlag('--noise-floor') ? await startTarantool(dir, 'ours') : await startOurs(dir, profileDir);
     const results: BenchResult[] = [];
     for (const c of cases) {
       const figures: Record<'ours' | 'tarantool', number[]> = { ours: [], tarantool: [] };
