@@ -31,6 +31,7 @@ import { dirname, join } from 'node:path';
 import { DiskError, type Durability, type Op, type RangeOptions, type Store } from '../core/env/disk.ts';
 import { assert } from '../core/lib/assert.ts';
 import { crc32c } from '../core/lib/crc32c.ts';
+import { LogIndex } from './append-log-index.ts';
 import { GroupedSync } from './grouped-sync.ts';
 
 /** A segment stops taking frames past this size (one frame may overshoot it). */
@@ -53,9 +54,8 @@ interface Segment {
   live: number;
 }
 
-/** A live key: its value is `length` bytes at `offset` of `segment`. */
-interface Entry {
-  readonly key: Uint8Array;
+/** Where a value is: `length` bytes at `offset` of `segment`. */
+interface ValuePlace {
   readonly segment: Segment;
   readonly offset: number;
   readonly length: number;
@@ -67,10 +67,6 @@ function ioError(error: unknown, what: string): DiskError {
   return new DiskError(code === 'ENOSPC' || code === 'EDQUOT' ? 'ENOSPC' : 'EIO', `${what}: ${text}`);
 }
 
-function compareKeys(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(a, b);
-}
-
 function segmentName(seq: number): string {
   return `${seq.toString(16).padStart(16, '0')}.log`;
 }
@@ -80,9 +76,10 @@ export class AppendLogStore implements Store {
   private readonly dir: string;
   /** Oldest first; the last one takes the appends. */
   private readonly segments: Segment[] = [];
-  /** Live entries in key order; those before `head` were deleted (a trimmed prefix). */
-  private entries: Entry[] = [];
-  private head = 0;
+  /** The segments by seq, for the index's positions. */
+  private readonly segmentsBySeq = new Map<number, Segment>();
+  /** Live keys in order and where their values are. */
+  private readonly index = new LogIndex();
   private closed = false;
   private readonly syncs = new GroupedSync(() => this.runSync());
 
@@ -126,23 +123,24 @@ export class AppendLogStore implements Store {
 
   get(key: Uint8Array): Uint8Array | undefined {
     this.checkOpen();
-    const i = this.find(key);
-    return i >= 0 ? this.readValue(this.entries[i]!) : undefined;
+    const i = this.index.find(key);
+    return i >= 0 ? this.readValue(this.placeAt(i)) : undefined;
   }
 
   *range(options: RangeOptions = {}): Iterable<[Uint8Array, Uint8Array]> {
     this.checkOpen();
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
-    const from = options.from === undefined ? this.head : this.lowerBound(options.from);
-    const to = options.to === undefined ? this.entries.length : this.lowerBound(options.to);
-    // A snapshot of the span: writes during the iteration do not move it.
-    const span = this.entries.slice(from, Math.max(from, to));
-    if (options.reverse) span.reverse();
-    let n = 0;
-    for (const entry of span) {
-      if (n++ >= limit) return;
-      yield [entry.key, this.readValue(entry)];
+    const from = options.from === undefined ? this.index.first : this.index.lowerBound(options.from);
+    const to = options.to === undefined ? this.index.end : this.index.lowerBound(options.to);
+    // Positions move when the log is written, so the span's keys and places are taken now and
+    // the values read as the caller iterates.
+    const span: Array<{ key: Uint8Array; at: ValuePlace }> = [];
+    const count = Math.min(Math.max(0, to - from), limit);
+    for (let n = 0; n < count; n++) {
+      const i = options.reverse ? to - 1 - n : from + n;
+      span.push({ key: this.index.keyAt(i), at: this.placeAt(i) });
     }
+    for (const { key, at } of span) yield [key, this.readValue(at)];
   }
 
   write(ops: readonly Op[], durability: Durability): Promise<void> {
@@ -170,7 +168,7 @@ export class AppendLogStore implements Store {
 
   /** Live keys (for tests and invariant checks). */
   get size(): number {
-    return this.entries.length - this.head;
+    return this.index.size;
   }
 
   /** Segment files in use (for tests). */
@@ -217,12 +215,12 @@ export class AppendLogStore implements Store {
    */
   private checkAppendable(ops: readonly Op[]): void {
     const puts = ops[0]!.kind === 'put';
-    let last = this.entries.length > this.head ? this.entries[this.entries.length - 1]!.key : null;
+    let last = this.index.size > 0 ? this.index.keyAt(this.index.end - 1) : null;
     for (const op of ops) {
       assert((op.kind === 'put') === puts, 'an append-only log batch is all puts or all deletes');
       assert(op.key.length <= KEY_BYTES_MAX, 'log key too long');
       if (op.kind === 'delete') continue;
-      if (last !== null && compareKeys(op.key, last) <= 0) {
+      if (last !== null && Buffer.compare(op.key, last) <= 0) {
         throw new DiskError('EIO', `append-only log ${this.name}: put of a key not after the last one`);
       }
       last = op.key;
@@ -250,7 +248,12 @@ export class AppendLogStore implements Store {
   private startSegment(seq: number): void {
     const path = join(this.dir, segmentName(seq));
     const fd = openSync(path, 'a+');
-    this.segments.push({ seq, path, fd, bytes: fstatSync(fd).size, live: 0 });
+    this.addSegment({ seq, path, fd, bytes: fstatSync(fd).size, live: 0 });
+  }
+
+  private addSegment(segment: Segment): void {
+    this.segments.push(segment);
+    this.segmentsBySeq.set(segment.seq, segment);
   }
 
   // --- the in-memory index ---
@@ -260,7 +263,7 @@ export class AppendLogStore implements Store {
     let offset = valuesAt;
     for (const op of ops) {
       if (op.kind === 'put') {
-        this.entries.push({ key: op.key, segment, offset, length: op.value.length });
+        this.index.push(op.key, segment.seq, offset, op.value.length);
         segment.live++;
         offset += op.value.length;
       } else {
@@ -268,61 +271,37 @@ export class AppendLogStore implements Store {
       }
     }
     this.dropDeadSegments();
-    this.compactHead();
   }
 
   private remove(key: Uint8Array): void {
-    const i = this.find(key);
+    const i = this.index.find(key);
     if (i < 0) return;
-    const entry = this.entries[i]!;
-    entry.segment.live--;
-    assert(entry.segment.live >= 0, 'segment live count below zero');
-    if (i === this.head) this.head++;
-    else if (i === this.entries.length - 1) this.entries.pop();
-    else this.entries.splice(i, 1);
-  }
-
-  /** Index of the live entry with `key`, or -1. */
-  private find(key: Uint8Array): number {
-    const i = this.lowerBound(key);
-    return i < this.entries.length && compareKeys(this.entries[i]!.key, key) === 0 ? i : -1;
-  }
-
-  /** First live index whose key is >= `key`. */
-  private lowerBound(key: Uint8Array): number {
-    let lo = this.head;
-    let hi = this.entries.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareKeys(this.entries[mid]!.key, key) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-
-  /** Drops the deleted prefix from the array once it is a large part of it. */
-  private compactHead(): void {
-    if (this.head > 1024 && this.head * 2 > this.entries.length) {
-      this.entries = this.entries.slice(this.head);
-      this.head = 0;
-    }
+    const segment = this.segmentsBySeq.get(this.index.seqAt(i))!;
+    segment.live--;
+    assert(segment.live >= 0, 'segment live count below zero');
+    this.index.remove(i);
   }
 
   private dropDeadSegments(): void {
     while (this.segments.length > 1 && this.segments[0]!.live === 0) {
       const dead = this.segments.shift()!;
+      this.segmentsBySeq.delete(dead.seq);
       closeSync(dead.fd);
       unlinkSync(dead.path);
     }
   }
 
-  private readValue(entry: Entry): Uint8Array {
-    const value = Buffer.allocUnsafe(entry.length);
+  private placeAt(i: number): ValuePlace {
+    return { segment: this.segmentsBySeq.get(this.index.seqAt(i))!, offset: this.index.offsetAt(i), length: this.index.lengthAt(i) };
+  }
+
+  private readValue({ segment, offset, length }: ValuePlace): Uint8Array {
+    const value = Buffer.allocUnsafe(length);
     try {
       let read = 0;
-      while (read < entry.length) {
-        const n = readSync(entry.segment.fd, value, read, entry.length - read, entry.offset + read);
-        if (n === 0) throw new Error(`segment ${entry.segment.path} ends inside a value`);
+      while (read < length) {
+        const n = readSync(segment.fd, value, read, length - read, offset + read);
+        if (n === 0) throw new Error(`segment ${segment.path} ends inside a value`);
         read += n;
       }
     } catch (error) {
@@ -337,7 +316,7 @@ export class AppendLogStore implements Store {
     const path = join(this.dir, segmentName(seq));
     const fd = openSync(path, 'r+');
     const segment: Segment = { seq, path, fd, bytes: 0, live: 0 };
-    this.segments.push(segment);
+    this.addSegment(segment);
     const size = fstatSync(fd).size;
     const data = Buffer.allocUnsafe(size);
     let read = 0;
