@@ -215,9 +215,11 @@ function netboxRun(port: number, kind: 'replace' | 'select', ops: number): Promi
   });
 }
 
+/** The median; of an even count, the mean of the two middle values (not the upper one). */
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 interface Case {
