@@ -15,7 +15,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Box, WAL_STORE } from '../core/box/box.ts';
-import type { Log } from '../core/env/log.ts';
+import { quietLog } from './lib/quiet-log.ts';
 import { LmdbDisk } from '../runtime-real/disk.ts';
 
 const ROWS = 200_000;
@@ -33,18 +33,6 @@ const REFERENCE: Readonly<Record<string, number>> = {
   replace_serial: 20_560,
   replace_concurrent_100: 382_000,
   replace_txn_1000: 932_000,
-};
-
-const quietLog: Log = {
-  level: 'error',
-  enabled: () => false,
-  log: () => undefined,
-  error: (m, f) => console.error(m, f),
-  warn: () => undefined,
-  info: () => undefined,
-  verbose: () => undefined,
-  debug: () => undefined,
-  child: () => quietLog,
 };
 
 interface Result {

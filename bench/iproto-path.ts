@@ -18,30 +18,17 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Box, WAL_STORE } from '../core/box/box.ts';
 import type { MpValue } from '../core/codec/msgpack.ts';
-import type { Log } from '../core/env/log.ts';
+import { quietLog } from './lib/quiet-log.ts';
 import type { CloseReason, Connection } from '../core/env/network.ts';
-import { RequestType } from '../core/iproto/constants.ts';
+import { BodyKey, RequestType } from '../core/iproto/constants.ts';
 import { encodeRequestFrame, selectBody } from '../core/iproto/request-encode.ts';
 import { ServerSession } from '../core/iproto/session.ts';
-import { BodyKey } from '../core/iproto/constants.ts';
 import { NodeBackend } from '../core/node/backend.ts';
 import type { Node } from '../core/node/node.ts';
 import { LmdbDisk } from '../runtime-real/disk.ts';
 import { hasFlag, option, printReport, type BenchResult } from './report.ts';
 
 const FRAMES_PER_BATCH = 32;
-
-const quietLog: Log = {
-  level: 'error',
-  enabled: () => false,
-  log: () => undefined,
-  error: (m, f) => console.error(m, f),
-  warn: () => undefined,
-  info: () => undefined,
-  verbose: () => undefined,
-  debug: () => undefined,
-  child: () => quietLog,
-};
 
 class CollectingConnection implements Connection {
   readonly remoteAddress = 'bench';

@@ -59,8 +59,6 @@ type DriverConstructor = new (options: Record<string, unknown>) => DriverConnect
 const require = createRequire(import.meta.url);
 const TarantoolConnection = require('tarantool-driver') as DriverConstructor;
 
-
-
 async function until(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe().catch(() => false))) {

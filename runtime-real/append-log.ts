@@ -166,6 +166,11 @@ export class AppendLogStore implements Store {
     this.closeFiles();
   }
 
+  /** The newest live key, if any. */
+  lastKey(): Uint8Array | undefined {
+    return this.index.size > 0 ? this.index.keyAt(this.index.end - 1) : undefined;
+  }
+
   /** Live keys (for tests and invariant checks). */
   get size(): number {
     return this.index.size;
@@ -215,15 +220,15 @@ export class AppendLogStore implements Store {
    */
   private checkAppendable(ops: readonly Op[]): void {
     const puts = ops[0]!.kind === 'put';
-    let last = this.index.size > 0 ? this.index.keyAt(this.index.end - 1) : null;
+    let previous: Uint8Array | null = null;
     for (const op of ops) {
       assert((op.kind === 'put') === puts, 'an append-only log batch is all puts or all deletes');
       assert(op.key.length <= KEY_BYTES_MAX, 'log key too long');
       if (op.kind === 'delete') continue;
-      if (last !== null && Buffer.compare(op.key, last) <= 0) {
-        throw new DiskError('EIO', `append-only log ${this.name}: put of a key not after the last one`);
-      }
-      last = op.key;
+      // The first put against the newest live key (compared in place: this runs per commit).
+      const after = previous !== null ? Buffer.compare(op.key, previous) > 0 : this.index.size === 0 || this.index.compareAt(this.index.end - 1, op.key) < 0;
+      if (!after) throw new DiskError('EIO', `append-only log ${this.name}: put of a key not after the last one`);
+      previous = op.key;
     }
   }
 
@@ -298,12 +303,7 @@ export class AppendLogStore implements Store {
   private readValue({ segment, offset, length }: ValuePlace): Uint8Array {
     const value = Buffer.allocUnsafe(length);
     try {
-      let read = 0;
-      while (read < length) {
-        const n = readSync(segment.fd, value, read, length - read, offset + read);
-        if (n === 0) throw new Error(`segment ${segment.path} ends inside a value`);
-        read += n;
-      }
+      if (readFully(segment.fd, value, offset) < length) throw new Error(`segment ${segment.path} ends inside a value`);
     } catch (error) {
       throw ioError(error, `read from ${this.name}`);
     }
@@ -317,14 +317,8 @@ export class AppendLogStore implements Store {
     const fd = openSync(path, 'r+');
     const segment: Segment = { seq, path, fd, bytes: 0, live: 0 };
     this.addSegment(segment);
-    const size = fstatSync(fd).size;
-    const data = Buffer.allocUnsafe(size);
-    let read = 0;
-    while (read < size) {
-      const n = readSync(fd, data, read, size - read, read);
-      if (n === 0) break;
-      read += n;
-    }
+    const data = Buffer.allocUnsafe(fstatSync(fd).size);
+    const read = readFully(fd, data, 0);
     let at = 0;
     while (at < read) {
       const frame = decodeFrame(data, at, read);
@@ -336,7 +330,7 @@ export class AppendLogStore implements Store {
       this.apply(frame.ops, segment, at + frame.valuesOffset);
       at = frame.end;
     }
-    segment.bytes = Math.min(at, read);
+    segment.bytes = at;
   }
 
   private closeFiles(): void {
@@ -348,6 +342,17 @@ export class AppendLogStore implements Store {
       }
     }
   }
+}
+
+/** Reads into all of `buffer` from `position` of `fd`; returns the bytes read (fewer at end of file). */
+function readFully(fd: number, buffer: Buffer, position: number): number {
+  let read = 0;
+  while (read < buffer.length) {
+    const n = readSync(fd, buffer, read, buffer.length - read, position + read);
+    if (n === 0) break;
+    read += n;
+  }
+  return read;
 }
 
 /** Makes the directory's entries (a created file) durable. */
@@ -443,7 +448,8 @@ function decodeFrame(data: Buffer, at: number, size: number): DecodedFrame | nul
     const keyBytes = data.readUInt16BE(p + 1);
     p += 3;
     if (p + keyBytes > headerEnd) return null;
-    const key = Uint8Array.prototype.slice.call(data, p, p + keyBytes);
+    // A view: the index copies the key bytes it keeps, and replay drops the frame's ops.
+    const key = data.subarray(p, p + keyBytes);
     p += keyBytes;
     if (kind === KIND_DELETE) {
       ops.push({ kind: 'delete', key });

@@ -14,16 +14,16 @@
  * before) has it moved into the log the first time it is opened.
  */
 
-export interface LmdbDiskOptions {
-  /** Stores kept as append-only logs: written only by appending keys in increasing order. */
-  readonly appendLogStores?: readonly string[];
-}
-
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { join } from 'node:path';
 import { DiskError, type Disk, type Durability, type Op, type RangeOptions, type Store } from '../core/env/disk.ts';
 import { AppendLogStore } from './append-log.ts';
 import { GroupedSync } from './grouped-sync.ts';
+
+export interface LmdbDiskOptions {
+  /** Stores kept as append-only logs: written only by appending keys in increasing order. */
+  readonly appendLogStores?: readonly string[];
+}
 
 const CATALOG = '__stores';
 /** Named databases per environment (LMDB needs the bound up front). */
@@ -95,8 +95,7 @@ export class LmdbDisk implements Disk {
    * holds already are from an interrupted earlier move), made durable, then cleared from LMDB.
    */
   private async moveIntoLog(log: AppendLogStore, db: Database<Bytes, Bytes>): Promise<void> {
-    let last: Uint8Array | undefined;
-    for (const [key] of log.range({ reverse: true, limit: 1 })) last = key;
+    const last = log.lastKey();
     const ops: Op[] = [];
     for (const { key, value } of db.getRange({})) {
       if (last === undefined || Buffer.compare(key, last) > 0) ops.push({ kind: 'put', key: Uint8Array.from(key), value: Uint8Array.from(value) });

@@ -17,7 +17,6 @@ import { MpWriter, MsgpackError, MSGPACK_DEPTH_MAX, type MpValue } from '../code
 import { assert } from '../lib/assert.ts';
 import { REPLY_HEADER_FRAME_BYTES } from './constants.ts';
 
-
 /** Size of a fresh arena. A frame that does not fit gets a larger arena of its own. */
 export const REPLY_ARENA_BYTES = 64 * 1024;
 
