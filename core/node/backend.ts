@@ -1,7 +1,7 @@
 /**
  * What the iproto server of an instance serves: data requests on box spaces by id, CALL of the
- * `.proc_*` RPCs, the `pico.*` API and functions registered by `--script`, and a small EVAL that
- * understands `return <function>(...)`. Every failure becomes an error reply with a Tarantool
+ * `.proc_*` RPCs, the `pico.*` API, vshard's router and storage calls (core/vshard/) and
+ * functions registered by `--script`, and a small EVAL that understands `return <function>(...)`. Every failure becomes an error reply with a Tarantool
  * code (core/iproto/errors.ts).
  */
 
@@ -17,6 +17,8 @@ import { IprotoError, iprotoError } from '../iproto/errors.ts';
 import type { CallRequest, DeleteRequest, EvalRequest, InsertRequest, SelectRequest, UpdateRequest, UpsertRequest } from '../iproto/request.ts';
 import { PROCS } from '../rpc/procs.ts';
 import { ProcError } from '../rpc/proc-error.ts';
+import type { VshardContext } from '../vshard/context.ts';
+import { VSHARD } from '../vshard/functions.ts';
 import type { Node } from './node.ts';
 
 export type UserFunction = (args: readonly MpValue[]) => MpValue[] | MpValue | Promise<MpValue[] | MpValue>;
@@ -86,7 +88,7 @@ export class NodeBackend implements IprotoBackend {
   }
 
   private async invoke(name: string, args: readonly MpValue[], session: IprotoSession): Promise<readonly MpValue[]> {
-    const fn = this.lookup(name);
+    const fn = this.lookup(name, session);
     if (fn === undefined) throw iprotoError(ErrorCode.NO_SUCH_PROC, name);
     if (name.startsWith('.proc_') && session.user !== 'guest' && session.user !== 'admin') {
       throw iprotoError(ErrorCode.ACCESS_DENIED, 'Execute', 'function', name, session.user);
@@ -98,11 +100,17 @@ export class NodeBackend implements IprotoBackend {
     }
   }
 
-  private lookup(name: string): ((args: readonly MpValue[]) => MpValue[] | Promise<MpValue[]>) | undefined {
+  private lookup(name: string, session: IprotoSession): ((args: readonly MpValue[]) => MpValue[] | Promise<MpValue[]>) | undefined {
     const proc = PROCS.get(name);
     if (proc !== undefined) return (args) => proc.handle(this.node, args);
     const pico: PicoFunction | undefined = PICO.get(name);
     if (pico !== undefined) return (args) => pico(this.node, args);
+    const vshard = VSHARD.get(name);
+    if (vshard !== undefined) {
+      // vshard.storage.call runs the named function here with the caller's rights.
+      const context: VshardContext = { node: this.node, invoke: (inner, innerArgs) => this.invoke(inner, innerArgs, session) };
+      return (args) => vshard(context, args);
+    }
     const user = this.userFunctions.get(name);
     if (user !== undefined) {
       return async (args) => {

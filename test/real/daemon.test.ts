@@ -143,7 +143,7 @@ describe('a single instance: env options, TS script, HTTP, console, status, logs
   });
 
   it('picodata connect -u tester evaluates API calls and box.space DML, printing YAML', async () => {
-    const input = ['secret', 'pico.raft_status()', "box.space.test:insert{1, 'one'}", 'box.space.test:replace{2, {a = 1}}', 'box.space.test:select()', "box.space.test:update({1}, {{'=', 2, 'ONE'}})", 'box.space.test:get{1}', 'sum(40, 2)', 'box.space.nope:select()', '\\q'].join('\n');
+    const input = ['secret', 'pico.raft_status()', "box.space.test:insert{1, 'one'}", 'box.space.test:replace{2, {a = 1}}', 'box.space.test:select()', "box.space.test:update({1}, {{'=', 2, 'ONE'}})", 'box.space.test:get{1}', 'sum(40, 2)', 'box.space.nope:select()', "vshard.router.callrw(1, 'sum', {40, 2})", 'vshard.router.bucket_id_mpcrc32(1)', '\\q'].join('\n');
     const { code, stdout, stderr } = await runCli(['connect', i1.address, '-u', 'tester'], { input: `${input}\n` });
     expect(stderr).toBe('');
     expect(code).toBe(0);
@@ -155,6 +155,9 @@ describe('a single instance: env options, TS script, HTTP, console, status, logs
     expect(stdout).toContain("box.space.test:get{1}\n---\n- [1, 'ONE']\n...\n");
     expect(stdout).toContain('sum(40, 2)\n---\n- 42\n...\n');
     expect(stdout).toContain("box.space.nope:select()\n---\n- error: 'Space ''nope'' does not exist'\n...\n");
+    // vshard's router on the instance: the bucket's master runs the script's function.
+    expect(stdout).toContain("vshard.router.callrw(1, 'sum', {40, 2})\n---\n- 42\n...\n");
+    expect(stdout).toContain('vshard.router.bucket_id_mpcrc32(1)\n---\n- 1614\n...\n');
   });
 
   it('picodata connect refuses a wrong password with exit code 1', async () => {

@@ -1,0 +1,91 @@
+/**
+ * The storage half of vshard that a router needs (REFERENCE 5.3): a call is admitted only where
+ * its bucket is, in a state that allows the mode, and a write only on the replicaset's master.
+ *
+ * - `vshard.storage.call(bucket_id, mode, function_name, args)` -> `true, <results>`; a bucket or
+ *   master check that fails -> `nil, ShardingError`; a failure of the function -> `false, error`.
+ * - `vshard.storage.bucket_stat(bucket_id)` -> `{id, status, destination}` of a bucket stored
+ *   here, or `nil, WRONG_BUCKET` (the router's discovery of a bucket it has no route for).
+ *
+ * Bucket refs (which keep a bucket from moving while calls run on it) belong with the rebalancer,
+ * which does not exist yet: nothing moves buckets, so there is nothing for a ref to hold back.
+ */
+
+import type { MpValue } from '../codec/msgpack.ts';
+import type { Node } from '../node/node.ts';
+import { BUCKET_SPACE } from '../rpc/sharding.ts';
+import { ProcError, str, uint } from '../rpc/proc-error.ts';
+import type { VshardContext, VshardFunction } from './context.ts';
+import { callError, nonMaster, transferInProgress, wrongBucket, type ShardingError } from './error.ts';
+import { parseMode, type CallMode } from './mode.ts';
+
+export const STORAGE_CALL = 'vshard.storage.call';
+export const STORAGE_BUCKET_STAT = 'vshard.storage.bucket_stat';
+
+interface StoredBucket {
+  readonly id: number;
+  readonly status: string;
+  readonly destination: string | null;
+}
+
+function storedBucket(node: Node, bucketId: number): StoredBucket | null {
+  if (!node.box.hasSpace(BUCKET_SPACE)) return null;
+  const tuple = node.box.space(BUCKET_SPACE).get([bucketId]);
+  if (tuple === null) return null;
+  const destination = tuple[2];
+  return { id: bucketId, status: String(tuple[1]), destination: typeof destination === 'string' ? destination : null };
+}
+
+/** Whether the bucket is here at all as far as routing goes (sent and garbage ones are gone). */
+function isPresent(status: string): boolean {
+  return status === 'active' || status === 'pinned' || status === 'sending' || status === 'receiving';
+}
+
+/** Why a call in `mode` on the bucket may not run here, or null when it may. */
+export function checkBucket(node: Node, bucketId: number, mode: CallMode): ShardingError | null {
+  const bucket = storedBucket(node, bucketId);
+  if (bucket === null) return wrongBucket(bucketId, 'Not found', null);
+  const { status, destination } = bucket;
+  if (mode === 'read') {
+    if (status === 'active' || status === 'pinned' || status === 'sending') return null;
+    return wrongBucket(bucketId, `bucket is ${status}`, destination);
+  }
+  if (status === 'sending') return transferInProgress(bucketId, destination);
+  if (status !== 'active' && status !== 'pinned') return wrongBucket(bucketId, `bucket is ${status}`, destination);
+  if (node.replication?.isMaster !== true) return notMasterError(node);
+  return null;
+}
+
+function notMasterError(node: Node): ShardingError {
+  const self = node.self();
+  const replicaset = self === undefined ? undefined : node.tables.replicaset(self.replicasetId);
+  const master = replicaset === undefined ? undefined : node.tables.instance(replicaset.masterId);
+  return nonMaster(self?.instanceUuid ?? 'unknown', self?.replicasetUuid ?? 'unknown', master?.instanceUuid ?? null);
+}
+
+export async function storageCall(context: VshardContext, args: readonly MpValue[]): Promise<MpValue[]> {
+  const bucketId = uint(args[0] ?? null, 'bucket_id');
+  const mode = parseMode(args[1] ?? null);
+  const functionName = str(args[2] ?? null, 'function_name');
+  const callArgs = args[3] ?? [];
+  if (!Array.isArray(callArgs)) throw new ProcError('args must be an array');
+  const refused = checkBucket(context.node, bucketId, mode);
+  if (refused !== null) return [null, refused];
+  try {
+    return [true, ...(await context.invoke(functionName, callArgs as MpValue[]))];
+  } catch (error) {
+    return [false, callError(error)];
+  }
+}
+
+export function bucketStat(context: VshardContext, args: readonly MpValue[]): MpValue[] {
+  const bucketId = uint(args[0] ?? null, 'bucket_id');
+  const bucket = storedBucket(context.node, bucketId);
+  if (bucket === null || !isPresent(bucket.status)) return [null, wrongBucket(bucketId, 'Not found', null)];
+  return [{ id: bucket.id, status: bucket.status, destination: bucket.destination }];
+}
+
+export const STORAGE_FUNCTIONS: ReadonlyArray<[string, VshardFunction]> = [
+  [STORAGE_CALL, storageCall],
+  [STORAGE_BUCKET_STAT, bucketStat],
+];

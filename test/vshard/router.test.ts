@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { mapGet, type MpValue } from '../../core/codec/msgpack.ts';
+import type { Node } from '../../core/node/node.ts';
+import { BUCKET_SPACE } from '../../core/rpc/sharding.ts';
+import type { SimCluster } from '../../scenarios/lib/cluster.ts';
+import type { World } from '../../runtime-sim/world.ts';
+import { ok, simulate, startAll } from '../cluster/helpers.ts';
+
+/** Two replicasets of one instance each; every bucket lands on the first weighted one. */
+async function twoReplicasets(cluster: SimCluster, world: World): Promise<{ holder: string; other: string }> {
+  await startAll(cluster, ['i1', 'i2']);
+  await world.waitFor(() => cluster.node('i1')!.tables.vshardBootstrapped() && ['i1', 'i2'].every((n) => cluster.node(n)!.sharding !== null), 10_000);
+  const holder = ['i1', 'i2'].find((n) => cluster.node(n)!.box.hasSpace(BUCKET_SPACE) && cluster.node(n)!.box.space(BUCKET_SPACE).len() === 3000);
+  expect(holder).toBeDefined();
+  return { holder: holder!, other: holder === 'i1' ? 'i2' : 'i1' };
+}
+
+function instanceIdOf(values: MpValue[]): MpValue {
+  return mapGet(values[0] ?? null, 'instance_id');
+}
+
+function errorOf(values: MpValue[]): { code: MpValue; type: MpValue; message: MpValue } {
+  expect(values[0]).toBeNull();
+  const error = values[1] ?? null;
+  return { code: mapGet(error, 'code'), type: mapGet(error, 'type'), message: mapGet(error, 'message') };
+}
+
+/** Writes a `_bucket` row directly, as a rebalancer would (on a read-only replica too). */
+async function setBucket(node: Node, tuple: MpValue[]): Promise<void> {
+  const box = node.box;
+  const readOnly = box.readOnly;
+  box.readOnly = false;
+  try {
+    if (!box.hasSpace(BUCKET_SPACE)) {
+      const format = [{ name: 'id', type: 'unsigned' }, { name: 'status', type: 'string' }, { name: 'destination', type: 'string', is_nullable: true }];
+      await box.createSpace(BUCKET_SPACE, { format });
+      await box.createIndex(BUCKET_SPACE, 'pk', { parts: [['id', 'unsigned']] });
+    }
+    await box.space(BUCKET_SPACE).replace(tuple);
+  } finally {
+    box.readOnly = readOnly;
+  }
+}
+
+function replicasetUuidOf(cluster: SimCluster, instance: string): string {
+  return cluster.node(instance)!.self()!.replicasetUuid;
+}
+
+describe('vshard router', () => {
+  it('routes callro/callrw/call from any instance to the master holding the bucket', async () => {
+    await simulate(501, async (cluster, world) => {
+      const { holder, other } = await twoReplicasets(cluster, world);
+      for (const via of [holder, other]) {
+        expect(instanceIdOf(await ok(cluster, via, 'vshard.router.callro', [1, 'pico.whoami', []]))).toBe(holder);
+        expect(instanceIdOf(await ok(cluster, via, 'vshard.router.callrw', [3000, 'pico.whoami', []]))).toBe(holder);
+        expect(instanceIdOf(await ok(cluster, via, 'vshard.router.call', [17, 'write', 'pico.whoami', []]))).toBe(holder);
+        expect(instanceIdOf(await ok(cluster, via, 'vshard.router.call', [17, { mode: 'read' }, 'pico.whoami', [], { timeout: 1 }]))).toBe(holder);
+      }
+      // Arguments reach the function: pico.instance_info of a given instance.
+      const info = await ok(cluster, other, 'vshard.router.callro', [5, 'pico.instance_info', [other]]);
+      expect(mapGet(info[0] ?? null, 'instance_id')).toBe(other);
+    });
+  });
+
+  it('returns nil, err for a failing function and raises for a bad bucket id', async () => {
+    await simulate(502, async (cluster, world) => {
+      const { other } = await twoReplicasets(cluster, world);
+      const missing = errorOf(await ok(cluster, other, 'vshard.router.callrw', [1, 'no_such_function', []]));
+      expect(missing.type).toBe('ClientError');
+      expect(missing.code).toBe(33); // ER_NO_SUCH_PROC
+      const outOfRange = await cluster.call(other, 'vshard.router.callro', [3001, 'pico.whoami', []]);
+      expect(outOfRange.ok).toBe(false);
+      expect(JSON.stringify(outOfRange)).toContain('Bucket is unreachable: bucket id is out of range');
+      const badMode = await cluster.call(other, 'vshard.router.call', [1, 'sideways', 'pico.whoami', []]);
+      expect(JSON.stringify(badMode)).toContain("mode must be 'read' or 'write'");
+    });
+  });
+
+  it('follows WRONG_BUCKET to the destination and reports a bucket nobody has', async () => {
+    await simulate(503, async (cluster, world) => {
+      const { holder, other } = await twoReplicasets(cluster, world);
+      // The router on `other` learns that bucket 7 is on `holder`.
+      expect(instanceIdOf(await ok(cluster, other, 'vshard.router.callrw', [7, 'pico.whoami', []]))).toBe(holder);
+      // Bucket 7 "moves": sent on the holder (destination: the other replicaset), active there.
+      await setBucket(cluster.node(other)!, [7, 'active', null]);
+      await setBucket(cluster.node(holder)!, [7, 'sent', replicasetUuidOf(cluster, other)]);
+      expect(instanceIdOf(await ok(cluster, other, 'vshard.router.callrw', [7, 'pico.whoami', []]))).toBe(other);
+      expect(instanceIdOf(await ok(cluster, holder, 'vshard.router.callro', [7, 'pico.whoami', []]))).toBe(other);
+      // A bucket in transfer refuses writes until the deadline, reads still go through.
+      await setBucket(cluster.node(holder)!, [8, 'sending', replicasetUuidOf(cluster, other)]);
+      expect(instanceIdOf(await ok(cluster, other, 'vshard.router.callro', [8, 'pico.whoami', []]))).toBe(holder);
+      const started = world.nowMs;
+      const transfer = errorOf(await ok(cluster, other, 'vshard.router.callrw', [8, 'pico.whoami', [], { timeout: 0.2 }]));
+      expect(transfer.type).toBe('ShardingError');
+      expect(transfer.code).toBe(7); // TRANSFER_IS_IN_PROGRESS
+      expect(world.nowMs - started).toBeGreaterThanOrEqual(150);
+      // Bucket 9 is nowhere.
+      await cluster.node(holder)!.box.space(BUCKET_SPACE).delete([9]);
+      const lost = errorOf(await ok(cluster, other, 'vshard.router.callro', [9, 'pico.whoami', []]));
+      expect(lost.type).toBe('ShardingError');
+      expect(lost.code).toBe(9); // NO_ROUTE_TO_BUCKET
+      expect(lost.message).toBe('Bucket 9 cannot be found. Is rebalancing in progress?');
+    });
+  });
+
+  it('storage refuses writes on a replica that is not the master', async () => {
+    await simulate(504, async (cluster, world) => {
+      await startAll(cluster, ['i1', 'i2'], { initReplicationFactor: 2 });
+      await world.waitFor(() => cluster.node('i1')!.tables.vshardBootstrapped(), 10_000);
+      const master = cluster.node('i1')!.tables.replicaset('r1')!.masterId;
+      const replica = master === 'i1' ? 'i2' : 'i1';
+      await world.waitFor(() => cluster.node(replica)!.replication?.isMaster === false, 10_000);
+      // The replica has no _bucket until data replication exists; give it bucket 1 to check the order of checks.
+      await setBucket(cluster.node(replica)!, [1, 'active', null]);
+      const refused = await ok(cluster, replica, 'vshard.storage.call', [1, 'write', 'pico.whoami', []]);
+      expect(refused[0]).toBeNull();
+      expect(mapGet(refused[1] ?? null, 'code')).toBe(2); // NON_MASTER
+      expect(mapGet(refused[1] ?? null, 'master_uuid')).toBe(cluster.node(master)!.self()!.instanceUuid);
+      const read = await ok(cluster, replica, 'vshard.storage.call', [1, 'read', 'pico.whoami', []]);
+      expect(read[0]).toBe(true);
+      expect(instanceIdOf(read.slice(1))).toBe(replica);
+      // Writes routed by any router land on the master.
+      expect(instanceIdOf(await ok(cluster, replica, 'vshard.router.callrw', [1, 'pico.whoami', []]))).toBe(master);
+    });
+  });
+
+  it('bucket ids of keys and the bucket count', async () => {
+    await simulate(505, async (cluster) => {
+      await startAll(cluster, ['i1']);
+      expect(await ok(cluster, 'i1', 'vshard.router.bucket_count')).toEqual([3000]);
+      expect(await ok(cluster, 'i1', 'vshard.router.bucket_id_strcrc32', ['hello'])).toEqual([2516]);
+      expect(await ok(cluster, 'i1', 'vshard.router.bucket_id', [1])).toEqual([477]);
+      expect(await ok(cluster, 'i1', 'vshard.router.bucket_id_mpcrc32', [1])).toEqual([1614]);
+    });
+  });
+});
