@@ -5,9 +5,10 @@ import { raftSafety } from './raft-safety.ts';
 import { shutdownAll } from './shutdown-all.ts';
 import { voterFailover } from './voter-failover.ts';
 import { smoke } from './smoke.ts';
+import { vshardRouting } from './vshard-routing.ts';
 
 /** Every named scenario, for `sim list` and `sim run <name>`. */
-export const SCENARIOS: readonly Scenario[] = [smoke, joinStorm, voterFailover, expelLeader, shutdownAll, raftSafety];
+export const SCENARIOS: readonly Scenario[] = [smoke, joinStorm, voterFailover, expelLeader, shutdownAll, raftSafety, vshardRouting];
 
 export function findScenario(name: string): Scenario | undefined {
   return SCENARIOS.find((s) => s.name === name);

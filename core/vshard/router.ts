@@ -12,7 +12,8 @@
  * WRONG_BUCKET, whose `destination` (a replicaset uuid) becomes the new route when it names one.
  * WRONG_BUCKET, TRANSFER_IS_IN_PROGRESS, BUCKET_IS_LOCKED, NON_MASTER, NO_ROUTE_TO_BUCKET and an
  * unreachable replicaset are retried until `opts.timeout` (seconds, default 0.5) runs out; any
- * other error, and a failure of the function itself, is returned at once.
+ * other error, a failure of the function itself, no answer in time, and a write whose connection
+ * failed (it may have run) are returned at once: a write the router retries never ran.
  *
  * Reads go to the master too: replicas do not hold the replicaset's data until data replication
  * (WAL streaming) exists, so a read there would miss acknowledged writes. When it exists, callro
@@ -169,8 +170,9 @@ export async function routerCall(context: VshardContext, bucketId: number, mode:
         if (isShardingError(error, 'WRONG_BUCKET')) reroute(node, config, bucketId, error);
       } else {
         error = outcome.error;
-        // An error reply of the storage, or no answer in time: the caller's answer as it is.
-        if (!outcome.transport || mapGet(error, 'code') === ER_TIMEOUT) return [null, error];
+        // An error reply of the storage, or no answer in time: the caller's answer as it is. A
+        // write whose connection failed may have run there: retrying could run it twice.
+        if (!outcome.transport || mapGet(error, 'code') === ER_TIMEOUT || mode === 'write') return [null, error];
         routes(node).delete(bucketId);
         error = unreachableReplicaset(target.uuid, bucketId, String(mapGet(error, 'message')));
       }

@@ -4,6 +4,7 @@
  * a violation instead of hanging.
  */
 
+import { planConfChange } from '../../core/governor/conf-change.ts';
 import { DEFAULT_NET_FAULTS } from '../../runtime-sim/network.ts';
 import type { ScenarioContext } from '../../runtime-sim/scenario.ts';
 import type { SimRandom } from '../../runtime-sim/random.ts';
@@ -59,7 +60,8 @@ export async function startAllOnline(ctx: ScenarioContext, state: ClusterScenari
 
 /**
  * End-state checks after healing: grades settle (running instances Online, stopped ones marked
- * Offline by the sentinel), logs converge, then the checker's invariants.
+ * Offline by the sentinel) and the governor has no voter change left to make, logs converge,
+ * then the checker's invariants.
  */
 export async function checkSettled(ctx: ScenarioContext, state: ClusterScenarioState): Promise<void> {
   const settled = await ctx.world.waitFor(() => gradesSettled(state), 120_000, 100);
@@ -72,7 +74,11 @@ function gradesSettled(state: ClusterScenarioState): boolean {
   const { cluster } = state;
   const leaderName = cluster.leaderName();
   if (leaderName === undefined) return false;
-  for (const instance of cluster.node(leaderName)!.tables.instances()) {
+  const leader = cluster.node(leaderName)!;
+  // The governor acts on grades one step later: voters follow an instance coming back Online.
+  const raft = leader.raft!.status();
+  if (planConfChange(leader.tables.instances(), raft.voters, raft.learners, leader.identity?.raftId ?? 0).length > 0) return false;
+  for (const instance of leader.tables.instances()) {
     const running = cluster.host(instance.instanceId).running;
     if (running && !cluster.isOnline(instance.instanceId)) return false;
     if (!running && instance.currentGrade.variant !== 'Offline' && instance.currentGrade.variant !== 'Expelled') return false;
