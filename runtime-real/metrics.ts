@@ -2,14 +2,22 @@
  * Metrics of the daemon in Prometheus' text exposition format (version 0.0.4), written by hand:
  * a handful of gauges read from the node at scrape time, plus counters and latency histograms of
  * iproto requests collected by wrapping the node's iproto backend (InstanceHooks.wrapBackend).
+ * The WAL families (`picodata_wal_*`) read the counters the box's WAL writer keeps itself
+ * (core/box/wal.ts WalStats); nothing here is computed on the write path.
  *
  * PING and AUTH are answered by the iproto session itself and never reach the backend, so they
  * are not counted here; every data request and call is.
+ *
+ * Lag metrics are the clusterwide Raft log's (apply and commit lag on every instance, follower
+ * lag on the leader); there is no data replication lag until data replication exists. The list
+ * and meaning of every family is in runtime-real/OPERATIONS.md ("HTTP").
  */
 
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import type { MpValue } from '../core/codec/msgpack.ts';
 import type { Awaitable, IprotoBackend } from '../core/iproto/backend.ts';
+import type { Box } from '../core/box/box.ts';
+import { WAL_MODES, WAL_WRITE_DURATION_BUCKETS_MS } from '../core/box/wal.ts';
 import { CURRENT_GRADES, TARGET_GRADES } from '../core/cluster/grade.ts';
 import type { Node } from '../core/node/node.ts';
 import { VERSION } from '../core/api/pico.ts';
@@ -18,6 +26,9 @@ import { VERSION } from '../core/api/pico.ts';
 export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
+
+/** The `le` labels of the WAL write duration buckets: the core's bounds in ms, as seconds. */
+const WAL_WRITE_DURATION_LE: readonly string[] = [...WAL_WRITE_DURATION_BUCKETS_MS.map((ms) => String(ms / 1000)), '+Inf'];
 
 const RAFT_ROLES = ['Follower', 'PreCandidate', 'Candidate', 'Leader'] as const;
 /** Bucket statuses vshard knows (REFERENCE 5.3). */
@@ -114,17 +125,12 @@ export class IprotoMetrics {
     out.help('picodata_iproto_request_duration_seconds', 'histogram', 'time from decoding a request to its result, by request type');
     for (const type of types) {
       const stats = this.stats.get(type)!;
-      let cumulative = 0;
-      LATENCY_BUCKETS_SECONDS.forEach((le, i) => {
-        cumulative += stats.buckets[i]!;
-        out.sample('picodata_iproto_request_duration_seconds_bucket', { type, le: String(le) }, cumulative);
-      });
-      out.sample('picodata_iproto_request_duration_seconds_bucket', { type, le: '+Inf' }, stats.count);
-      out.sample('picodata_iproto_request_duration_seconds_sum', { type }, stats.sumSeconds);
-      out.sample('picodata_iproto_request_duration_seconds_count', { type }, stats.count);
+      out.histogram('picodata_iproto_request_duration_seconds', { type }, LATENCY_LE, stats.buckets, stats.sumSeconds);
     }
   }
 }
+
+const LATENCY_LE: readonly string[] = [...LATENCY_BUCKETS_SECONDS.map(String), '+Inf'];
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -145,6 +151,25 @@ export class MetricsWriter {
   gauge(name: string, text: string, value: number, labels: Labels = {}): void {
     this.help(name, 'gauge', text);
     this.sample(name, labels, value);
+  }
+
+  counter(name: string, text: string, value: number, labels: Labels = {}): void {
+    this.help(name, 'counter', text);
+    this.sample(name, labels, value);
+  }
+
+  /**
+   * The `_bucket`, `_sum` and `_count` samples of one histogram series (its HELP is the
+   * caller's): `buckets` are non-cumulative counts, one per `le` label, the last being +Inf.
+   */
+  histogram(name: string, labels: Labels, le: readonly string[], buckets: readonly number[], sum: number): void {
+    let cumulative = 0;
+    for (let i = 0; i < le.length; i++) {
+      cumulative += buckets[i]!;
+      this.sample(`${name}_bucket`, { ...labels, le: le[i]! }, cumulative);
+    }
+    this.sample(`${name}_sum`, labels, sum);
+    this.sample(`${name}_count`, labels, cumulative);
   }
 
   text(): string {
@@ -229,6 +254,8 @@ function renderRaft(out: MetricsWriter, node: Node): void {
   for (const role of RAFT_ROLES) out.sample('picodata_raft_state', { state: role }, s.raftState === role ? 1 : 0);
   out.gauge('picodata_raft_voters', 'voters in the raft configuration', s.voters.length);
   out.gauge('picodata_raft_learners', 'learners in the raft configuration', s.learners.length);
+  out.gauge('picodata_raft_apply_lag_entries', 'raft log entries committed but not yet applied here (commit index minus applied index)', Math.max(0, s.commit - s.applied));
+  out.gauge('picodata_raft_commit_lag_entries', 'raft log entries a leader reported committed that this instance has not yet received or marked committed (the highest leader commit index heard, minus the commit index)', s.leaderCommit - s.commit);
   if (s.progress !== undefined) {
     out.help('picodata_raft_follower_lag_entries', 'gauge', 'on the leader: raft log entries a follower has not acknowledged yet');
     for (const [id, progress] of [...s.progress].sort((a, b) => a[0] - b[0])) {
@@ -259,6 +286,7 @@ function renderStorage(out: MetricsWriter, node: Node): void {
   out.gauge('picodata_box_committed_lsn', 'LSN of the last local write that reached the WAL mode\'s durability', node.box.committedLsn);
   out.gauge('picodata_box_read_only', '1 while the local storage refuses writes (replica, or not promoted yet)', node.box.readOnly ? 1 : 0);
   out.gauge('picodata_box_schema_version', 'local schema version', node.box.schemaVersion);
+  renderWal(out, node.box);
   if (!node.box.hasSpace('_bucket')) return;
   const space = node.box.space('_bucket');
   if (space.len() > BUCKETS_SCANNED_MAX) return;
@@ -269,4 +297,19 @@ function renderStorage(out: MetricsWriter, node: Node): void {
   }
   out.help('picodata_buckets', 'gauge', 'vshard buckets stored on this instance, by status');
   for (const [status, count] of counts) out.sample('picodata_buckets', { status }, count);
+}
+
+function renderWal(out: MetricsWriter, box: Box): void {
+  const stats = box.walStats;
+  out.help('picodata_wal_mode', 'gauge', '1 for the WAL mode of the local storage (--wal-mode)');
+  for (const mode of WAL_MODES) out.sample('picodata_wal_mode', { mode }, box.walMode === mode ? 1 : 0);
+  out.counter('picodata_wal_rows_written_total', 'rows (LSNs) the WAL wrote that reached the WAL mode\'s durability', stats.rowsWritten);
+  out.counter('picodata_wal_transactions_written_total', 'transactions the WAL wrote that reached the WAL mode\'s durability', stats.transactionsWritten);
+  out.counter('picodata_wal_batches_written_total', 'WAL records written, one per group commit of one or more transactions', stats.batchesWritten);
+  out.counter('picodata_wal_bytes_written_total', 'key and value bytes of the WAL records written (the file log\'s framing not counted)', stats.bytesWritten);
+  out.counter('picodata_wal_syncs_total', 'WAL records written with fsync durability (each one waited for an fsync)', stats.syncs);
+  out.counter('picodata_wal_write_errors_total', 'WAL writes that failed (the batch and every later queued one rolled back)', stats.writeErrors);
+  out.gauge('picodata_wal_pending_rows', 'rows submitted to the WAL that have not reached the WAL mode\'s durability yet', box.walPendingRows);
+  out.help('picodata_wal_write_duration_seconds', 'histogram', 'time from handing a WAL record to the disk until it reached the WAL mode\'s durability (in fsync mode: the write and its fsync)');
+  out.histogram('picodata_wal_write_duration_seconds', {}, WAL_WRITE_DURATION_LE, stats.writeDurationBuckets, stats.writeDurationSumMs / 1000);
 }

@@ -17,6 +17,7 @@
 
 import { assert } from '../lib/assert.ts';
 import type { MpObject, MpValue } from '../codec/msgpack.ts';
+import type { Clock } from '../env/clock.ts';
 import type { Disk, Store } from '../env/disk.ts';
 import type { Log } from '../env/log.ts';
 import { chapSha1PasswordHash as chapSha1Hash } from '../lib/chap-sha1.ts';
@@ -30,7 +31,7 @@ import { ADMIN_USER_ID, bootstrapRows, SystemSpaceId, systemSpaces } from './sys
 import type { Tuple } from './tuple.ts';
 import { Txn, type WalRow } from './txn.ts';
 import { VinylCache, VinylSpaceStore } from './vinyl.ts';
-import { Wal, type WalMode } from './wal.ts';
+import { Wal, type WalMode, type WalStats } from './wal.ts';
 import { txnRows, type DecodedRow } from './wal-record.ts';
 import { BoxSpace } from './box-space.ts';
 import { makeKeyDef } from './key-def.ts';
@@ -38,6 +39,8 @@ import { makeKeyDef } from './key-def.ts';
 export interface BoxOptions {
   readonly disk: Disk;
   readonly log: Log;
+  /** Times WAL writes (WalStats); none = they are not timed. */
+  readonly clock?: Clock;
   readonly walMode?: WalMode;
   /** Bytes of the vinyl read cache. */
   readonly vinylCacheBytes?: number;
@@ -156,7 +159,7 @@ export class Box implements SpaceHost {
     this.wal = new Wal(this.walStore, mode, this.log, result.lastLsn + 1, {
       committed: (txn) => this.committed(txn),
       failed: (txns, error) => this.walFailed(txns, error),
-    });
+    }, this.options.clock ?? null);
     this.wal.spans.push(...result.walSpans);
     this.loading = false;
     if (result.fresh) await this.bootstrap();
@@ -299,6 +302,20 @@ export class Box implements SpaceHost {
   /** LSN of the last row known durable at the WAL mode's level. */
   get committedLsn(): number {
     return this.wal.committedLsn;
+  }
+
+  get walMode(): WalMode {
+    return this.wal.mode;
+  }
+
+  /** The WAL writer's counters since the box opened (read them, never write). */
+  get walStats(): Readonly<WalStats> {
+    return this.wal.stats;
+  }
+
+  /** Rows submitted to the WAL that have not reached the WAL mode's durability yet. */
+  get walPendingRows(): number {
+    return this.wal.pendingRows;
   }
 
   get inTransaction(): boolean {

@@ -12,9 +12,14 @@
  * the store so that the LSNs can be reused; if even that fails the WAL is broken and refuses
  * every later commit until restart (the record may or may not survive a crash: the outcome of a
  * rejected commit is unknown, the outcome of an acknowledged one never is).
+ *
+ * `stats` counts what reached the store (records, transactions, rows, bytes, syncs, failures)
+ * and how long each write took to reach the mode's durability, timed with the env Clock when the
+ * box has one. They are plain numbers bumped in the write path; /metrics only reads them.
  */
 
 import { assert } from '../lib/assert.ts';
+import type { Clock } from '../env/clock.ts';
 import type { Durability, Store } from '../env/disk.ts';
 import type { Log } from '../env/log.ts';
 import { boxErrors, type BoxError } from './errors.ts';
@@ -22,12 +27,54 @@ import { u64Key } from './record-codec.ts';
 import type { Txn } from './txn.ts';
 import { encodeWalBatch } from './wal-record.ts';
 
-export type WalMode = 'none' | 'write' | 'fsync';
+export const WAL_MODES = ['none', 'write', 'fsync'] as const;
+export type WalMode = (typeof WAL_MODES)[number];
 
 /** One WAL record holds at most this many transactions: bounds record size and latency. */
 export const WAL_BATCH_TXNS_MAX = 4096;
 /** A batch stops growing past this many rows (a single larger transaction still goes alone). */
 export const WAL_BATCH_ROWS_MAX = 65_536;
+
+/**
+ * Upper bounds of the write duration buckets, in ms (the last, +Inf, is implicit): 100 µs (a
+ * write the OS buffers) to 10 s (a stalled disk).
+ */
+export const WAL_WRITE_DURATION_BUCKETS_MS: readonly number[] = [
+  0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000,
+];
+
+/** What the WAL writer did since the box opened. Counters only grow. */
+export class WalStats {
+  /** Records (group commits) that reached the WAL mode's durability. */
+  batchesWritten = 0;
+  /** Transactions in those records. */
+  transactionsWritten = 0;
+  /** Rows (LSNs) in those records. */
+  rowsWritten = 0;
+  /** Key and value bytes of those records as handed to the store (its own framing not counted). */
+  bytesWritten = 0;
+  /** Of those records, the ones written with durability `fsync` (each waited for an fsync). */
+  syncs = 0;
+  /** Store writes that failed: a record (its batch and every later one rolled back) or its cleanup. */
+  writeErrors = 0;
+  /**
+   * Non-cumulative counts of timed record writes per bucket of WAL_WRITE_DURATION_BUCKETS_MS;
+   * the last slot is +Inf. A write is timed from `Store.write` to its durability.
+   */
+  readonly writeDurationBuckets: number[] = new Array<number>(WAL_WRITE_DURATION_BUCKETS_MS.length + 1).fill(0);
+  /** Timed writes (0 when the box has no clock). */
+  writeDurationCount = 0;
+  writeDurationSumMs = 0;
+
+  recordWriteDuration(durationMs: number): void {
+    assert(durationMs >= 0, 'negative WAL write duration');
+    let i = 0;
+    while (i < WAL_WRITE_DURATION_BUCKETS_MS.length && durationMs > WAL_WRITE_DURATION_BUCKETS_MS[i]!) i++;
+    this.writeDurationBuckets[i]!++;
+    this.writeDurationCount++;
+    this.writeDurationSumMs += durationMs;
+  }
+}
 
 export interface WalCallbacks {
   /** The transaction reached the WAL mode's durability. Called in LSN order. */
@@ -65,12 +112,18 @@ export class Wal {
   private readonly store: Store | null;
   private readonly log: Log;
   private readonly callbacks: WalCallbacks;
+  /** Times writes for `stats`; null = writes are not timed. */
+  private readonly clock: Clock | null;
+  readonly stats = new WalStats();
   /** The LSN the next row gets. */
   nextLsn: number;
   /** Highest LSN known durable at the WAL mode's level. */
   committedLsn: number;
   private queue: Pending[] = [];
   private inFlight: Pending[] | null = null;
+  /** Clock reading when the in-flight record went to the store, and its key and value bytes. */
+  private inFlightStartMs = 0;
+  private inFlightBytes = 0;
   private flushScheduled = false;
   private cleaning = false;
   private broken = false;
@@ -79,7 +132,7 @@ export class Wal {
   private idleWaiters: Array<() => void> = [];
   private lsnWaiters: Array<{ lsn: number; resolve: () => void; reject: (e: BoxError) => void }> = [];
 
-  constructor(store: Store | null, mode: WalMode, log: Log, nextLsn: number, callbacks: WalCallbacks) {
+  constructor(store: Store | null, mode: WalMode, log: Log, nextLsn: number, callbacks: WalCallbacks, clock: Clock | null = null) {
     assert(mode === 'none' || store !== null, 'a WAL mode other than none needs a store');
     assert(Number.isSafeInteger(nextLsn) && nextLsn >= 1, 'next LSN');
     this.store = store;
@@ -88,6 +141,7 @@ export class Wal {
     this.nextLsn = nextLsn;
     this.committedLsn = nextLsn - 1;
     this.callbacks = callbacks;
+    this.clock = clock;
   }
 
   get durability(): Durability {
@@ -97,6 +151,13 @@ export class Wal {
   /** Transactions submitted and not yet settled. */
   get pendingCount(): number {
     return this.queue.length + (this.inFlight?.length ?? 0);
+  }
+
+  /** Rows submitted and not yet durable (LSNs are contiguous, so no separate count is kept). */
+  get pendingRows(): number {
+    const rows = this.nextLsn - 1 - this.committedLsn;
+    assert(rows >= 0, 'committed LSN past the last assigned one');
+    return rows;
   }
 
   /**
@@ -172,10 +233,13 @@ export class Wal {
     const last = txns[txns.length - 1]!;
     const lastLsn = last.firstLsn + last.changes.length - 1;
     const record = encodeWalBatch(txns);
+    const key = u64Key(firstLsn);
     const store = this.store!;
+    this.inFlightBytes = key.length + record.length;
+    if (this.clock !== null) this.inFlightStartMs = this.clock.nowMs();
     let written: Promise<void>;
     try {
-      written = store.write([{ kind: 'put', key: u64Key(firstLsn), value: record }], this.mode);
+      written = store.write([{ kind: 'put', key, value: record }], this.mode);
     } catch (error) {
       written = Promise.reject(error);
     }
@@ -202,6 +266,7 @@ export class Wal {
     this.inFlight = null;
     this.spans.push(span);
     this.committedLsn = span.lastLsn;
+    this.countWritten(batch.length, span);
     for (const p of batch) {
       this.callbacks.committed(p.txn);
       p.resolve(p.value);
@@ -210,9 +275,21 @@ export class Wal {
     this.flush();
   }
 
+  private countWritten(transactions: number, span: WalSpan): void {
+    const stats = this.stats;
+    stats.batchesWritten++;
+    stats.transactionsWritten += transactions;
+    stats.rowsWritten += span.lastLsn - span.firstLsn + 1;
+    stats.bytesWritten += this.inFlightBytes;
+    if (this.mode === 'fsync') stats.syncs++;
+    // A simulated clock with drift still never goes back; the max only guards rounding.
+    if (this.clock !== null) stats.recordWriteDuration(Math.max(0, this.clock.nowMs() - this.inFlightStartMs));
+  }
+
   private writeFailed(batch: Pending[], firstLsn: number, cause: unknown): void {
     assert(this.inFlight === batch, 'WAL failure out of order');
     this.inFlight = null;
+    this.stats.writeErrors++;
     const failed = [...batch, ...this.queue];
     this.queue = [];
     this.nextLsn = firstLsn;
@@ -248,6 +325,7 @@ export class Wal {
       (error: unknown) => {
         this.cleaning = false;
         this.broken = true;
+        this.stats.writeErrors++;
         this.log.error('WAL cleanup after a failed write failed; refusing writes until restart', {
           firstLsn,
           cause: String(error),

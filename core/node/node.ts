@@ -87,7 +87,7 @@ export class Node {
       }
       // Box checkpoints by itself every DEFAULT_CHECKPOINT_WAL_ROWS_MAX rows, so the WAL stays
       // bounded without an operator; the daemon may also checkpoint on a timer.
-      const box = await Box.open({ disk: env.disk, log: env.log, walMode: options.walMode, readOnly: true });
+      const box = await Box.open({ disk: env.disk, log: env.log, clock: env.clock, walMode: options.walMode, readOnly: true });
       return new Node(env, options, box, raftStore);
     } catch (error) {
       if (exitOnStorageFailure(env, error, 'cannot use the data directory')) return null;

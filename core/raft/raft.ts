@@ -98,6 +98,12 @@ export class Raft {
   /** Node leadership is being handed to, or NO_RAFT_ID. */
   leadTransferee: RaftId = NO_RAFT_ID;
   /**
+   * The highest commit index a leader has told this node: appends carry the leader's own, while
+   * heartbeats and snapshots carry a lower bound. Never decreases (a commit is final in every
+   * term); 0 until the first message after a start. Only read for reports (lag metrics).
+   */
+  leaderCommit: LogIndex = ZERO_INDEX;
+  /**
    * Index of the latest conf change the leader appended. A new one is refused while it is above
    * `applied`: only one change may be in flight (Raft thesis §4.1).
    */
@@ -596,7 +602,12 @@ export class Raft {
     }
   }
 
+  private heardLeaderCommit(commit: LogIndex): void {
+    if (commit > this.leaderCommit) this.leaderCommit = commit;
+  }
+
   private handleAppendEntries(message: AppendMessage): void {
+    this.heardLeaderCommit(message.commit);
     if (this.pendingRequestSnapshot) {
       this.sendRequestSnapshot();
       return;
@@ -620,6 +631,7 @@ export class Raft {
   }
 
   private handleHeartbeat(message: HeartbeatMessage): void {
+    this.heardLeaderCommit(message.commit);
     // The leader sends min(our match, its commit), so this never passes our log's end.
     this.log.commitTo(message.commit);
     if (this.pendingRequestSnapshot) {
@@ -632,6 +644,7 @@ export class Raft {
   }
 
   private handleSnapshot(message: SnapshotMessage): void {
+    this.heardLeaderCommit(message.snapshot.index);
     if (this.restore(message.snapshot)) {
       this.sendAppendResponse(message.from, this.log.lastIndex());
     } else {

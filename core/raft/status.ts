@@ -24,6 +24,11 @@ export interface RaftStatus {
   readonly leaderId: RaftId;
   readonly raftState: RaftRole;
   readonly commit: LogIndex;
+  /**
+   * The highest commit index this node knows a leader has reached: its own on the leader, else
+   * the highest a leader has told it (see Raft.leaderCommit), and never below its own commit.
+   */
+  readonly leaderCommit: LogIndex;
   readonly applied: LogIndex;
   readonly firstIndex: LogIndex;
   readonly lastIndex: LogIndex;
@@ -46,6 +51,7 @@ export function raftStatus(raft: Raft): RaftStatus {
     leaderId: raft.lead,
     raftState: raft.state,
     commit: raft.log.committed,
+    leaderCommit: raft.leaderCommit > raft.log.committed ? raft.leaderCommit : raft.log.committed,
     applied: raft.log.applied,
     firstIndex: raft.log.firstIndex(),
     lastIndex: raft.log.lastIndex(),

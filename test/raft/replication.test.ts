@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Progress } from '../../core/raft/progress.ts';
+import { raftStatus } from '../../core/raft/status.ts';
 import type { AppendMessage, AppendResponseMessage } from '../../core/raft/messages.ts';
 import { type Entry, asRaftId } from '../../core/raft/types.ts';
 import {
@@ -177,6 +178,30 @@ describe('TestHandleMsgApp (§5.3)', () => {
     expect(node.raft.log.committed).toBe(2);
     const conflicting: Entry[] = [{ index: idx(2), term: term(3), kind: 'normal', data: new Uint8Array(0) }];
     expect(() => node.raft.log.maybeAppend(idx(1), term(1), idx(2), conflicting)).toThrow(/conflicts with committed/);
+  });
+});
+
+describe('the leader commit a follower has heard (for lag reports)', () => {
+  const entries = (...indexes: number[]): Entry[] => indexes.map((i) => ({ index: idx(i), term: term(2), kind: 'normal', data: new Uint8Array(0) }));
+  it('an append reports the leader\'s commit past the entries the follower has; it never goes back', () => {
+    // Follower log: (1, t1), (2, t2); the leader has committed up to 5.
+    const node = nodeWithLog(1, [1, 2], [1, 2]);
+    expect(raftStatus(node.raft)).toMatchObject({ commit: 0, leaderCommit: 0 });
+    node.stepAndDrain(msg('append', { from: 2, to: 1, term: 2, prevIndex: idx(1), prevTerm: term(1), commit: idx(5) }));
+    expect(raftStatus(node.raft)).toMatchObject({ commit: 1, leaderCommit: 5 });
+    // A heartbeat carries min(match, commit): a lower value, which must not lower what was heard.
+    node.stepAndDrain(msg('heartbeat', { from: 2, to: 1, term: 2, commit: idx(2) }));
+    expect(raftStatus(node.raft)).toMatchObject({ commit: 2, leaderCommit: 5 });
+    node.stepAndDrain(msg('append', { from: 2, to: 1, term: 2, prevIndex: idx(2), prevTerm: term(2), commit: idx(5), entries: entries(3, 4, 5) }));
+    expect(raftStatus(node.raft)).toMatchObject({ lastIndex: 5, commit: 5, leaderCommit: 5 });
+  });
+  it('a leader reports its own commit', () => {
+    const leader = newLeader([1]);
+    leader.stepAndDrain(msg('propose', { from: 1, to: 1, entries: [proposal()] }));
+    const s = raftStatus(leader.raft);
+    expect(s.raftState).toBe('Leader');
+    expect(s.commit).toBeGreaterThan(0);
+    expect(s.leaderCommit).toBe(s.commit);
   });
 });
 

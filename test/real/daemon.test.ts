@@ -10,7 +10,17 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IprotoClient } from '../../core/iproto/client.ts';
+import { RealClock } from '../../runtime-real/clock.ts';
+import { RealNetwork } from '../../runtime-real/network.ts';
 import { Cluster, freePort, picodataBundle, runCli, SCRIPT_TS, until, type Instance } from './harness.ts';
+
+/** The value of the one sample `name{labels}` in a scrape; fails when it is missing. */
+function sample(text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  expect(line, `${name}${labels} in the scrape`).toBeDefined();
+  return Number(line!.slice(line!.lastIndexOf(' ') + 1));
+}
 
 describe('picodata CLI usage errors', () => {
   const cluster = new Cluster('usage');
@@ -127,6 +137,45 @@ describe('a single instance: env options, TS script, HTTP, console, status, logs
     expect(text).toMatch(/^picodata_iproto_request_duration_seconds_bucket\{type="call",le="\+Inf"\} [1-9]\d*$/m);
     expect(text).toMatch(/^# TYPE picodata_iproto_request_duration_seconds histogram$/m);
     expect(text).toMatch(/^picodata_box_committed_lsn \d+$/m);
+    expect(sample(text, 'picodata_raft_apply_lag_entries')).toBe(0);
+    expect(sample(text, 'picodata_raft_commit_lag_entries')).toBe(0);
+  });
+
+  it('/metrics WAL families follow writes: rows, group commits, fsyncs, their latency, nothing pending after', async () => {
+    const scrape = async (): Promise<string> => (await fetch(`${http}/metrics`)).text();
+    const connected = await IprotoClient.connect({ net: new RealNetwork(), clock: new RealClock() }, i1.address);
+    if (!connected.ok) throw new Error(JSON.stringify(connected.error));
+    const client = connected.value;
+    try {
+      const found = await client.select({ spaceId: 281, indexId: 2, key: ['test'] }); // _vspace by name
+      if (!found.ok) throw new Error(JSON.stringify(found.error));
+      const spaceId = (found.value[0] as [number])[0];
+      const before = await scrape();
+      expect(before).toContain('picodata_wal_mode{mode="fsync"} 1');
+      expect(before).toMatch(/^# TYPE picodata_wal_rows_written_total counter$/m);
+      const rows = 20;
+      // Concurrent requests: the WAL groups them into fewer records than rows.
+      const inserted = await Promise.all(Array.from({ length: rows }, (_, k) => client.insert(spaceId, [1000 + k, 'metrics'])));
+      expect(inserted.every((r) => r.ok)).toBe(true);
+      const after = await scrape();
+      const delta = (name: string): number => sample(after, name) - sample(before, name);
+      expect(delta('picodata_wal_rows_written_total')).toBe(rows);
+      expect(delta('picodata_wal_transactions_written_total')).toBe(rows);
+      const batches = delta('picodata_wal_batches_written_total');
+      expect(batches).toBeGreaterThanOrEqual(1);
+      expect(batches).toBeLessThanOrEqual(rows);
+      expect(delta('picodata_wal_syncs_total')).toBe(batches); // fsync mode: one per record
+      expect(delta('picodata_wal_bytes_written_total')).toBeGreaterThan(rows * 8);
+      expect(delta('picodata_wal_write_duration_seconds_count')).toBe(batches);
+      expect(sample(after, 'picodata_wal_write_duration_seconds_sum')).toBeGreaterThan(0);
+      expect(sample(after, 'picodata_wal_write_errors_total')).toBe(0);
+      expect(sample(after, 'picodata_wal_pending_rows')).toBe(0);
+      expect(sample(after, 'picodata_raft_apply_lag_entries')).toBe(0);
+      // Leave `test` as the console test below expects it.
+      for (let k = 0; k < rows; k++) expect((await client.delete(spaceId, 0, [1000 + k])).ok).toBe(true);
+    } finally {
+      client.close();
+    }
   });
 
   it('/api/v1/cluster lists instances and replicasets; unknown paths are 404', async () => {

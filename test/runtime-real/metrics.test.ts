@@ -1,0 +1,85 @@
+/**
+ * /metrics of every instance of a simulated three-instance cluster (the same renderer the daemon
+ * serves): Raft lag on the leader and on followers, and the WAL families following local writes.
+ * test/real/daemon.test.ts checks the served endpoint on a real process.
+ */
+
+import { afterAll, describe, expect, it } from 'vitest';
+import type { MpValue } from '../../core/codec/msgpack.ts';
+import { DaemonMetrics } from '../../runtime-real/metrics.ts';
+import { ok, promote, raftIdOf, simulate, startAll } from '../cluster/helpers.ts';
+
+const prop = (key: string, value: string): MpValue => ({ kind: 'insert', space: '_picodata_property', tuple: [key, value] });
+
+/** The value of the one sample `name{labels}` in `text`; fails when it is missing. */
+function sample(text: string, name: string, labels = ''): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `));
+  expect(line, `${name}${labels} in\n${text}`).toBeDefined();
+  return Number(line!.slice(line!.lastIndexOf(' ') + 1));
+}
+
+describe('/metrics of a simulated cluster', () => {
+  // Made outside the simulation: it reads the real start time, which the simulation forbids.
+  const metrics = new DaemonMetrics();
+  afterAll(() => metrics.stop());
+
+  it('reports apply and commit lag on every instance, follower lag on the leader, and WAL counters', async () => {
+    await simulate(90, async (cluster) => {
+      const names = ['i1', 'i2', 'i3'];
+      await startAll(cluster, names);
+      await promote(cluster, 'i1');
+      const [index] = await ok(cluster, 'i1', 'pico.cas', [prop('metrics', 'yes')]);
+      for (const n of names) await ok(cluster, n, 'pico.raft_wait_index', [index!, 5]);
+
+      for (const n of names) {
+        const text = metrics.render(cluster.node(n)!, null);
+        expect(text).toMatch(/^# TYPE picodata_raft_apply_lag_entries gauge$/m);
+        expect(text).toMatch(/^# TYPE picodata_raft_commit_lag_entries gauge$/m);
+        expect(sample(text, 'picodata_raft_apply_lag_entries')).toBe(0);
+        expect(sample(text, 'picodata_raft_commit_lag_entries')).toBe(0);
+        expect(sample(text, 'picodata_raft_commit_index')).toBeGreaterThanOrEqual(Number(index));
+        // Only the leader tracks its followers.
+        expect(text.includes('picodata_raft_follower_lag_entries{')).toBe(n === 'i1');
+      }
+      const leaderText = metrics.render(cluster.node('i1')!, null);
+      for (const n of ['i2', 'i3']) {
+        expect(sample(leaderText, 'picodata_raft_follower_lag_entries', `{raft_id="${raftIdOf(cluster, n)}"}`)).toBe(0);
+      }
+
+      // Local writes on a Raft follower (each instance masters its own replicaset here).
+      const box = cluster.node('i2')!.box;
+      let text = metrics.render(cluster.node('i2')!, null);
+      expect(text).toContain('picodata_wal_mode{mode="write"} 1');
+      expect(text).toContain('picodata_wal_mode{mode="fsync"} 0');
+      expect(text).toMatch(/^# TYPE picodata_wal_rows_written_total counter$/m);
+      expect(text).toMatch(/^# TYPE picodata_wal_write_duration_seconds histogram$/m);
+      const space = await box.createSpace('metrics_test');
+      await space.createIndex('pk');
+      text = metrics.render(cluster.node('i2')!, null);
+      const rowsBefore = sample(text, 'picodata_wal_rows_written_total');
+      const batchesBefore = sample(text, 'picodata_wal_batches_written_total');
+      const bytesBefore = sample(text, 'picodata_wal_bytes_written_total');
+      const timedBefore = sample(text, 'picodata_wal_write_duration_seconds_count');
+      expect(rowsBefore).toBeGreaterThan(0);
+
+      const writes = [];
+      for (let k = 1; k <= 7; k++) writes.push(space.insert([k]));
+      const inFlight = metrics.render(cluster.node('i2')!, null);
+      expect(sample(inFlight, 'picodata_wal_pending_rows')).toBe(7);
+      await Promise.all(writes);
+      text = metrics.render(cluster.node('i2')!, null);
+      expect(sample(text, 'picodata_wal_pending_rows')).toBe(0);
+      expect(sample(text, 'picodata_wal_rows_written_total') - rowsBefore).toBe(7);
+      expect(sample(text, 'picodata_wal_transactions_written_total')).toBeGreaterThanOrEqual(7);
+      // Seven autocommits in one synchronous run share one group commit.
+      expect(sample(text, 'picodata_wal_batches_written_total') - batchesBefore).toBe(1);
+      expect(sample(text, 'picodata_wal_bytes_written_total')).toBeGreaterThan(bytesBefore);
+      expect(sample(text, 'picodata_wal_syncs_total')).toBe(0); // write mode
+      expect(sample(text, 'picodata_wal_write_errors_total')).toBe(0);
+      const timed = sample(text, 'picodata_wal_write_duration_seconds_count');
+      expect(timed - timedBefore).toBe(1);
+      expect(sample(text, 'picodata_wal_write_duration_seconds_bucket', '{le="+Inf"}')).toBe(timed);
+      expect(sample(text, 'picodata_wal_write_duration_seconds_sum')).toBeGreaterThan(0); // the simulated disk's latency
+    });
+  }, 60_000);
+});
