@@ -60,6 +60,13 @@ export class Node {
   sharding: ShardingConfig | null = null;
   /** Addresses learned outside the tables (the join reply), until the log catches up. */
   readonly addresses = new Map<number, string>();
+  /**
+   * Addresses instances announced themselves (their Online request at restart, the sender address
+   * of their Raft messages) that differ from the table, until an address write for them is
+   * applied. They win over the table: with two voters, the entry recording a moved instance's
+   * address cannot commit before the leader replicates it to that instance at the new address.
+   */
+  private readonly announcedAddresses = new Map<number, string>();
   private topologyCache: { term: number; topology: Topology } | null = null;
   private readonly changeListeners = new Set<() => void>();
   private exitRequested = false;
@@ -105,7 +112,20 @@ export class Node {
   // --- addresses ------------------------------------------------------------------------------
 
   peerAddress(raftId: number): string | undefined {
-    return this.tables.peerAddress(raftId) ?? this.addresses.get(raftId);
+    return this.announcedAddresses.get(raftId) ?? this.tables.peerAddress(raftId) ?? this.addresses.get(raftId);
+  }
+
+  /** Reach `raftId` at `address` until an entry writing its address is applied. */
+  announceAddress(raftId: number, address: string): void {
+    assert(raftId > 0 && address !== '', 'announced address needs a raft id and an address');
+    this.announcedAddresses.set(raftId, address);
+  }
+
+  private forgetAnnouncedAddress(op: Op | null): void {
+    if (op?.kind !== 'dml' || op.dml.space !== TABLE_DEFS.peerAddress.name || this.announcedAddresses.size === 0) return;
+    const raftId = op.dml.op === 'delete' || op.dml.op === 'update' ? op.dml.key[0] : op.dml.tuple[0];
+    if (typeof raftId === 'number') this.announcedAddresses.delete(raftId);
+    else this.announcedAddresses.clear();
   }
 
   leaderAddress(): string | undefined {
@@ -131,11 +151,13 @@ export class Node {
         ...hooks,
         applied: (entry) => {
           this.keepTopologyCurrent(entry.op);
+          this.forgetAnnouncedAddress(entry.op);
           hooks.applied?.(entry);
           this.changed();
         },
         restored: (index) => {
           this.topologyCache = null;
+          this.announcedAddresses.clear();
           hooks.restored?.(index);
           this.changed();
         },

@@ -1,6 +1,8 @@
 /**
  * `.proc_raft_interact(from_address, [messages])`: Raft messages from a peer, stepped in order.
- * The sender's address is remembered so answers can reach a peer the tables do not list yet.
+ * The sender's address is remembered so answers can reach a peer the tables do not list yet, or
+ * one restarted on another address before the entry recording it commits (two voters, one of
+ * them moved, elect no leader otherwise: each would answer the other at its old address).
  * Errors: `uninitialized yet` (no Raft node here), malformed messages.
  */
 
@@ -19,7 +21,9 @@ export const raftInteractProc: Proc = {
     for (const raw of messages) {
       const message = decodeMessageValue(raw);
       if (message.to !== raft.id) continue; // meant for an earlier incarnation of this address
-      if (!node.tables.peerAddress(message.from)) node.addresses.set(message.from, from);
+      const known = node.tables.peerAddress(message.from);
+      if (known === undefined) node.addresses.set(message.from, from);
+      else if (known !== from) node.announceAddress(message.from, from); // restarted elsewhere
       raft.step(message);
     }
     return [];

@@ -28,6 +28,8 @@ export interface InstanceSpec {
   readonly failureDomain?: FailureDomain;
   readonly initReplicationFactor?: number;
   readonly clusterId?: string;
+  /** Port to listen on and advertise (default PORT); a restart may move it. */
+  readonly port?: number;
   readonly tuning?: Partial<NodeTuning>;
 }
 
@@ -49,8 +51,9 @@ export class SimCluster {
     this.clientHost = world.addHost('client');
   }
 
+  /** Where instance `name` listens: its host name and the port of its latest start. */
   address(name: string): string {
-    return `${name}:${PORT}`;
+    return `${name}:${this.specs.get(name)?.port ?? this.defaults.port ?? PORT}`;
   }
 
   host(name: string): SimHost {
@@ -58,7 +61,7 @@ export class SimCluster {
   }
 
   options(name: string, spec: InstanceSpec): NodeOptions {
-    const address = this.address(name);
+    const address = `${name}:${spec.port ?? PORT}`;
     return {
       clusterId: spec.clusterId ?? 'demo',
       instanceId: spec.autoInstanceId === true ? undefined : (spec.instanceId ?? name),
@@ -107,11 +110,13 @@ export class SimCluster {
   }
 
   private async connect(name: string): Promise<Result<IprotoClient>> {
-    const cached = this.clients.get(name);
+    // Keyed by address: an instance restarted on another port is a new connection.
+    const address = this.address(name);
+    const cached = this.clients.get(address);
     if (cached !== undefined && !cached.isClosed) return { ok: true, value: cached };
     const env = await this.clientEnv();
-    const result = await IprotoClient.connect(env, this.address(name), { connectTimeoutMs: 1_000 });
-    if (result.ok) this.clients.set(name, result.value);
+    const result = await IprotoClient.connect(env, address, { connectTimeoutMs: 1_000 });
+    if (result.ok) this.clients.set(address, result.value);
     return result;
   }
 

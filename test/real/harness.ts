@@ -92,7 +92,8 @@ export interface InstanceSpec {
 
 export class Instance {
   readonly name: string;
-  readonly port: number;
+  /** Port it listens on (and advertises); a restart may move it (`start({}, newPort)`). */
+  port: number;
   readonly dataDir: string;
   spec: InstanceSpec;
   private child: ChildProcess | null = null;
@@ -135,9 +136,10 @@ export class Instance {
     return args;
   }
 
-  async start(spec: Partial<InstanceSpec> = {}): Promise<void> {
+  async start(spec: Partial<InstanceSpec> = {}, port = this.port): Promise<void> {
     if (this.running) throw new Error(`${this.name} is already running`);
     this.spec = { ...this.spec, ...spec };
+    this.port = port;
     const bundle = await picodataBundle();
     this.log = '';
     this.closeClient();
