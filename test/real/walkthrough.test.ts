@@ -62,7 +62,8 @@ describe('admin guide walk-through on 4 real processes', () => {
     expect(stdout).toContain(`- leader_id: ${leaderId}`);
     const instanceRows = stdout.split('\n').filter((l) => /^\s+- \|\s+i\d\s+\|/.test(l));
     expect(instanceRows).toHaveLength(4);
-    for (const row of instanceRows) expect(row).toMatch(/Online\(1\)\s+\|\s+Online\(1\)/);
+    // The guide's grade cells: ["Online",1] for current_grade, then target_grade.
+    for (const row of instanceRows) expect(row).toMatch(/\|\s+\["Online",1\]\s+\|\s+\["Online",1\]\s+\|/);
     expect(stdout).toMatch(/\|\s+r1\s+\|\s+e0df68c5-e7f9-395f-86b3-30ad9e1b7b07\s+\|\s+i\d\s+\|\s+1\s+\|/);
     expect(stdout).toMatch(/\|\s+r2\s+\|\s+eff4449e-feb2-3d73-87bc-75807cb23191\s+\|\s+i\d\s+\|\s+1\s+\|/);
   }, 30_000);
