@@ -3,11 +3,17 @@
  * --init-replication-factor 2 -> two replicasets; 15.2: pico.raft_status() and the instance and
  * replicaset tables), the section 13 expel example (`picodata expel`), a restart from the data
  * directories (the incarnation grows) and SIGTERM of each instance in turn (exit code 0).
- * The steps share one cluster and run in order.
+ * Along the way the operator log events are checked where they happen: `joined the cluster`,
+ * `expel requested` (on the leader) and `replicaset master switched` (a master with a live
+ * replica going away). The steps share one cluster and run in order.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLUSTER_STATUS_FUNCTION, type ClusterStatus } from '../../runtime-real/cluster-info.ts';
 import { Cluster, picodataBundle, runCli, until, type Instance } from './harness.ts';
+
+/** `replicaset master switched` events seen so far in the walk-through (see its last step). */
+let masterSwitches = 0;
 
 describe('admin guide walk-through on 4 real processes', () => {
   const cluster = new Cluster('walkthrough');
@@ -40,6 +46,18 @@ describe('admin guide walk-through on 4 real processes', () => {
     for (const info of infos) byReplicaset.set(info.replicaset_id, (byReplicaset.get(info.replicaset_id) ?? 0) + 1);
     expect(byReplicaset).toEqual(new Map([['r1', 2], ['r2', 2]]));
     expect(infos.every((i) => i.current_grade.incarnation === 1 && i.target_grade.variant === 'Online')).toBe(true);
+    // The operator's log: one instance bootstrapped the cluster, each other one logged its join.
+    const bootstrapper = all.filter((i) => i.events('cluster bootstrapped').length > 0);
+    expect(bootstrapper, cluster.logs()).toHaveLength(1);
+    for (const [n, instance] of all.entries()) {
+      const joined = instance.events('joined the cluster');
+      if (instance === bootstrapper[0]) {
+        expect(joined).toEqual([]);
+        continue;
+      }
+      const { instance_id, raft_id, replicaset_id } = infos[n]!;
+      expect(joined, instance.name).toEqual([expect.objectContaining({ level: 'info', instance_id, raft_id, replicaset_id })]);
+    }
   }, 60_000);
 
   it('15.2: pico.raft_status() agrees everywhere; status shows the instance and replicaset tables', async () => {
@@ -71,10 +89,17 @@ describe('admin guide walk-through on 4 real processes', () => {
   it('13.1: picodata expel --instance-id i4 --peer <another instance> expels it and its process exits 0', async () => {
     const target = await findByInstanceId(all, 'i4');
     const peer = all.find((i) => i !== target)!;
+    const leaderId = (await peer.raftStatus()).leader_id;
+    const leader = await findByRaftId(all, leaderId);
+    const masterSwitch = await expectedMasterSwitch(leader, 'i4', all);
     const { code, stdout, stderr } = await runCli(['expel', '--instance-id', 'i4', '--peer', peer.address]);
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toContain('"i4" successfully expelled');
+    // Logged by the leader, which the peer forwarded the request to.
+    await until('expel requested in the leader log', () => (leader.events('expel requested').length > 0 ? true : undefined), 5_000);
+    expect(all.flatMap((i) => i.events('expel requested'))).toEqual([expect.objectContaining({ level: 'info', instance_id: 'i4' })]);
+    if (masterSwitch !== undefined) await waitMasterSwitched(all, masterSwitch);
     expect(await target.waitExit(15_000)).toEqual({ code: 0, signal: null });
     const info = await until('i4 Expelled', async () => {
       const i = await peer.info('i4');
@@ -96,9 +121,21 @@ describe('admin guide walk-through on 4 real processes', () => {
     const remaining = all.filter((i) => i.running);
     expect(remaining).toHaveLength(3);
     const leaderId = (await remaining[0]!.raftStatus()).leader_id;
-    const follower = (await Promise.all(remaining.map(async (i) => ({ i, id: (await i.info()).raft_id })))).find((x) => x.id !== leaderId)!.i;
+    const leader = await findByRaftId(remaining, leaderId);
+    const followers = remaining.filter((i) => i !== leader);
+    // A follower that masters a replicaset with a live replica if there is one: its SIGTERM then
+    // also makes the governor switch the master (the log says so).
+    let follower = followers[0]!;
+    let masterSwitch: MasterSwitch | undefined;
+    for (const candidate of followers) {
+      masterSwitch = await expectedMasterSwitch(leader, (await candidate.info()).instance_id, remaining);
+      if (masterSwitch === undefined) continue;
+      follower = candidate;
+      break;
+    }
     const before = await follower.info();
     expect(await follower.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    if (masterSwitch !== undefined) await waitMasterSwitched(remaining, masterSwitch);
     const witness = remaining.find((i) => i !== follower)!;
     await until('the stopped instance Offline', async () => ((await witness.info(before.instance_id)).current_grade.variant === 'Offline' ? true : undefined), 10_000);
     await follower.start();
@@ -116,14 +153,20 @@ describe('admin guide walk-through on 4 real processes', () => {
     const ids = await Promise.all(running.map(async (i) => (await i.info()).raft_id));
     const order = [...running].sort((a, b) => Number(ids[running.indexOf(b)] === leaderId) - Number(ids[running.indexOf(a)] === leaderId));
     for (const [n, instance] of order.entries()) {
+      const masterSwitch = await expectedMasterSwitch(instance, (await instance.info()).instance_id, running);
       const status = await instance.stop('SIGTERM', 15_000);
       expect(status, `${instance.name}\n${cluster.logs()}`).toEqual({ code: 0, signal: null });
+      if (masterSwitch !== undefined) await waitMasterSwitched(running, masterSwitch);
       expect(instance.events('shutting down')).toHaveLength(1);
       expect(instance.events('data directory closed, process exits')).toHaveLength(1);
       // Picodata 13 "threesome": the leader, then another go cleanly; the last one may find
       // no quorum left and give up (still exit code 0).
       if (n < order.length - 1) expect(instance.log, cluster.logs()).not.toContain('on_shutdown triggers failed');
     }
+    // After the expel one replicaset has two instances. Its master is either a follower (the
+    // restart above picked it) or the leader (stopped first here, its replica still up), so some
+    // SIGTERM above made the governor switch that master.
+    expect(masterSwitches, cluster.logs()).toBeGreaterThan(0);
   }, 60_000);
 });
 
@@ -155,4 +198,44 @@ describe('leader shutdown hands leadership over (2 real processes)', () => {
 async function findByInstanceId(instances: readonly Instance[], id: string): Promise<Instance> {
   for (const instance of instances) if ((await instance.info()).instance_id === id) return instance;
   throw new Error(`no instance with id ${id}`);
+}
+
+async function findByRaftId(instances: readonly Instance[], raftId: number | null): Promise<Instance> {
+  for (const instance of instances) if ((await instance.info()).raft_id === raftId) return instance;
+  throw new Error(`no instance with raft id ${raftId}`);
+}
+
+interface MasterSwitch {
+  readonly replicaset_id: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/**
+ * The master switch the governor makes when `leaving` goes away, as `witness` sees the cluster:
+ * `leaving` masters a replicaset with another member that wants to be Online and whose process
+ * runs. Undefined when there is none.
+ */
+async function expectedMasterSwitch(witness: Instance, leaving: string, instances: readonly Instance[]): Promise<MasterSwitch | undefined> {
+  const [status] = (await witness.call(CLUSTER_STATUS_FUNCTION)) as unknown as [ClusterStatus];
+  const replicaset = status.replicasets.find((r) => r.master_id === leaving);
+  if (replicaset === undefined) return undefined;
+  const running = new Set<string>();
+  for (const instance of instances) if (instance.running) running.add((await instance.info()).instance_id);
+  const successors = status.instances.filter(
+    (i) => i.replicaset_id === replicaset.replicaset_id && i.instance_id !== leaving && i.target_grade.variant === 'Online' && running.has(i.instance_id),
+  );
+  expect(successors.length).toBeLessThanOrEqual(1); // replication factor 2
+  const to = successors[0];
+  return to === undefined ? undefined : { replicaset_id: replicaset.replicaset_id, from: leaving, to: to.instance_id };
+}
+
+/** The governor (on whichever instance leads) logs the switch. */
+async function waitMasterSwitched(instances: readonly Instance[], expected: MasterSwitch): Promise<void> {
+  const matches = (): boolean =>
+    instances
+      .flatMap((i) => i.events('replicaset master switched'))
+      .some((e) => e['replicaset_id'] === expected.replicaset_id && e['from'] === expected.from && e['to'] === expected.to && e['level'] === 'info');
+  await until(`replicaset master switched ${JSON.stringify(expected)}`, () => (matches() ? true : undefined), 5_000);
+  masterSwitches++;
 }
