@@ -87,7 +87,11 @@ export async function status(options: StatusOptions, out: (line: string) => void
   }
 }
 
-/** The admin guide's `picodata-list.sh` view (15.2), with full-width cells. */
+/**
+ * The admin guide's `picodata-list.sh` view (15.2), with full-width cells. The instance table has
+ * the guide's columns in the guide's order (grades as `["Online",1]`; the guide's `commit_index`
+ * is not kept per instance here, so it is absent), then our own `raft_role`.
+ */
 export function formatStatus(peer: string, c: ClusterStatus): string[] {
   const raft = c.raft;
   const lines = [`connected to ${peer}`, '---'];
@@ -125,8 +129,9 @@ export function formatStatus(peer: string, c: ClusterStatus): string[] {
   return lines;
 }
 
+/** As the guide's `fselect()` prints a grade tuple: `["Online",1]` (variant, incarnation). */
 function grade(g: { variant: string; incarnation: number }): string {
-  return `${g.variant}(${g.incarnation})`;
+  return JSON.stringify([g.variant, g.incarnation]);
 }
 
 function domain(d: Record<string, string>): string {

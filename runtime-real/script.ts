@@ -18,7 +18,7 @@
  * A `default` export function is accepted in place of `postjoin`.
  */
 
-import { existsSync, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Box } from '../core/box/box.ts';
@@ -49,7 +49,7 @@ const TYPESCRIPT = /\.(ts|mts|cts|tsx)$/;
 /** Imports the module and returns its postjoin function. Throws ScriptError with a clear reason. */
 export async function loadScript(path: string): Promise<PostjoinFunction> {
   const absolute = resolve(path);
-  if (!existsSync(absolute) || !statSync(absolute).isFile()) throw new ScriptError(`script ${path}: no such file`);
+  checkReadableFile(path, absolute);
   if (TYPESCRIPT.test(absolute)) await ensureTypeScriptLoader();
   let module: Record<string, unknown>;
   try {
@@ -60,6 +60,33 @@ export async function loadScript(path: string): Promise<PostjoinFunction> {
   const postjoin = module['postjoin'] ?? module['default'];
   if (typeof postjoin !== 'function') throw new ScriptError(`script ${path} exports no postjoin function`);
   return postjoin as PostjoinFunction;
+}
+
+/**
+ * Says which of missing, not a file, or unreadable the script is, with the absolute path it
+ * was looked for at when `path` is relative (relative to the daemon's working directory).
+ */
+function checkReadableFile(path: string, absolute: string): void {
+  const where = absolute === path ? '' : ` (looked for ${absolute})`;
+  let isFile: boolean;
+  try {
+    isFile = statSync(absolute).isFile();
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === 'ENOENT') throw new ScriptError(`script ${path}: no such file${where}`);
+    throw new ScriptError(`script ${path}: cannot read it (${code})${where}`);
+  }
+  if (!isFile) throw new ScriptError(`script ${path}: not a regular file${where}`);
+  try {
+    accessSync(absolute, constants.R_OK);
+  } catch (error) {
+    throw new ScriptError(`script ${path}: cannot read it (${errorCode(error)})${where}`);
+  }
+}
+
+function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : String(error);
 }
 
 /** Under plain node (the bundled CLI), TypeScript modules need tsx's loader; under tsx it is there. */

@@ -10,8 +10,8 @@
  *   ...
  * Statements are evaluated by ConsoleEvaluator (iproto requests); results print as YAML-like
  * documents. On a terminal: line editing, history (~/.picodata_history, or
- * $PICODATA_CONSOLE_HISTORY) and tab completion of pico.* functions, space names, index names
- * and methods. Piped input works too (the prompt and the statement are echoed, so the output
+ * $PICODATA_CONSOLE_HISTORY; set it empty to keep none) and tab completion of pico.* functions,
+ * space names, index names and methods. Piped input works too (the prompt and the statement are echoed, so the output
  * reads as a transcript). `\q`, `\quit` or end of input leave; `\help` lists what is understood.
  */
 
@@ -49,7 +49,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   let lines: AsyncIterator<string>;
   let rl: Interface;
   const evaluatorRef: { current: ConsoleEvaluator | null } = { current: null };
-  const historyFile = process.env['PICODATA_CONSOLE_HISTORY'] ?? join(homedir(), '.picodata_history');
+  const historyFile = historyPath(process.env, homedir());
   if (interactive) {
     if (needsPassword(options.user)) password = await readHiddenLine(`Enter password for ${options.user}: `);
     rl = createInterface({
@@ -151,7 +151,22 @@ function readHiddenLine(prompt: string): Promise<string> {
   });
 }
 
-function loadHistory(file: string): string[] {
+/**
+ * $PICODATA_CONSOLE_HISTORY, else ~/.picodata_history. Null when the variable is set but empty:
+ * no history is kept (like bash's empty HISTFILE).
+ */
+export function historyPath(env: Readonly<Record<string, string | undefined>>, home: string): string | null {
+  const path = env['PICODATA_CONSOLE_HISTORY'];
+  if (path === '') return null;
+  return path ?? join(home, '.picodata_history');
+}
+
+/**
+ * The last HISTORY_LINES_MAX lines of the history file, newest first (readline's order); none
+ * when the file is missing or unreadable.
+ */
+export function loadHistory(file: string | null): string[] {
+  if (file === null) return [];
   try {
     return readFileSync(file, 'utf8').split('\n').filter(Boolean).slice(-HISTORY_LINES_MAX).reverse();
   } catch {
@@ -159,7 +174,9 @@ function loadHistory(file: string): string[] {
   }
 }
 
-function appendHistory(file: string, line: string): void {
+/** Appends one entered line; a failure (read-only home) is ignored. */
+export function appendHistory(file: string | null, line: string): void {
+  if (file === null) return;
   try {
     appendFileSync(file, `${line}\n`, { mode: 0o600 });
   } catch {
@@ -167,16 +184,26 @@ function appendHistory(file: string, line: string): void {
   }
 }
 
-/** Readline completer: the identifier-ish word under the cursor against what we know. */
-export function complete(line: string, evaluator: ConsoleEvaluator | null): [string[], string] {
+/** What completion knows of the schema: a ConsoleEvaluator after its schema load. */
+export interface CompletionSchema {
+  spaceNames(): readonly string[];
+  indexNames(space: string): readonly string[];
+}
+
+/**
+ * Readline completer, pure: the identifier-ish word at the end of `line` against the pico.* API
+ * names and, when `schema` is known, `box.space.<name>` with its methods and indexes. Returns
+ * the sorted candidates that extend the word, and the word (readline replaces it).
+ */
+export function complete(line: string, schema: CompletionSchema | null): [string[], string] {
   const word = /[A-Za-z0-9_.:]*$/.exec(line)![0];
   const candidates = new Set<string>(KNOWN_FUNCTIONS.map((f) => (f === 'pico.VERSION' ? f : `${f}(`)));
   candidates.add('box.space.');
-  for (const space of evaluator?.spaceNames() ?? []) {
+  for (const space of schema?.spaceNames() ?? []) {
     const base = `box.space.${space}`;
     candidates.add(base);
     for (const m of SPACE_METHODS) candidates.add(`${base}:${m}(`);
-    for (const index of evaluator?.indexNames(space) ?? []) {
+    for (const index of schema?.indexNames(space) ?? []) {
       for (const m of INDEX_METHODS) candidates.add(`${base}.index.${index}:${m}(`);
     }
   }

@@ -3,9 +3,11 @@
  * directory is touched; a single instance configured through PICODATA_* variables boots with a
  * TypeScript --script, serves /health, /metrics and /api/v1/cluster, answers the console and
  * `picodata status`, logs the operator events in JSON, and stops on SIGINT with exit code 0;
+ * on a pseudo-terminal the console completes names on Tab and keeps a history across sessions;
  * a failing script aborts the start; --log-level is honoured.
  */
 
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
@@ -209,6 +211,39 @@ describe('a single instance: env options, TS script, HTTP, console, status, logs
     expect(stdout).toContain('vshard.router.bucket_id_mpcrc32(1)\n---\n- 1614\n...\n');
   });
 
+  // util-linux `script` gives the console a pseudo-terminal, so readline runs as it does for a
+  // person: raw mode, Tab completion, the up arrow, the history file.
+  it.skipIf(!HAS_SCRIPT)('picodata connect on a terminal: Tab completes, history is written and read back', async () => {
+    const history = join(cluster.dir, 'console-history');
+    const env = { PICODATA_CONSOLE_HISTORY: history };
+    const first = await TerminalSession.open(['connect', i1.address, '-u', 'tester'], env);
+    await first.waitFor('Enter password for tester: ');
+    first.type('secret\r');
+    await first.waitFor(`${i1.address}> `);
+    first.type('pico.raft_st\t'); // the only candidate: completed with its parenthesis
+    await first.waitFor('pico.raft_status(');
+    first.type(')\r');
+    await first.waitFor('raft_state: Leader');
+    first.type('box.space.test:co\t'); // a live space name and method
+    await first.waitFor('box.space.test:count(');
+    first.type(')\r');
+    await first.waitFor(/box\.space\.test:count\(\)\r\r\n---\r\n- \d+\r\n\.\.\./);
+    first.type('\\q\r');
+    expect(await first.exit()).toBe(0);
+    // Entered statements only: not the password, not \q.
+    expect(readFileSync(history, 'utf8')).toBe('pico.raft_status()\nbox.space.test:count()\n');
+
+    const second = await TerminalSession.open(['connect', i1.address], env);
+    await second.waitFor(`${i1.address}> `);
+    second.type('\x1b[A\x1b[A'); // up twice: the previous session's first statement
+    await second.waitFor('pico.raft_status()');
+    second.type('\r');
+    await second.waitFor('raft_state: Leader');
+    second.type('\\q\r');
+    expect(await second.exit()).toBe(0);
+    expect(readFileSync(history, 'utf8')).toBe('pico.raft_status()\nbox.space.test:count()\npico.raft_status()\n');
+  });
+
   it('picodata connect refuses a wrong password with exit code 1', async () => {
     const { code, stderr } = await runCli(['connect', `tester@${i1.address}`], { input: 'wrong\n' });
     expect(code).toBe(1);
@@ -277,3 +312,54 @@ describe('start-up failures and log levels', () => {
     expect(await i2.stop('SIGTERM')).toEqual({ code: 0, signal: null });
   }, 40_000);
 });
+
+const HAS_SCRIPT = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
+
+/** `picodata ARGS` on a pseudo-terminal (util-linux `script`), typed into and read like a person would. */
+class TerminalSession {
+  private output = '';
+  private seen = 0;
+  private readonly exited: Promise<number | null>;
+  private readonly child;
+
+  static async open(args: readonly string[], env: Record<string, string>): Promise<TerminalSession> {
+    return new TerminalSession([process.execPath, await picodataBundle(), ...args], env);
+  }
+
+  private constructor(argv: readonly string[], env: Record<string, string>) {
+    const command = argv.map((a) => `'${a}'`).join(' ');
+    this.child = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm', ...env } });
+    this.child.stdout.setEncoding('utf8').on('data', (c: string) => (this.output += c));
+    this.child.stderr.setEncoding('utf8').on('data', (c: string) => (this.output += c));
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+  }
+
+  type(keys: string): void {
+    this.child.stdin.write(keys);
+  }
+
+  /** Waits for `text` in what the terminal showed since the previous wait. */
+  async waitFor(text: string | RegExp): Promise<void> {
+    const found = (): number | undefined => {
+      const rest = this.output.slice(this.seen);
+      const at = typeof text === 'string' ? rest.indexOf(text) : rest.search(text);
+      return at < 0 ? undefined : at;
+    };
+    try {
+      const at = await until(`${String(text)} on the terminal`, found, 10_000, 20);
+      this.seen += at;
+    } catch (error) {
+      this.child.kill('SIGKILL');
+      throw new Error(`${String(error)}\n${JSON.stringify(this.output)}`);
+    }
+  }
+
+  async exit(): Promise<number | null> {
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * The interactive console's terminal features without a terminal: the tab completer (a pure
+ * function of the line and the schema the console loaded) and the history file (where it is,
+ * lines appended as entered, loaded newest first on the next start). The same features under a
+ * pseudo-terminal are checked against a live instance in test/real/daemon.test.ts.
+ */
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { appendHistory, complete, historyPath, loadHistory, type CompletionSchema } from '../../runtime-real/console/repl.ts';
+
+const schema: CompletionSchema = {
+  spaceNames: () => ['test', 'warehouse'],
+  indexNames: (space) => (space === 'test' ? ['pk', 'by_name'] : ['pk']),
+};
+
+describe('complete', () => {
+  it('completes pico.* function names with an opening parenthesis', () => {
+    expect(complete('pico.raft_st', null)).toEqual([['pico.raft_status('], 'pico.raft_st']);
+    const [all, word] = complete('pico.', null);
+    expect(word).toBe('pico.');
+    expect(all).toContain('pico.instance_info(');
+    expect(all).toContain('pico.VERSION'); // a value, not a function: no parenthesis
+    expect(all.every((c) => c.startsWith('pico.'))).toBe(true);
+    expect(all).toEqual([...all].sort());
+  });
+
+  it('completes only the word at the end of the line', () => {
+    expect(complete('x = pico.whoa', null)).toEqual([['pico.whoami('], 'pico.whoa']);
+    expect(complete('vshard.router.callr', null)).toEqual([['vshard.router.callro(', 'vshard.router.callrw('], 'vshard.router.callr']);
+  });
+
+  it('completes live space names, their methods and their indexes', () => {
+    const spaceMethods = ['count', 'delete', 'format', 'get', 'insert', 'len', 'max', 'min', 'put', 'replace', 'select', 'update', 'upsert'];
+    const indexMethods = ['count', 'delete', 'get', 'max', 'min', 'select', 'update'];
+    expect(complete('box.space.w', schema)).toEqual([
+      [
+        'box.space.warehouse',
+        ...indexMethods.map((m) => `box.space.warehouse.index.pk:${m}(`),
+        ...spaceMethods.map((m) => `box.space.warehouse:${m}(`),
+      ],
+      'box.space.w',
+    ]);
+    expect(complete('box.space.test:se', schema)).toEqual([['box.space.test:select('], 'box.space.test:se']);
+    expect(complete('box.space.test:u', schema)).toEqual([['box.space.test:update(', 'box.space.test:upsert('], 'box.space.test:u']);
+    expect(complete('box.space.test.index.by', schema)[0]).toEqual(indexMethods.map((m) => `box.space.test.index.by_name:${m}(`));
+    expect(complete('box.sp', schema)[0]).toContain('box.space.');
+  });
+
+  it('offers no space names before the schema is known, and nothing for an unknown prefix', () => {
+    expect(complete('box.space.t', null)).toEqual([[], 'box.space.t']);
+    expect(complete('box.space.nope:', schema)).toEqual([[], 'box.space.nope:']);
+    expect(complete('zzz', schema)).toEqual([[], 'zzz']);
+    expect(complete('box.space.test:drop', schema)).toEqual([[], 'box.space.test:drop']);
+  });
+});
+
+describe('history', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'console-history-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('lives in $PICODATA_CONSOLE_HISTORY, else ~/.picodata_history; empty keeps none', () => {
+    expect(historyPath({}, '/home/u')).toBe('/home/u/.picodata_history');
+    expect(historyPath({ PICODATA_CONSOLE_HISTORY: '/tmp/h' }, '/home/u')).toBe('/tmp/h');
+    expect(historyPath({ PICODATA_CONSOLE_HISTORY: '' }, '/home/u')).toBeNull();
+    appendHistory(null, 'pico.whoami()');
+    expect(loadHistory(null)).toEqual([]);
+  });
+
+  it('appends each entered line and loads them newest first on the next start', () => {
+    const file = join(dir, 'history');
+    expect(loadHistory(file)).toEqual([]); // no file yet
+    for (const line of ['pico.raft_status()', "box.space.test:get{1}", 'pico.whoami()']) appendHistory(file, line);
+    expect(readFileSync(file, 'utf8')).toBe("pico.raft_status()\nbox.space.test:get{1}\npico.whoami()\n");
+    // The next session appends after what the previous one left.
+    expect(loadHistory(file)).toEqual(['pico.whoami()', "box.space.test:get{1}", 'pico.raft_status()']);
+    appendHistory(file, 'box.space');
+    expect(loadHistory(file)[0]).toBe('box.space');
+  });
+
+  it('keeps the last 1000 lines and skips blank ones', () => {
+    const file = join(dir, 'long');
+    writeFileSync(file, Array.from({ length: 1_200 }, (_, i) => `line ${i}\n\n`).join(''));
+    const loaded = loadHistory(file);
+    expect(loaded).toHaveLength(1_000);
+    expect(loaded[0]).toBe('line 1199');
+    expect(loaded.at(-1)).toBe('line 200');
+  });
+
+  it('an unwritable history file does not break the console', () => {
+    const file = join(dir, 'missing-directory', 'history');
+    expect(() => appendHistory(file, 'pico.whoami()')).not.toThrow();
+    expect(loadHistory(file)).toEqual([]);
+  });
+});
