@@ -35,12 +35,13 @@ interface SpaceInfo {
 export const SPACE_METHODS = ['select', 'get', 'insert', 'replace', 'put', 'update', 'upsert', 'delete', 'count', 'len', 'min', 'max', 'format'] as const;
 export const INDEX_METHODS = ['select', 'get', 'update', 'delete', 'count', 'min', 'max'] as const;
 
-/** The pico.* API names for completion (the server is the authority on what exists). */
+/** The pico.* and vshard.* API names for completion (the server is the authority on what exists). */
 export const KNOWN_FUNCTIONS = [
   'pico.VERSION', 'pico.args', 'pico.whoami', 'pico.instance_info', 'pico.raft_status', 'pico.raft_get_index', 'pico.raft_read_index',
   'pico.raft_wait_index', 'pico.raft_propose_nop', 'pico.raft_propose_info', 'pico.raft_timeout_now', 'pico.raft_tick',
   'pico.raft_compact_log', 'pico.raft_log', 'pico.cas', 'pico.expel', 'pico.exit', 'daemon.cluster_status',
-  'vshard.router.callro', 'vshard.router.callrw', 'vshard.router.call',
+  'vshard.router.callro', 'vshard.router.callrw', 'vshard.router.call', 'vshard.router.bucket_id_strcrc32',
+  'vshard.router.bucket_id_mpcrc32', 'vshard.router.bucket_count', 'vshard.storage.call', 'vshard.storage.bucket_stat',
 ];
 
 const ITERATORS: Readonly<Record<string, number>> = Iterator;
