@@ -108,7 +108,7 @@ export class NodeBackend implements IprotoBackend {
     const vshard = VSHARD.get(name);
     if (vshard !== undefined) {
       // vshard.storage.call runs the named function here with the caller's rights.
-      const context: VshardContext = { node: this.node, invoke: (inner, innerArgs) => this.invoke(inner, innerArgs, session) };
+      const context: VshardContext = { node: this.node, user: session.user, invoke: (inner, innerArgs) => this.invoke(inner, innerArgs, session) };
       return (args) => vshard(context, args);
     }
     const user = this.userFunctions.get(name);

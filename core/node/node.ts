@@ -121,7 +121,12 @@ export class Node {
     this.announcedAddresses.set(raftId, address);
   }
 
-  private forgetAnnouncedAddress(op: Op | null): void {
+  /** The instance is reachable at its recorded address again: drop what it announced. */
+  forgetAnnouncedAddress(raftId: number): void {
+    this.announcedAddresses.delete(raftId);
+  }
+
+  private forgetAnnouncedAddressOnWrite(op: Op | null): void {
     if (op?.kind !== 'dml' || op.dml.space !== TABLE_DEFS.peerAddress.name || this.announcedAddresses.size === 0) return;
     const raftId = op.dml.op === 'delete' || op.dml.op === 'update' ? op.dml.key[0] : op.dml.tuple[0];
     if (typeof raftId === 'number') this.announcedAddresses.delete(raftId);
@@ -151,7 +156,7 @@ export class Node {
         ...hooks,
         applied: (entry) => {
           this.keepTopologyCurrent(entry.op);
-          this.forgetAnnouncedAddress(entry.op);
+          this.forgetAnnouncedAddressOnWrite(entry.op);
           hooks.applied?.(entry);
           this.changed();
         },

@@ -21,9 +21,10 @@
  */
 
 import { isMpMap, mapGet, type MpValue } from '../codec/msgpack.ts';
+import type { Cancel } from '../env/clock.ts';
 import { BUCKET_COUNT, type Node, type ShardingConfig } from '../node/node.ts';
 import { ProcError, str } from '../rpc/proc-error.ts';
-import type { VshardContext, VshardFunction } from './context.ts';
+import { checkRoutable, type VshardContext, type VshardFunction } from './context.ts';
 import { isShardingError, missingMaster, noRouteToBucket, unreachableReplicaset, type ShardingError } from './error.ts';
 import { bucketIdMpcrc32, bucketIdStrcrc32 } from './hash.ts';
 import { parseMode, type CallMode } from './mode.ts';
@@ -87,7 +88,15 @@ async function callOn(context: VshardContext, instanceId: string, fn: string, ar
   const instance = node.tables.instance(instanceId);
   const address = instance === undefined ? undefined : node.peerAddress(instance.raftId);
   if (address === undefined) return { ok: false, error: { type: 'ClientError', code: ER_NO_CONNECTION, message: `no address known for instance ${instanceId}` }, transport: true };
-  const result = await node.pool.call(address, fn, args, Math.max(1, timeoutMs));
+  // The pool's own connect wait is not bounded by this call's budget: the deadline is kept here.
+  const budgetMs = Math.max(1, timeoutMs);
+  let cancel: Cancel = () => undefined;
+  const expired = new Promise<null>((resolve) => {
+    cancel = node.env.clock.after(budgetMs, () => resolve(null));
+  });
+  const result = await Promise.race([node.pool.call(address, fn, args, budgetMs), expired]);
+  cancel();
+  if (result === null) return { ok: false, error: { type: 'ClientError', code: ER_TIMEOUT, message: 'Timeout exceeded' }, transport: true };
   if (result.ok) return { ok: true, values: result.value };
   const failure = result.error;
   switch (failure.kind) {
@@ -100,23 +109,41 @@ async function callOn(context: VshardContext, instanceId: string, fn: string, ar
   }
 }
 
-/** The replicaset that has the bucket, asking every master; or why none could be found. */
-async function discover(context: VshardContext, config: ShardingConfig, bucketId: number, timeoutMs: number): Promise<ReplicasetConfig | ShardingError> {
-  const answers = await Promise.all(
-    config.replicasets.map(async (replicaset) => {
-      if (replicaset.master === '') return { replicaset, found: false, failure: 'no master' };
-      const outcome = await callOn(context, replicaset.master, STORAGE_BUCKET_STAT, [bucketId], timeoutMs);
-      if (!outcome.ok) return { replicaset, found: false, failure: String(mapGet(outcome.error, 'message') ?? 'call failed') };
-      return { replicaset, found: isMpMap(outcome.values[0] ?? null), failure: null };
-    }),
-  );
-  const hit = answers.find((a) => a.found);
-  if (hit !== undefined) {
-    routes(context.node).set(bucketId, hit.replicaset.replicasetId);
-    return hit.replicaset;
-  }
-  const unreachable = answers.find((a) => a.failure !== null);
-  return unreachable === undefined ? noRouteToBucket(bucketId) : unreachableReplicaset(unreachable.replicaset.uuid, bucketId, unreachable.failure!);
+/**
+ * The replicaset that has the bucket, asking every master at once; or why none could be found.
+ * The first master that has it answers the lookup: an unreachable replicaset costs a lookup its
+ * time only when no reachable one has the bucket.
+ */
+function discover(context: VshardContext, config: ShardingConfig, bucketId: number, timeoutMs: number): Promise<ReplicasetConfig | ShardingError> {
+  return new Promise((resolve) => {
+    let unanswered = config.replicasets.length;
+    let unreachable: ShardingError | null = null;
+    const settle = (): void => {
+      if (--unanswered === 0) resolve(unreachable ?? noRouteToBucket(bucketId));
+    };
+    if (unanswered === 0) resolve(noRouteToBucket(bucketId));
+    for (const replicaset of config.replicasets) {
+      if (replicaset.master === '') {
+        unreachable ??= unreachableReplicaset(replicaset.uuid, bucketId, 'no master');
+        settle();
+        continue;
+      }
+      void callOn(context, replicaset.master, STORAGE_BUCKET_STAT, [bucketId], timeoutMs).then((outcome) => {
+        if (outcome.ok && isMpMap(outcome.values[0] ?? null)) {
+          // Only the first hit is kept; later answers find the promise settled.
+          if (unanswered > 0) routes(context.node).set(bucketId, replicaset.replicasetId);
+          unanswered = 0;
+          resolve(replicaset);
+          return;
+        }
+        if (!outcome.ok) unreachable ??= unreachableReplicaset(replicaset.uuid, bucketId, String(mapGet(outcome.error, 'message') ?? 'call failed'));
+        if (unanswered > 0) settle();
+      }, () => {
+        // callOn does not reject; a local bucket_stat that threw is a miss.
+        if (unanswered > 0) settle();
+      });
+    }
+  });
 }
 
 async function route(context: VshardContext, config: ShardingConfig, bucketId: number, timeoutMs: number): Promise<ReplicasetConfig | ShardingError> {
@@ -189,6 +216,7 @@ function callWithMode(mode: CallMode | null): VshardFunction {
     const bucketId = bucketIdArg(args[0] ?? null, config);
     const callMode = mode ?? parseMode(args[1] ?? null);
     const fn = str(rest[0] ?? null, 'function_name');
+    checkRoutable(fn, context.user);
     const fnArgs = rest[1] ?? [];
     if (!Array.isArray(fnArgs)) throw new ProcError('args must be an array');
     return routerCall(context, bucketId, callMode, fn, fnArgs as MpValue[], timeoutArg(rest[2] ?? null));

@@ -15,7 +15,7 @@ import type { MpValue } from '../codec/msgpack.ts';
 import type { Node } from '../node/node.ts';
 import { BUCKET_SPACE } from '../rpc/sharding.ts';
 import { ProcError, str, uint } from '../rpc/proc-error.ts';
-import type { VshardContext, VshardFunction } from './context.ts';
+import { checkRoutable, type VshardContext, type VshardFunction } from './context.ts';
 import { callError, nonMaster, transferInProgress, wrongBucket, type ShardingError } from './error.ts';
 import { parseMode, type CallMode } from './mode.ts';
 
@@ -67,6 +67,7 @@ export async function storageCall(context: VshardContext, args: readonly MpValue
   const bucketId = uint(args[0] ?? null, 'bucket_id');
   const mode = parseMode(args[1] ?? null);
   const functionName = str(args[2] ?? null, 'function_name');
+  checkRoutable(functionName, context.user);
   const callArgs = args[3] ?? [];
   if (!Array.isArray(callArgs)) throw new ProcError('args must be an array');
   const refused = checkBucket(context.node, bucketId, mode);

@@ -73,6 +73,15 @@ describe('vshard router', () => {
       expect(JSON.stringify(outOfRange)).toContain('Bucket is unreachable: bucket id is out of range');
       const badMode = await cluster.call(other, 'vshard.router.call', [1, 'sideways', 'pico.whoami', []]);
       expect(JSON.stringify(badMode)).toContain("mode must be 'read' or 'write'");
+      // The instance's own RPCs are not routable: the storage would run them as the cluster.
+      for (const [fn, args] of [
+        ['vshard.router.callrw', [1, '.proc_sync_raft', [1, 100]]],
+        ['vshard.storage.call', [1, 'write', '.proc_sync_raft', [1, 100]]],
+      ] as const) {
+        const refused = await cluster.call(other, fn, args as unknown as MpValue[]);
+        expect(refused.ok).toBe(false);
+        expect(JSON.stringify(refused)).toContain("Execute access to function '.proc_sync_raft' is denied for user 'guest'");
+      }
     });
   });
 
@@ -100,6 +109,28 @@ describe('vshard router', () => {
       expect(lost.type).toBe('ShardingError');
       expect(lost.code).toBe(9); // NO_ROUTE_TO_BUCKET
       expect(lost.message).toBe('Bucket 9 cannot be found. Is rebalancing in progress?');
+    });
+  });
+
+  it('finds a bucket on a reachable master without waiting for an unreachable one', async () => {
+    await simulate(506, async (cluster, world) => {
+      await startAll(cluster, ['i1', 'i2', 'i3']);
+      await world.waitFor(() => ['i1', 'i2', 'i3'].every((n) => cluster.node(n)!.sharding !== null) && cluster.node('i1')!.tables.vshardBootstrapped(), 10_000);
+      const holder = ['i1', 'i2', 'i3'].find((n) => cluster.node(n)!.box.hasSpace(BUCKET_SPACE))!;
+      const [via, cut] = ['i1', 'i2', 'i3'].filter((n) => n !== holder) as [string, string];
+      world.net.partition([[world.host(cut).id], [world.host(via).id, world.host(holder).id]]);
+      const started = world.nowMs;
+      const result = await ok(cluster, via, 'vshard.router.callro', [42, 'pico.whoami', [], { timeout: 2 }]);
+      expect(instanceIdOf(result)).toBe(holder);
+      // One round trip to the holder, not the whole 2 s budget the unreachable master could take.
+      expect(world.nowMs - started).toBeLessThan(200);
+      // A bucket nobody reachable has: the call ends at its deadline, naming the unreachable one.
+      await cluster.node(holder)!.box.space(BUCKET_SPACE).delete([43]);
+      const lookupStarted = world.nowMs;
+      const lost = errorOf(await ok(cluster, via, 'vshard.router.callro', [43, 'pico.whoami', [], { timeout: 0.3 }]));
+      expect(lost.code).toBe(8); // UNREACHABLE_REPLICASET
+      expect(world.nowMs - lookupStarted).toBeLessThan(1_000);
+      world.net.heal();
     });
   });
 
