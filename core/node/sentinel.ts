@@ -4,7 +4,8 @@
  *   message) for `autoOfflineTimeoutMs` is asked to go Offline; the governor then moves its roles
  *   away. Instances not yet in the Raft configuration are not judged.
  * - On every instance: finding itself marked Offline while alive and not stopping, it asks for
- *   Online again (a new incarnation), and the governor brings it back.
+ *   Online again (a new incarnation), and the governor brings it back; finding another address
+ *   than its `--advertise` recorded for itself, it announces that again.
  * - An instance that has not heard from a leader for long asks its peers about itself: Raft
  *   cannot tell a node it was removed from the configuration, so one expelled while it lagged
  *   would otherwise wait (or campaign) forever instead of exiting.
@@ -45,6 +46,7 @@ export class Sentinel {
       try {
         if (node.isLeader() && tuning.autoOfflineTimeoutMs > 0) await this.judgeOthers();
         if (node.state === 'online') await this.reviveSelf();
+        if (node.state === 'online') await this.reannounceAddress();
         await this.askWhetherExpelled();
       } catch (error) {
         node.log.verbose('sentinel step failed', { reason: error instanceof Error ? error.message : String(error) });
@@ -111,6 +113,20 @@ export class Sentinel {
         return;
       }
     }
+  }
+
+  /**
+   * The table must hold the address this instance listens at: a restart's announcement can be
+   * overtaken by a late request of the previous incarnation carrying the old one.
+   */
+  private async reannounceAddress(): Promise<void> {
+    const node = this.node;
+    const self = node.self();
+    if (self === undefined || self.targetGrade.variant !== 'Online') return;
+    const recorded = node.tables.peerAddress(self.raftId);
+    if (recorded === undefined || recorded === node.options.advertise) return;
+    node.log.warn('the recorded address is not --advertise, announcing it again', { recorded, advertise: node.options.advertise });
+    await requestTargetGrade(node, null, node.options.tuning.syncRpcTimeoutMs);
   }
 
   private async reviveSelf(): Promise<void> {

@@ -25,12 +25,17 @@ export const LEADER_CANDIDATES_MAX = 8;
 /** ErrNotALeader answers followed from one peer. */
 export const LEADER_REDIRECTS_MAX = 3;
 
-export async function requestTargetGrade(node: Node, target: TargetGradeVariant, timeoutMs: number): Promise<TargetGradeOutcome> {
+/**
+ * Asks the leader for `target`; with `target` null, only announces `--advertise` again (the
+ * sentinel does when the recorded address differs from it, e.g. after an older request's address
+ * was applied last).
+ */
+export async function requestTargetGrade(node: Node, target: TargetGradeVariant | null, timeoutMs: number): Promise<TargetGradeOutcome> {
   const raft = node.raft;
   const identity = node.identity;
   if (raft === null || identity === null) return { kind: 'retry', reason: 'raft node not started' };
-  const online = target === 'Online';
-  const domain = online ? { ...node.options.failureDomain } : null;
+  const online = target === 'Online' || target === null;
+  const domain = target === 'Online' ? { ...node.options.failureDomain } : null;
   const args: MpValue[] = [identity.clusterId, identity.instanceId, target, domain, online ? node.options.advertise : null];
   try {
     if (raft.role === 'Leader') return answer((await updateInstanceProc.handle(node, args))[0] ?? null).outcome;

@@ -145,6 +145,22 @@ describe('.proc_update_instance: advertise address validation', () => {
     ['host:port', 'invalid advertise address "host:port": bad port "port"'],
     ['host:', 'invalid advertise address "host:": bad port ""'],
   ];
+  it('an instance finding another address recorded for itself announces --advertise again', async () => {
+    await simulate(919, async (cluster, world) => {
+      await startAll(cluster, ['i1', 'i2', 'i3']);
+      const leader = cluster.leaderName()!;
+      const victim = ['i1', 'i2', 'i3'].find((n) => n !== leader)!;
+      const raftId = raftIdOf(cluster, victim);
+      const own = cluster.node(victim)!.tables.peerAddress(raftId);
+      // What a late request of a previous incarnation would leave: an address it no longer has.
+      await cluster.node(leader)!.requireLeader().proposeAndWait({ kind: 'dml', dml: { op: 'replace', space: TABLE_DEFS.peerAddress.name, tuple: [raftId, 'gone:3301'] } }, 5_000);
+      expect(cluster.node(leader)!.tables.peerAddress(raftId)).toBe('gone:3301');
+      const restored = await world.waitFor(() => ['i1', 'i2', 'i3'].every((n) => cluster.node(n)!.tables.peerAddress(raftId) === own), 10_000, 50);
+      expect(restored).toBe(true);
+      expect(await advertised(cluster, leader, victim)).toBe(own);
+    });
+  });
+
   it('refuses a malformed address on any instance, before anything else', async () => {
     await simulate(506, async (cluster) => {
       await startAll(cluster, ['i1', 'i2']);
