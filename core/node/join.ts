@@ -2,6 +2,11 @@
  * Joining a cluster: `.proc_raft_join` on the leader discovery named, following ErrNotALeader
  * redirects, retrying I/O failures after 1 s; a definitive refusal (cluster id mismatch, a
  * duplicate instance id, missing failure-domain names) ends the process with a non-zero code.
+ *
+ * The leader named may be stale: peers that have not yet noticed the leader died still name its
+ * address, which is this instance's own when it is the old leader restarted with a wiped data
+ * directory. A target that is this instance's own address, or that does not know the leader,
+ * passes the turn to the next `--peer`, whose answer names the leader once one is elected.
  */
 
 import type { MpValue } from '../codec/msgpack.ts';
@@ -22,9 +27,22 @@ export function isDefinitiveRefusal(message: string): boolean {
 export async function join(node: Node, leaderAddress: string): Promise<Identity | null> {
   node.state = 'joining';
   const o = node.options;
+  const own = new Set([o.advertise, o.listen]);
+  const others = o.peers.filter((p) => !own.has(p));
+  let nextPeer = 0;
+  /** The next `--peer` to ask, after a pause: the current target cannot lead us to the leader. */
+  const askAnotherPeer = async (): Promise<string> => {
+    await node.env.clock.sleep(o.tuning.joinRetryMs);
+    return others.length === 0 ? leaderAddress : others[nextPeer++ % others.length]!;
+  };
   let target = leaderAddress;
   const args: MpValue[] = [o.clusterId, o.instanceId ?? null, o.replicasetId ?? null, o.advertise, { ...o.failureDomain }];
   for (;;) {
+    if (own.has(target) && others.length > 0) {
+      node.log.warn('the leader named is this instance\'s own address (a stale answer), asking another peer', { leader: target });
+      target = await askAnotherPeer();
+      continue;
+    }
     node.log.info('joining', { leader: target });
     const result = await node.pool.call(target, PROC_RAFT_JOIN, args, o.tuning.syncRpcTimeoutMs);
     // BUGGIFY: the reply is lost after the leader admitted us; joining again must still work.
@@ -47,7 +65,7 @@ export async function join(node: Node, leaderAddress: string): Promise<Identity 
     if (notALeader !== undefined) {
       const address = notALeader === null ? undefined : field(notALeader, 'address', 'leader');
       if (typeof address === 'string') target = address;
-      else await node.env.clock.sleep(o.tuning.joinRetryMs);
+      else target = await askAnotherPeer(); // it knows no leader either
       continue;
     }
     return accept(node, field(reply, 'Ok', 'join reply'));

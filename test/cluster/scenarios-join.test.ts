@@ -95,3 +95,26 @@ describe('REFERENCE 2: join, discovery, ids', () => {
     });
   });
 });
+
+describe('joining after a wipe', () => {
+  it('the old leader restarted with a wiped data directory does not try to join itself', async () => {
+    await simulate(
+      4242,
+      async (cluster, world) => {
+        await startAll(cluster, ['i1', 'i2', 'i3']);
+        await world.waitFor(() => cluster.leaderName() !== undefined, 5_000);
+        const leader = cluster.leaderName()!;
+        const host = world.host(leader);
+        host.crash('power');
+        host.disk.wipe();
+        // At once: the others still name it as the leader, so discovery does too.
+        cluster.start(leader);
+        const settled = await world.waitFor(() => !host.running || cluster.isOnline(leader), 30_000, 100);
+        const mine = world.logs.recent().filter((l) => l.host === leader);
+        expect(settled, mine.map((l) => `${l.message} ${JSON.stringify(l.fields)}`).join('\n')).toBe(true);
+        expect(mine.filter((l) => l.message === 'joining' && l.fields['leader'] === `${leader}:3301`)).toEqual([]);
+      },
+      { peers: ['i1:3301', 'i2:3301', 'i3:3301'] },
+    );
+  });
+});
