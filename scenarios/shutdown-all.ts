@@ -5,7 +5,7 @@
  */
 
 import type { Scenario } from '../runtime-sim/scenario.ts';
-import { clusterState, clusterWorldOptions, setupCluster, startAllOnline } from './lib/cluster-scenario.ts';
+import { clusterState, clusterWorldOptions, setupCluster, startAllOnline, votersSettled } from './lib/cluster-scenario.ts';
 
 export const shutdownAll: Scenario = {
   name: 'shutdown-all',
@@ -25,6 +25,14 @@ export const shutdownAll: Scenario = {
     const state = clusterState(ctx);
     const { cluster, names } = state;
     if (!(await startAllOnline(ctx, state, 120_000))) return;
+    // All Online is not yet all voting: stopping a voter while the governor still promotes the
+    // others leaves no quorum for the first stop, and that instance exits without Offline (its
+    // record stays Online until the sentinel's timeout, holding up the next graceful stops).
+    const settled = (await ctx.world.waitFor(() => votersSettled(state), 30_000, 50)) && (await state.checker.waitConverged(cluster, 30_000));
+    if (!settled) {
+      ctx.violation('the voter configuration did not settle everywhere within 30 s of every instance being Online');
+      return;
+    }
     const order = ctx.random.shuffle([...names]);
     for (const name of order) {
       const observer = order.find((n) => n !== name && cluster.host(n).running);

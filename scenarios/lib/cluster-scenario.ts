@@ -70,14 +70,22 @@ export async function checkSettled(ctx: ScenarioContext, state: ClusterScenarioS
   state.checker.checkEndState(state.cluster);
 }
 
+/** Whether the leader's governor has no voter change left to make (false without a leader). */
+export function votersSettled(state: ClusterScenarioState): boolean {
+  const leaderName = state.cluster.leaderName();
+  if (leaderName === undefined) return false;
+  const leader = state.cluster.node(leaderName)!;
+  const raft = leader.raft!.status();
+  return planConfChange(leader.tables.instances(), raft.voters, raft.learners, leader.identity?.raftId ?? 0).length === 0;
+}
+
 function gradesSettled(state: ClusterScenarioState): boolean {
   const { cluster } = state;
   const leaderName = cluster.leaderName();
   if (leaderName === undefined) return false;
   const leader = cluster.node(leaderName)!;
   // The governor acts on grades one step later: voters follow an instance coming back Online.
-  const raft = leader.raft!.status();
-  if (planConfChange(leader.tables.instances(), raft.voters, raft.learners, leader.identity?.raftId ?? 0).length > 0) return false;
+  if (!votersSettled(state)) return false;
   for (const instance of leader.tables.instances()) {
     const running = cluster.host(instance.instanceId).running;
     if (running && !cluster.isOnline(instance.instanceId)) return false;
