@@ -6,6 +6,7 @@
  *   sim run <scenario> --seed N [--nodes K] [--json] [--trace FILE] [--verbose]
  *   sim check-determinism <scenario> --seed N [--nodes K]
  *   sim fuzz <scenario> --seeds N [--from S] [--nodes K] [--json]
+ *     (ends with the coverage probes: how often each was hit over all seeds, see core/lib/probe.ts)
  *
  * Exit codes: 0 ok, 1 a violation (or nondeterminism), 2 bad usage.
  */
@@ -17,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { findScenario, SCENARIOS } from '../scenarios/index.ts';
+import { PROBES, type ProbeName } from '../core/lib/probe.ts';
 import { runScenario, type RunSummary } from './runner.ts';
 import type { Scenario } from './scenario.ts';
 
@@ -122,8 +124,10 @@ async function commandFuzz(name: string, opts: { seeds: number; from: number; no
   const scenario = scenarioNamed(name);
   const startedMs = performance.now();
   const failures: Array<{ seed: number; violation: string; replay: string }> = [];
+  const probes = Object.fromEntries(PROBES.map((name) => [name, 0])) as Record<ProbeName, number>;
   for (let seed = opts.from; seed < opts.from + opts.seeds; seed++) {
     const summary = await runScenario(scenario, { seed, ...(opts.nodes !== undefined ? { nodes: opts.nodes } : {}) });
+    for (const name of PROBES) probes[name] += summary.probes[name];
     const status = summary.ok ? 'ok' : `FAILED: ${summary.violations[0]!.split('\n')[0]}`;
     console.log(`seed ${seed}: ${status} (${summary.events} events, ${(summary.wallMs / 1000).toFixed(2)} s, trace ${summary.traceHash})`);
     if (!summary.ok) failures.push({ seed, violation: summary.violations[0]!, replay: replayCommand(name, seed, opts.nodes) });
@@ -131,7 +135,10 @@ async function commandFuzz(name: string, opts: { seeds: number; from: number; no
   const wallMs = Math.round(performance.now() - startedMs);
   console.log(`${opts.seeds} seeds, ${failures.length} failing, ${(wallMs / 1000).toFixed(1)} s`);
   for (const f of failures) console.log(`  ${f.replay}`);
-  if (opts.json) console.log(JSON.stringify({ scenario: name, seeds: opts.seeds, failures, wallMs }));
+  const neverHit = PROBES.filter((name) => probes[name] === 0);
+  console.log(`coverage probes: ${PROBES.length - neverHit.length} of ${PROBES.length} reached`);
+  for (const name of PROBES) console.log(`  ${String(probes[name]).padStart(9)}  ${name}`);
+  if (opts.json) console.log(JSON.stringify({ scenario: name, seeds: opts.seeds, failures, wallMs, probes, probesNeverHit: neverHit }));
   return failures.length === 0 ? EXIT_OK : EXIT_VIOLATION;
 }
 

@@ -2,6 +2,7 @@ import type { Scenario, ScenarioContext } from './scenario.ts';
 import { SimRandom } from './random.ts';
 import { World } from './world.ts';
 import type { LogLevel } from '../core/env/log.ts';
+import { takeProbeHits, type ProbeName } from '../core/lib/probe.ts';
 
 export interface RunOptions {
   readonly seed: number;
@@ -23,6 +24,8 @@ export interface RunSummary {
   readonly wallMs: number;
   readonly traceHash: string;
   readonly violations: string[];
+  /** Hits of every coverage probe (core/lib/probe.ts) during this run, zeros included. */
+  readonly probes: Record<ProbeName, number>;
 }
 
 export async function runScenario(scenario: Scenario, options: RunOptions): Promise<RunSummary> {
@@ -46,6 +49,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     note: (text) => world.trace.eventText('scenario', world.nowMs, 0, text),
   };
   const startedWallMs = performance.now();
+  takeProbeHits(); // count this run only
   const end = await world.run(async () => {
     ctx.note('setup');
     await scenario.setup(ctx);
@@ -66,5 +70,6 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     wallMs: Math.round(wallMs),
     traceHash: world.trace.hashHex(),
     violations: [...world.violations],
+    probes: takeProbeHits(),
   };
 }

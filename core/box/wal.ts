@@ -26,6 +26,7 @@ import { boxErrors, type BoxError } from './errors.ts';
 import { u64Key } from './record-codec.ts';
 import type { Txn } from './txn.ts';
 import { encodeWalBatch } from './wal-record.ts';
+import { probe } from '../lib/probe.ts';
 
 export const WAL_MODES = ['none', 'write', 'fsync'] as const;
 export type WalMode = (typeof WAL_MODES)[number];
@@ -299,6 +300,7 @@ export class Wal {
       cause: String(cause),
     });
     const error = boxErrors.walIo();
+    probe('wal.write_failed');
     this.callbacks.failed(
       failed.map((p) => p.txn),
       error,
@@ -325,6 +327,7 @@ export class Wal {
       (error: unknown) => {
         this.cleaning = false;
         this.broken = true;
+        probe('wal.broken');
         this.stats.writeErrors++;
         this.log.error('WAL cleanup after a failed write failed; refusing writes until restart', {
           firstLsn,

@@ -13,6 +13,7 @@
 
 import { distance } from '../cluster/failure-domain.ts';
 import type { Instance } from '../cluster/records.ts';
+import { probe } from '../lib/probe.ts';
 
 export type ConfChangeKind = 'AddNode' | 'AddLearnerNode' | 'RemoveNode';
 
@@ -73,6 +74,7 @@ export function planConfChange(
     if (voter === undefined || id === selfRaftId || !isGoingOffline(voter)) continue;
     const spare = pickFarthest(candidates(), voterSet, byRaftId, id);
     if (spare === undefined) continue;
+    probe('governor.voter_replaced');
     demote(id);
     promote(spare.raftId);
   }

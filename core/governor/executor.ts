@@ -21,6 +21,7 @@ import { PROC_SHARDING, PROC_SHARDING_BOOTSTRAP, shardingConfigToValue } from '.
 import { PROC_SYNC_RAFT } from '../rpc/sync-raft.ts';
 import type { ConfChangeSingle } from './conf-change.ts';
 import { plan, type GovernorSnapshot, type Plan } from './plan.ts';
+import { probe } from '../lib/probe.ts';
 
 export class GovernorStepError extends Error {
   override readonly name = 'GovernorStepError';
@@ -175,6 +176,7 @@ export class Governor {
     if (previous !== undefined && previous.currentGrade.variant !== 'Offline') await this.rpc(previous, PROC_REPLICATION_DEMOTE, []).catch(() => undefined);
     await this.rpc(successor, PROC_REPLICATION_PROMOTE, []);
     await this.propose({ kind: 'dml', dml: { op: 'update', space: TABLE_DEFS.replicaset.name, key: [replicasetId], ops: [['=', 'master_id', to]] } });
+    probe('governor.master_switched');
     node.log.info('replicaset master switched', { replicaset_id: replicasetId, from, to });
   }
 

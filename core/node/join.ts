@@ -17,6 +17,7 @@ import { field } from '../rpc/proc-error.ts';
 import { PROC_RAFT_JOIN } from '../rpc/raft-join.ts';
 import type { Node } from './node.ts';
 import { EXIT_FAILURE } from './options.ts';
+import { probe } from '../lib/probe.ts';
 
 const DEFINITIVE = [/^cannot join the instance to the cluster/, / is already joined$/, /^missing failure domain names/];
 
@@ -39,6 +40,7 @@ export async function join(node: Node, leaderAddress: string): Promise<Identity 
   const args: MpValue[] = [o.clusterId, o.instanceId ?? null, o.replicasetId ?? null, o.advertise, { ...o.failureDomain }];
   for (;;) {
     if (own.has(target) && others.length > 0) {
+      probe('join.own_address_skipped');
       node.log.warn('the leader named is this instance\'s own address (a stale answer), asking another peer', { leader: target });
       target = await askAnotherPeer();
       continue;
@@ -64,6 +66,7 @@ export async function join(node: Node, leaderAddress: string): Promise<Identity 
     const notALeader = field(reply, 'ErrNotALeader', 'join reply');
     if (notALeader !== undefined) {
       const address = notALeader === null ? undefined : field(notALeader, 'address', 'leader');
+      probe('join.redirected');
       if (typeof address === 'string') target = address;
       else target = await askAnotherPeer(); // it knows no leader either
       continue;

@@ -16,6 +16,7 @@ import { field } from '../rpc/proc-error.ts';
 import type { Node } from './node.ts';
 import { EXIT_OK } from './options.ts';
 import { requestTargetGrade } from './target-grade.ts';
+import { probe } from '../lib/probe.ts';
 
 /** Peers an instance without a leader asks about itself per window. */
 const PEERS_ASKED_MAX = 5;
@@ -71,6 +72,7 @@ export class Sentinel {
       if (nowMs - heardMs < node.options.tuning.autoOfflineTimeoutMs) continue;
       const updated = node.topology().updateInstance({ clusterId: node.clusterId(), instanceId: instance.instanceId, targetGrade: 'Offline' });
       if (!updated.ok) continue;
+      probe('sentinel.marked_offline');
       node.log.warn('instance is not responding, marking it Offline', { instance_id: instance.instanceId, silent_ms: Math.round(nowMs - heardMs) });
       await raft.proposeAndWait(updated.value, node.options.tuning.syncRpcTimeoutMs);
     }
@@ -125,6 +127,7 @@ export class Sentinel {
     if (self === undefined || self.targetGrade.variant !== 'Online') return;
     const recorded = node.tables.peerAddress(self.raftId);
     if (recorded === undefined || recorded === node.options.advertise) return;
+    probe('sentinel.reannounced_address');
     node.log.warn('the recorded address is not --advertise, announcing it again', { recorded, advertise: node.options.advertise });
     await requestTargetGrade(node, null, node.options.tuning.syncRpcTimeoutMs);
   }
@@ -133,6 +136,7 @@ export class Sentinel {
     const node = this.node;
     const self = node.self();
     if (self === undefined || self.targetGrade.variant !== 'Offline') return;
+    probe('sentinel.revived_self');
     node.log.info('marked Offline while alive, asking to be Online again');
     await requestTargetGrade(node, 'Online', node.options.tuning.postjoinTimeoutMs);
   }

@@ -10,6 +10,7 @@ import type { StopSignal } from '../env/env.ts';
 import type { Node } from './node.ts';
 import { EXIT_OK } from './options.ts';
 import { requestTargetGrade } from './target-grade.ts';
+import { probe } from '../lib/probe.ts';
 
 /** Grace after the Offline grade is applied, so the last replies get out (Picodata: 100 ms). */
 const SHUTDOWN_GRACE_MS = 100;
@@ -36,6 +37,7 @@ export async function shutdown(node: Node, signal: StopSignal, stopBackground: (
       break;
     }
     if (!hasQuorum(node)) {
+      probe('shutdown.no_quorum');
       node.log.warn('giving up, there is no quorum');
       break;
     }

@@ -15,6 +15,7 @@ import { describeClientError } from '../rpc/pool.ts';
 import { field } from '../rpc/proc-error.ts';
 import { PROC_UPDATE_INSTANCE, updateInstanceProc } from '../rpc/update-instance.ts';
 import type { Node } from './node.ts';
+import { probe } from '../lib/probe.ts';
 
 export type TargetGradeOutcome = { readonly kind: 'ok' } | { readonly kind: 'retry'; readonly reason: string } | { readonly kind: 'refused'; readonly reason: string };
 
@@ -41,6 +42,7 @@ export async function requestTargetGrade(node: Node, target: TargetGradeVariant 
     if (raft.role === 'Leader') return answer((await updateInstanceProc.handle(node, args))[0] ?? null).outcome;
     const leader = node.leaderAddress();
     const addresses = leader !== undefined ? [leader] : online ? leaderCandidates(node) : [];
+    if (leader === undefined && addresses.length > 0) probe('target_grade.leader_searched');
     if (addresses.length === 0) return { kind: 'retry', reason: 'leader is unknown yet' };
     const deadlineMs = node.env.clock.nowMs() + timeoutMs;
     let outcome: TargetGradeOutcome = { kind: 'retry', reason: 'leader is unknown yet' };

@@ -10,6 +10,7 @@
  * Section numbers refer to the Raft paper ("In Search of an Understandable Consensus Algorithm")
  * and, where marked, to Ongaro's thesis.
  */
+import { probe } from '../lib/probe.ts';
 import { assert, unreachable } from '../lib/assert.ts';
 import type { RaftConfig } from './config.ts';
 import {
@@ -765,6 +766,7 @@ export class Raft {
     if (self !== undefined) self.recentActive = true;
     if (!this.tracker.quorumActive()) {
       // Thesis §6.2: without a quorum we may be partitioned away; stop serving as leader.
+      probe('raft.leader_lost_quorum');
       this.becomeFollower(this.term, NO_RAFT_ID);
       return;
     }
@@ -1064,6 +1066,7 @@ export class Raft {
       return false;
     }
     progress.becomeSnapshot(snapshot.value.index);
+    probe('raft.snapshot_sent');
     this.send({ type: 'snapshot', from: this.id, to, term: this.term, snapshot: snapshot.value });
     return true;
   }

@@ -29,6 +29,7 @@ import { isShardingError, missingMaster, noRouteToBucket, unreachableReplicaset,
 import { bucketIdMpcrc32, bucketIdStrcrc32 } from './hash.ts';
 import { parseMode, type CallMode } from './mode.ts';
 import { bucketStat, STORAGE_BUCKET_STAT, STORAGE_CALL, storageCall } from './storage.ts';
+import { probe } from '../lib/probe.ts';
 
 /** vshard's default `timeout` of a router call (REFERENCE 5.2). */
 export const ROUTER_CALL_TIMEOUT_MS = 500;
@@ -119,7 +120,9 @@ function discover(context: VshardContext, config: ShardingConfig, bucketId: numb
     let unanswered = config.replicasets.length;
     let unreachable: ShardingError | null = null;
     const settle = (): void => {
-      if (--unanswered === 0) resolve(unreachable ?? noRouteToBucket(bucketId));
+      if (--unanswered > 0) return;
+      if (unreachable === null) probe('vshard.router.no_route');
+      resolve(unreachable ?? noRouteToBucket(bucketId));
     };
     if (unanswered === 0) resolve(noRouteToBucket(bucketId));
     for (const replicaset of config.replicasets) {
@@ -157,7 +160,10 @@ function reroute(node: Node, config: ShardingConfig, bucketId: number, error: Mp
   const destination = mapGet(error, 'destination');
   const target = typeof destination === 'string' ? config.replicasets.find((r) => r.uuid === destination) : undefined;
   if (target === undefined) routes(node).delete(bucketId);
-  else routes(node).set(bucketId, target.replicasetId);
+  else {
+    probe('vshard.router.rerouted');
+    routes(node).set(bucketId, target.replicasetId);
+  }
 }
 
 function retryable(error: MpValue): boolean {
@@ -199,12 +205,14 @@ export async function routerCall(context: VshardContext, bucketId: number, mode:
         error = outcome.error;
         // An error reply of the storage, or no answer in time: the caller's answer as it is. A
         // write whose connection failed may have run there: retrying could run it twice.
+        if (mode === 'write' && outcome.transport && mapGet(error, 'code') !== ER_TIMEOUT) probe('vshard.router.write_not_retried');
         if (!outcome.transport || mapGet(error, 'code') === ER_TIMEOUT || mode === 'write') return [null, error];
         routes(node).delete(bucketId);
         error = unreachableReplicaset(target.uuid, bucketId, String(mapGet(error, 'message')));
       }
     }
     if (!retryable(error) || clock.nowMs() + ROUTER_RETRY_DELAY_MS >= deadline) return [null, error];
+    probe('vshard.router.retried');
     await clock.sleep(ROUTER_RETRY_DELAY_MS);
   }
 }

@@ -18,6 +18,7 @@ import { ProcError, str, uint } from '../rpc/proc-error.ts';
 import { checkRoutable, type VshardContext, type VshardFunction } from './context.ts';
 import { callError, nonMaster, transferInProgress, wrongBucket, type ShardingError } from './error.ts';
 import { parseMode, type CallMode } from './mode.ts';
+import { probe } from '../lib/probe.ts';
 
 export const STORAGE_CALL = 'vshard.storage.call';
 export const STORAGE_BUCKET_STAT = 'vshard.storage.bucket_stat';
@@ -71,7 +72,10 @@ export async function storageCall(context: VshardContext, args: readonly MpValue
   const callArgs = args[3] ?? [];
   if (!Array.isArray(callArgs)) throw new ProcError('args must be an array');
   const refused = checkBucket(context.node, bucketId, mode);
-  if (refused !== null) return [null, refused];
+  if (refused !== null) {
+    probe('vshard.storage.refused');
+    return [null, refused];
+  }
   try {
     return [true, ...(await context.invoke(functionName, callArgs as MpValue[]))];
   } catch (error) {

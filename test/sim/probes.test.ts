@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { runScenario } from '../../runtime-sim/runner.ts';
+import { findScenario } from '../../scenarios/index.ts';
+
+describe('coverage probes in a scenario run', () => {
+  it('a run reports the rare paths it reached, the same for the same seed', async () => {
+    const scenario = findScenario('vshard-routing')!;
+    const first = await runScenario(scenario, { seed: 5 });
+    const again = await runScenario(scenario, { seed: 5 });
+    expect(first.ok).toBe(true);
+    // Seed 5 is the one where a write's connection fails mid-call (see test/sim/scenarios.test.ts).
+    expect(first.probes['vshard.router.write_not_retried']).toBeGreaterThan(0);
+    expect(first.probes['vshard.router.rerouted']).toBeGreaterThan(0);
+    expect(first.probes['vshard.storage.refused']).toBeGreaterThan(0);
+    // Nothing the scenario never does, and nothing carried over from the first run.
+    expect(first.probes['wal.broken']).toBe(0);
+    expect(again.probes).toEqual(first.probes);
+    expect(again.traceHash).toBe(first.traceHash);
+  });
+});
