@@ -39,12 +39,22 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const log = createRealLog({ level: run.logLevel, ...(options.pretty !== undefined ? { pretty: options.pretty } : {}) });
   log.info('picodata starting', { version: VERSION, listen: run.listen, data_dir: run.dataDir, cluster_id: run.clusterId, wal_mode: run.walMode });
   installCrashHandlers(log);
+  // Until the environment takes SIGTERM/SIGINT over (createRealEnv), a stop signal must still
+  // end the process cleanly: nothing is written yet, so there is nothing to hand over.
+  const stopEarly = (signal: NodeJS.Signals): void => {
+    log.info('stopped during start-up, before the data directory was opened', { signal });
+    process.exit(0);
+  };
+  process.on('SIGTERM', stopEarly);
+  process.on('SIGINT', stopEarly);
   let script: PostjoinFunction | null = null;
   if (run.script !== undefined) script = await loadScriptOrExit(run.script, log);
   const state: { node: Node | null } = { node: null };
   const metrics = new DaemonMetrics();
   let http: HttpEndpoint | null = null;
   if (run.httpListen !== undefined) http = await startHttpOrExit(run.httpListen, state, metrics, log);
+  process.off('SIGTERM', stopEarly);
+  process.off('SIGINT', stopEarly);
   const env = createRealEnv({
     dataDir: run.dataDir,
     logLevel: run.logLevel,

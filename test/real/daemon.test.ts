@@ -8,9 +8,11 @@
  */
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IprotoClient } from '../../core/iproto/client.ts';
 import { RealClock } from '../../runtime-real/clock.ts';
@@ -79,6 +81,24 @@ describe('picodata CLI usage errors', () => {
     } finally {
       busy.close();
     }
+    expect(existsSync(dataDir)).toBe(false);
+  });
+});
+
+describe('a stop signal during start-up', () => {
+  it('SIGTERM while the --script loads exits 0 and leaves no data directory', async () => {
+    const bundle = await picodataBundle();
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'pico-early-')), 'data');
+    const script = fileURLToPath(new URL('./fixtures/slow-load.mjs', import.meta.url));
+    const child = spawn(process.execPath, [bundle, 'run', '--listen', `127.0.0.1:${await freePort()}`, '--data-dir', dataDir, '--script', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const started = Date.now();
+    while (!stderr.includes('picodata starting') && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGTERM');
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+    expect({ code, signal }).toEqual({ code: 0, signal: null });
+    expect(stderr).toContain('stopped during start-up, before the data directory was opened');
     expect(existsSync(dataDir)).toBe(false);
   });
 });
