@@ -3,7 +3,7 @@
  * `sim`: run, check and fuzz simulation scenarios.
  *
  *   sim list
- *   sim run <scenario> --seed N [--nodes K] [--json] [--trace FILE] [--verbose]
+ *   sim run <scenario> --seed N [--nodes K] [--json] [--trace FILE] [--report FILE.html] [--verbose]
  *   sim check-determinism <scenario> --seed N [--nodes K]
  *   sim fuzz <scenario> --seeds N [--from S] [--nodes K] [--json]
  *     (ends with the coverage probes: how often each was hit over all seeds, see core/lib/probe.ts)
@@ -12,13 +12,14 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { findScenario, SCENARIOS } from '../scenarios/index.ts';
 import { PROBES, type ProbeName } from '../core/lib/probe.ts';
+import { renderRunReport, RunDigest } from './report.ts';
 import { runScenario, type RunSummary } from './runner.ts';
 import type { Scenario } from './scenario.ts';
 
@@ -62,16 +63,32 @@ function printSummary(summary: RunSummary, json: boolean): void {
   }
 }
 
-async function commandRun(name: string, opts: { seed: number; nodes?: number; json?: boolean; trace?: string; verbose?: boolean }): Promise<number> {
+interface RunFlags {
+  seed: number;
+  nodes?: number;
+  json?: boolean;
+  trace?: string;
+  report?: string;
+  verbose?: boolean;
+}
+
+async function commandRun(name: string, opts: RunFlags): Promise<number> {
   const scenario = scenarioNamed(name);
   const traceFd = opts.trace !== undefined ? openSync(opts.trace, 'w') : undefined;
+  // The report collects its events in memory as they are recorded; the hash does not change.
+  const digest = opts.report !== undefined ? new RunDigest() : undefined;
   try {
     const summary = await runScenario(scenario, {
       seed: opts.seed,
       ...(opts.nodes !== undefined ? { nodes: opts.nodes } : {}),
       ...(traceFd !== undefined ? { traceFd } : {}),
+      ...(digest !== undefined ? { traceSink: (line) => digest.add(line) } : {}),
       ...(opts.verbose ? { verbose: true, logLevel: 'debug' as const } : {}),
     });
+    if (opts.report !== undefined && digest !== undefined) {
+      writeFileSync(opts.report, renderRunReport(summary, digest));
+      console.log(`report written to ${opts.report}`);
+    }
     printSummary(summary, opts.json ?? false);
     return summary.ok ? EXIT_OK : EXIT_VIOLATION;
   } finally {
@@ -154,6 +171,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--nodes <k>', 'number of instances', integer('--nodes', 1))
     .option('--json', 'print the summary as a JSON line last')
     .option('--trace <file>', 'write every event as a JSON line')
+    .option('--report <file>', 'write a self-contained HTML report of the run (timeline, notable events, probes)')
     .option('--verbose', 'echo simulated logs (debug level) to stderr')
     .action(async (name: string, opts) => {
       exitCode = await commandRun(name, opts);

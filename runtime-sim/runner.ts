@@ -1,6 +1,7 @@
 import type { Scenario, ScenarioContext } from './scenario.ts';
 import { SimRandom } from './random.ts';
 import { World } from './world.ts';
+import type { TraceSink } from './trace.ts';
 import type { LogLevel } from '../core/env/log.ts';
 import { takeProbeHits, type ProbeName } from '../core/lib/probe.ts';
 
@@ -8,6 +9,8 @@ export interface RunOptions {
   readonly seed: number;
   readonly nodes?: number;
   readonly traceFd?: number;
+  /** Receives every trace event in memory (see WorldOptions.traceSink). */
+  readonly traceSink?: TraceSink;
   readonly logLevel?: LogLevel;
   /** Echo simulated log lines to stderr. */
   readonly verbose?: boolean;
@@ -26,6 +29,8 @@ export interface RunSummary {
   readonly violations: string[];
   /** Hits of every coverage probe (core/lib/probe.ts) during this run, zeros included. */
   readonly probes: Record<ProbeName, number>;
+  /** Host names by host id (the `node` of trace events); not part of the `--json` line. */
+  readonly hosts: readonly string[];
 }
 
 export async function runScenario(scenario: Scenario, options: RunOptions): Promise<RunSummary> {
@@ -34,6 +39,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   const world = new World({
     seed: options.seed,
     ...(options.traceFd !== undefined ? { traceFd: options.traceFd } : {}),
+    ...(options.traceSink !== undefined ? { traceSink: options.traceSink } : {}),
     ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
     ...scenario.worldOptions?.(options.seed, nodes, setupRandom),
   });
@@ -71,5 +77,6 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     traceHash: world.trace.hashHex(),
     violations: [...world.violations],
     probes: takeProbeHits(),
+    hosts: world.hosts.map((host) => host.name),
   };
 }

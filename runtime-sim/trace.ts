@@ -22,21 +22,42 @@ export type TraceKind = keyof typeof TraceKind;
 
 export type TraceDetail = Readonly<Record<string, string | number | boolean | null>>;
 
+/**
+ * One recorded event, as `--trace` writes it (one JSON line) and a sink receives it: its number
+ * `i`, virtual time `t` in ms, `kind`, the details (`node`, `text`, `conn`, `to`, ...) and the
+ * hash so far `h`.
+ */
+export interface TraceLine {
+  readonly i: number;
+  readonly t: number;
+  readonly kind: TraceKind;
+  readonly h: string;
+  readonly [detail: string]: string | number | boolean | null;
+}
+
+/** Receives every event in memory (the HTML report collects what it shows this way). */
+export type TraceSink = (line: TraceLine) => void;
+
 export class Trace {
   events = 0;
   private h1 = 0x6a09e667 | 0;
   private h2 = 0xbb67ae85 | 0;
   private readonly fd: number | undefined;
+  private readonly sink: TraceSink | undefined;
   private buffered: string[] = [];
 
-  /** With `fd`, every event is also written there as one JSON line. */
-  constructor(fd?: number) {
+  /**
+   * With `fd`, every event is also written there as one JSON line; with `sink`, handed to it.
+   * Neither changes the hash: details are recorded, never mixed in.
+   */
+  constructor(fd?: number, sink?: TraceSink) {
     this.fd = fd;
+    this.sink = sink;
   }
 
   /** True when events are written out: callers build their (costly) details only then. */
   get recording(): boolean {
-    return this.fd !== undefined;
+    return this.fd !== undefined || this.sink !== undefined;
   }
 
   mixInt(value: number): void {
@@ -84,7 +105,7 @@ export class Trace {
     this.mixInt(timeMs);
     this.mix32(a | 0);
     this.mix32(b | 0);
-    if (this.fd !== undefined) this.write(kind, timeMs, detail?.());
+    if (this.recording) this.write(kind, timeMs, detail?.());
   }
 
   /** Records an event whose identity is text (log lines, fault descriptions). */
@@ -94,12 +115,14 @@ export class Trace {
     this.mixInt(timeMs);
     this.mix32(a | 0);
     this.mixString(text);
-    if (this.fd !== undefined) this.write(kind, timeMs, { node: a, text });
+    if (this.recording) this.write(kind, timeMs, { node: a, text });
   }
 
   private write(kind: TraceKind, timeMs: number, detail: TraceDetail | undefined): void {
-    const line = JSON.stringify({ i: this.events, t: Math.round(timeMs * 1000) / 1000, kind, ...detail, h: this.hashHex() });
-    this.buffered.push(line);
+    const line: TraceLine = { i: this.events, t: Math.round(timeMs * 1000) / 1000, kind, ...detail, h: this.hashHex() };
+    this.sink?.(line);
+    if (this.fd === undefined) return;
+    this.buffered.push(JSON.stringify(line));
     if (this.buffered.length >= 1024) this.flush();
   }
 

@@ -8,7 +8,7 @@ import { LogSink, SimLog } from './log.ts';
 import { DEFAULT_NET_FAULTS, SimNetwork, type NetFaults } from './network.ts';
 import { SimRandom } from './random.ts';
 import { Scheduler, type EventOwner, type RunEnd, type SimEvent } from './scheduler.ts';
-import { Trace } from './trace.ts';
+import { Trace, type TraceSink } from './trace.ts';
 
 /**
  * The simulated world: hosts with disks and clocks on one virtual network, processes running the
@@ -20,6 +20,8 @@ export interface WorldOptions {
   readonly seed: number;
   /** Write every trace event as a JSON line to this file descriptor. */
   readonly traceFd?: number;
+  /** Hand every trace event to this function too (in memory, e.g. for `sim run --report`). */
+  readonly traceSink?: TraceSink;
   readonly logLevel?: LogLevel;
   readonly net?: NetFaults;
   readonly disk?: DiskFaults;
@@ -211,7 +213,7 @@ export class World {
 
   constructor(options: WorldOptions) {
     this.seed = options.seed;
-    this.trace = new Trace(options.traceFd);
+    this.trace = new Trace(options.traceFd, options.traceSink);
     this.random = SimRandom.fromSeed(options.seed);
     this.net = new SimNetwork(this.scheduler, this.random.fork('network'), this.trace, options.net ?? DEFAULT_NET_FAULTS);
     this.logLevel = options.logLevel ?? 'info';
