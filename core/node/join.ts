@@ -5,8 +5,9 @@
  *
  * The leader named may be stale: peers that have not yet noticed the leader died still name its
  * address, which is this instance's own when it is the old leader restarted with a wiped data
- * directory. A target that is this instance's own address, or that does not know the leader,
- * passes the turn to the next `--peer`, whose answer names the leader once one is elected.
+ * directory. A target that is this instance's own address, that does not know the leader, or
+ * that cannot be reached passes the turn to the next candidate (the leader discovery named, then
+ * every `--peer`, never this instance), whose answer names the leader once one is elected.
  */
 
 import type { MpValue } from '../codec/msgpack.ts';
@@ -29,20 +30,25 @@ export async function join(node: Node, leaderAddress: string): Promise<Identity 
   node.state = 'joining';
   const o = node.options;
   const own = new Set([o.advertise, o.listen]);
-  const others = o.peers.filter((p) => !own.has(p));
-  let nextPeer = 0;
-  /** The next `--peer` to ask, after a pause: the current target cannot lead us to the leader. */
-  const askAnotherPeer = async (): Promise<string> => {
+  // Who may lead us to the leader: the one discovery named, then every --peer; never ourselves.
+  const candidates = [...new Set([leaderAddress, ...o.peers])].filter((a) => !own.has(a));
+  let nextCandidate = 0;
+  /** After a pause, the next candidate other than `current`: `current` cannot name the leader now. */
+  const askAnother = async (current: string): Promise<string> => {
     await node.env.clock.sleep(o.tuning.joinRetryMs);
-    return others.length === 0 ? leaderAddress : others[nextPeer++ % others.length]!;
+    for (let tried = 0; tried < candidates.length; tried++) {
+      const candidate = candidates[nextCandidate++ % candidates.length]!;
+      if (candidate !== current) return candidate;
+    }
+    return candidates[0] ?? current;
   };
   let target = leaderAddress;
   const args: MpValue[] = [o.clusterId, o.instanceId ?? null, o.replicasetId ?? null, o.advertise, { ...o.failureDomain }];
   for (;;) {
-    if (own.has(target) && others.length > 0) {
+    if (own.has(target) && candidates.length > 0) {
       probe('join.own_address_skipped');
       node.log.warn('the leader named is this instance\'s own address (a stale answer), asking another peer', { leader: target });
-      target = await askAnotherPeer();
+      target = await askAnother(target);
       continue;
     }
     node.log.info('joining', { leader: target });
@@ -58,8 +64,9 @@ export async function join(node: Node, leaderAddress: string): Promise<Identity 
         node.fatal(`join refused: ${message}`, EXIT_FAILURE);
         return null;
       }
-      node.log.warn('join failed, retrying', { reason: message });
-      await node.env.clock.sleep(o.tuning.joinRetryMs);
+      // A peer that is down (or not ready) cannot name the leader; the next one may.
+      node.log.warn('join failed, retrying', { reason: message, target });
+      target = await askAnother(target);
       continue;
     }
     const reply = result.value[0] ?? null;
@@ -68,7 +75,7 @@ export async function join(node: Node, leaderAddress: string): Promise<Identity 
       const address = notALeader === null ? undefined : field(notALeader, 'address', 'leader');
       probe('join.redirected');
       if (typeof address === 'string') target = address;
-      else target = await askAnotherPeer(); // it knows no leader either
+      else target = await askAnother(target); // it knows no leader either
       continue;
     }
     return accept(node, field(reply, 'Ok', 'join reply'));

@@ -101,20 +101,49 @@ describe('joining after a wipe', () => {
     await simulate(
       4242,
       async (cluster, world) => {
-        await startAll(cluster, ['i1', 'i2', 'i3']);
+        const names = ['i1', 'i2', 'i3', 'i4', 'i5'];
+        await startAll(cluster, names);
         await world.waitFor(() => cluster.leaderName() !== undefined, 5_000);
         const leader = cluster.leaderName()!;
+        // A --peer that is down as well (a quorum remains): the joiner must not wait on it forever.
+        const dead = names.find((n) => n !== leader)!;
+        world.host(dead).crash('power');
         const host = world.host(leader);
         host.crash('power');
         host.disk.wipe();
         // At once: the others still name it as the leader, so discovery does too.
         cluster.start(leader);
+        // It either joins again or is refused for good (its old record is still Online): it must not hang.
         const settled = await world.waitFor(() => !host.running || cluster.isOnline(leader), 30_000, 100);
         const mine = world.logs.recent().filter((l) => l.host === leader);
-        expect(settled, mine.map((l) => `${l.message} ${JSON.stringify(l.fields)}`).join('\n')).toBe(true);
+        expect(settled, mine.slice(-10).map((l) => `${l.message} ${JSON.stringify(l.fields)}`).join('\n')).toBe(true);
         expect(mine.filter((l) => l.message === 'joining' && l.fields['leader'] === `${leader}:3301`)).toEqual([]);
       },
-      { peers: ['i1:3301', 'i2:3301', 'i3:3301'] },
+      { peers: ['i1:3301', 'i2:3301', 'i3:3301', 'i4:3301', 'i5:3301'] },
+    );
+  });
+
+  it('a joiner whose first --peer is down and whose leader restarts mid-join still joins', async () => {
+    await simulate(
+      4243,
+      async (cluster, world) => {
+        const names = ['i1', 'i2', 'i3', 'i4', 'i5'];
+        await startAll(cluster, names);
+        const leader = cluster.leaderName()!;
+        const dead = names.find((n) => n !== leader)!;
+        const alive = names.find((n) => n !== leader && n !== dead)!;
+        world.host(dead).crash('power');
+        await world.sleep(3_000);
+        cluster.start('i6', { peers: [`${dead}:3301`, `${alive}:3301`] });
+        expect(await world.waitFor(() => cluster.node('i6')?.state === 'joining', 30_000, 1)).toBe(true);
+        // The leader restarts: for a moment it answers that it knows no leader.
+        world.host(leader).crash('process');
+        cluster.start(leader);
+        const joined = await world.waitFor(() => cluster.isOnline('i6'), 60_000, 100);
+        const mine = world.logs.recent().filter((l) => l.host === 'i6').slice(-8);
+        expect(joined, mine.map((l) => `${l.message} ${JSON.stringify(l.fields)}`).join('\n')).toBe(true);
+      },
+      { peers: ['i1:3301', 'i2:3301', 'i3:3301', 'i4:3301', 'i5:3301'] },
     );
   });
 });
