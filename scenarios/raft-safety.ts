@@ -158,6 +158,9 @@ async function write(state: ClusterScenarioState, workload: Workload, key: strin
   return false;
 }
 
+/** Writes the liveness probe may try after healing before it calls the cluster not live. */
+const LIVENESS_ATTEMPTS_MAX = 3;
+
 /**
  * Some write is acknowledged within the budget. An attempt whose outcome is unknown (its entry
  * lost to a leader change, a wait that timed out) proves nothing either way: the next one uses a
@@ -165,7 +168,8 @@ async function write(state: ClusterScenarioState, workload: Workload, key: strin
  */
 async function livenessProbe(state: ClusterScenarioState, workload: Workload): Promise<boolean> {
   const deadlineMs = state.cluster.world.nowMs + LIVENESS_WRITE_BUDGET_MS;
-  for (let attempt = 0; state.cluster.world.nowMs < deadlineMs; attempt++) {
+  // A few unknown outcomes are leader changes settling; more means leadership keeps flapping.
+  for (let attempt = 0; attempt < LIVENESS_ATTEMPTS_MAX && state.cluster.world.nowMs < deadlineMs; attempt++) {
     if (await write(state, workload, `liveness-${attempt}`, 'probe', deadlineMs - state.cluster.world.nowMs)) return true;
   }
   return false;

@@ -125,6 +125,8 @@ export class Sentinel {
     const node = this.node;
     const self = node.self();
     if (self === undefined || self.targetGrade.variant !== 'Online') return;
+    // Behind on the log, the table may not show an announcement already committed.
+    if (node.raft === null || node.raft.applied < node.raft.commit) return;
     const recorded = node.tables.peerAddress(self.raftId);
     if (recorded === undefined || recorded === node.options.advertise) return;
     probe('sentinel.reannounced_address');
