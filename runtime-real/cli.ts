@@ -29,6 +29,7 @@ interface RunFlags {
   httpListen?: string;
   walMode?: string;
   checkpointInterval?: string;
+  forceRecovery?: boolean;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -67,6 +68,7 @@ function buildProgram(): Command {
     .option('--http-listen <[host][:port]>', 'serve /metrics, /health and /api/v1/cluster over HTTP here [env PICODATA_HTTP_LISTEN]')
     .addOption(new Option('--wal-mode <mode>', `durability of acknowledged writes: ${WAL_MODES.join(', ')} (default: write) [env PICODATA_WAL_MODE]`))
     .option('--checkpoint-interval <seconds>', 'seconds between local snapshots that let the WAL be trimmed, 0 = never (default: 3600) [env PICODATA_CHECKPOINT_INTERVAL]')
+    .option('--force-recovery', 'start from the last good WAL record when a later one is corrupt, losing what follows it (default: refuse to start) [env PICODATA_FORCE_RECOVERY]')
     .action(async (flags: RunFlags) => {
       let options: RunOptions;
       try {

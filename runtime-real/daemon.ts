@@ -93,6 +93,7 @@ export function nodeOptions(run: RunOptions): NodeOptions {
     failureDomain: run.failureDomain,
     initReplicationFactor: run.initReplicationFactor,
     walMode: run.walMode,
+    forceRecovery: run.forceRecovery,
     tuning: DEFAULT_TUNING,
   };
 }

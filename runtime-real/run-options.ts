@@ -32,6 +32,8 @@ export interface RunOptions {
   readonly walMode: WalMode;
   /** Not in the admin guide: seconds between local snapshots (Tarantool's checkpoint_interval); 0 = never. */
   readonly checkpointIntervalSeconds: number;
+  /** Not in the admin guide: start past a corrupt WAL record, losing what follows (Tarantool's force_recovery). */
+  readonly forceRecovery: boolean;
 }
 
 export class RunOptionsError extends Error {
@@ -71,6 +73,12 @@ export interface RawRunOptions {
   readonly httpListen?: string | undefined;
   readonly walMode?: string | undefined;
   readonly checkpointInterval?: string | number | undefined;
+  readonly forceRecovery?: boolean | undefined;
+}
+
+/** A boolean `PICODATA_<NAME>`: true, 1 or yes (any case) turn it on; unset or anything else, off. */
+function flag(env: Readonly<Record<string, string | undefined>>, name: string): boolean {
+  return /^(true|1|yes)$/i.test(fromEnv(env, name) ?? '');
 }
 
 function fromEnv(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
@@ -137,5 +145,6 @@ export function resolveRunOptions(raw: RawRunOptions, env: Readonly<Record<strin
     httpListen: httpListen === undefined ? undefined : normalizeAddress(httpListen, 'http-listen'),
     walMode: walMode as WalMode,
     checkpointIntervalSeconds: Number(intervalText),
+    forceRecovery: raw.forceRecovery === true || flag(env, 'FORCE_RECOVERY'),
   };
 }

@@ -51,6 +51,11 @@ export interface BoxOptions {
   /** Snapshots kept (the older ones are fallbacks if the newest rots). */
   readonly checkpointCount?: number;
   readonly readOnly?: boolean;
+  /**
+   * Tarantool's `force_recovery`: start from the last good WAL record when a later one is
+   * corrupt, dropping it and what follows (reported in `recoveryProblems`). Off: refuse to open.
+   */
+  readonly forceRecovery?: boolean;
   /** Written to `_cluster` on bootstrap. */
   readonly instanceUuid?: string;
   /** Password of `admin` on bootstrap (none = empty auth, as Tarantool). */
@@ -153,7 +158,7 @@ export class Box implements SpaceHost {
     const result = await recover(this.snapStore, this.walStore, this.log, {
       loadImages: (images) => this.loadImages(images),
       replayTxn: (rows) => this.replayTxn(rows),
-    });
+    }, { forceRecovery: this.options.forceRecovery === true });
     this.recoveryProblems = result.problems;
     const mode = this.options.walMode ?? 'write';
     this.wal = new Wal(this.walStore, mode, this.log, result.lastLsn + 1, {

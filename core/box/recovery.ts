@@ -6,9 +6,14 @@
  *   while the WAL still starts at LSN 1. A base is usable only if the WAL continues it without a
  *   gap; with no usable base the box refuses to start (ER_MISSING_SNAPSHOT) instead of serving
  *   partial data.
- * - WAL records replay in LSN order. The first record that fails its checksum, does not decode,
- *   or leaves a gap ends recovery: it and everything after it is reported and deleted (so new
- *   writes never follow a hole), and the box starts from the last good record.
+ * - WAL records replay in LSN order. A record that fails its checksum, does not decode, or leaves
+ *   a gap is corruption, never a crash's torn tail: stores write batches atomically (core/env/
+ *   disk.ts), and the daemon's append log cuts torn frames before the box sees them. So recovery
+ *   refuses (ER_INVALID_XLOG) and touches nothing: the record may hold acknowledged writes, and
+ *   starting past it would drop them silently (found by the box-durability scenario: a rotted
+ *   last record was deleted and the instance served on without it). Only with `forceRecovery`
+ *   (Tarantool's `force_recovery`) is it and everything after it reported, deleted (so new writes
+ *   never follow a hole), and the box started from the last good record.
  */
 
 import type { Store } from '../env/disk.ts';
@@ -63,7 +68,12 @@ function walContinues(wal: readonly WalEntry[], base: number): boolean {
   return true;
 }
 
-export async function recover(snapStore: Store, walStore: Store, log: Log, target: RecoveryTarget): Promise<RecoveryResult> {
+export interface RecoveryOptions {
+  /** Start from the last good WAL record when a later one is corrupt (losing what follows). */
+  readonly forceRecovery: boolean;
+}
+
+export async function recover(snapStore: Store, walStore: Store, log: Log, target: RecoveryTarget, options: RecoveryOptions): Promise<RecoveryResult> {
   const problems: BoxError[] = [];
   const wal = readWal(walStore);
   const snapshots = snapshotLsns(snapStore);
@@ -99,7 +109,7 @@ export async function recover(snapStore: Store, walStore: Store, log: Log, targe
     const details = problems.map((p) => p.message).join('; ') || 'the WAL does not reach back to any snapshot';
     throw boxErrors.missingSnapshot(details);
   }
-  const replayed = await replayWal(walStore, wal, base, log, problems, target);
+  const replayed = await replayWal(walStore, wal, base, log, problems, target, options);
   return { lastLsn: replayed.lastLsn, snapshotLsn: base, walSpans: replayed.spans, problems, fresh: false };
 }
 
@@ -110,15 +120,25 @@ async function replayWal(
   log: Log,
   problems: BoxError[],
   target: RecoveryTarget,
+  options: RecoveryOptions,
 ): Promise<{ lastLsn: number; spans: WalSpan[] }> {
   let lastLsn = base;
   const spans: WalSpan[] = [];
   for (let i = 0; i < wal.length; i++) {
     const { batch } = wal[i]!;
-    const bad = batch === null ? 'checksum mismatch or torn record' : batch.firstLsn > lastLsn + 1 ? 'LSN gap' : null;
+    const bad = batch === null ? 'checksum mismatch' : batch.firstLsn > lastLsn + 1 ? 'LSN gap' : null;
     if (bad !== null) {
       const error = boxErrors.invalidXlog(`WAL record at LSN ${readU64Key(wal[i]!.key)}: ${bad}`);
-      log.error('WAL is corrupt: recovery stopped at the last good record', {
+      if (!options.forceRecovery) {
+        log.error('WAL is corrupt, refusing to recover past it (force_recovery starts from the last good record)', {
+          lastGoodLsn: lastLsn,
+          badRecordLsn: readU64Key(wal[i]!.key),
+          reason: bad,
+          recordsFromIt: wal.length - i,
+        });
+        throw error;
+      }
+      log.error('WAL is corrupt: recovery stopped at the last good record (force_recovery)', {
         lastGoodLsn: lastLsn,
         badRecordLsn: readU64Key(wal[i]!.key),
         reason: bad,

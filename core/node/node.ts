@@ -94,14 +94,19 @@ export class Node {
       }
       // Box checkpoints by itself every DEFAULT_CHECKPOINT_WAL_ROWS_MAX rows, so the WAL stays
       // bounded without an operator; the daemon may also checkpoint on a timer.
-      const box = await Box.open({ disk: env.disk, log: env.log, clock: env.clock, walMode: options.walMode, readOnly: true });
+      const box = await Box.open({ disk: env.disk, log: env.log, clock: env.clock, walMode: options.walMode, readOnly: true, forceRecovery: options.forceRecovery === true });
       return new Node(env, options, box, raftStore);
     } catch (error) {
       if (exitOnStorageFailure(env, error, 'cannot use the data directory')) return null;
       if (error instanceof BoxError) {
-        // Recovery found nothing usable (a rotten snapshot and no older one), or a write failed.
-        const corrupt = error.code === ErrorCode.ER_MISSING_SNAPSHOT;
-        env.log.error(corrupt ? 'data directory is corrupt, refusing to start' : 'storage failed while starting', { reason: error.message, code: error.codeName });
+        // Recovery found nothing usable (a rotten snapshot and no older one) or a corrupt WAL
+        // record it will not start past, or a write failed.
+        const corrupt = error.code === ErrorCode.ER_MISSING_SNAPSHOT || error.code === ErrorCode.ER_INVALID_XLOG;
+        env.log.error(corrupt ? 'data directory is corrupt, refusing to start' : 'storage failed while starting', {
+          reason: error.message,
+          code: error.codeName,
+          ...(error.code === ErrorCode.ER_INVALID_XLOG ? { hint: 'restart with --force-recovery to start from the last good WAL record, losing what follows it' } : {}),
+        });
         env.lifecycle.exit(corrupt ? EXIT_CORRUPT_DATA : EXIT_IO_ERROR);
         return null;
       }

@@ -16,6 +16,8 @@ export interface NodeOptions {
   /** Only the bootstrapping instance's value counts. */
   readonly initReplicationFactor: number;
   readonly walMode: WalMode;
+  /** Start from the last good WAL record past a corrupt one (Tarantool's force_recovery). */
+  readonly forceRecovery?: boolean;
   readonly tuning: NodeTuning;
 }
 

@@ -5,6 +5,7 @@
  * directly (read-only) through the handles the program exposes.
  */
 
+import type { WalMode } from '../../core/box/wal.ts';
 import type { MpValue } from '../../core/codec/msgpack.ts';
 import type { Clock } from '../../core/env/clock.ts';
 import type { Program } from '../../core/env/env.ts';
@@ -31,6 +32,10 @@ export interface InstanceSpec {
   /** Port to listen on and advertise (default PORT); a restart may move it. */
   readonly port?: number;
   readonly tuning?: Partial<NodeTuning>;
+  /** The box WAL's durability (default `write`, as the daemon's benchmarks run). */
+  readonly walMode?: WalMode;
+  /** Start past a corrupt WAL record (the daemon's --force-recovery). */
+  readonly forceRecovery?: boolean;
 }
 
 export class SimCluster {
@@ -71,7 +76,8 @@ export class SimCluster {
       peers: spec.peers ?? [this.address('i1')],
       failureDomain: spec.failureDomain ?? {},
       initReplicationFactor: spec.initReplicationFactor ?? 1,
-      walMode: 'write',
+      walMode: spec.walMode ?? 'write',
+      forceRecovery: spec.forceRecovery === true,
       tuning: { ...DEFAULT_TUNING, ...spec.tuning },
     };
   }

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { WAL_STORE } from '../../core/box/box.ts';
+import { EXIT_CORRUPT_DATA } from '../../core/node/options.ts';
 import type { SimCluster } from '../../scenarios/lib/cluster.ts';
 import type { World } from '../../runtime-sim/world.ts';
 import { ok, promote, raftIdOf, simulate, startAll } from './helpers.ts';
@@ -155,6 +157,37 @@ describe('REFERENCE 2: restart, failover', () => {
       }
       expect((await ok(cluster, 'i2', 'pico.raft_status'))[0]).toMatchObject({ raft_state: 'Leader' });
       expect((await ok(cluster, 'i1', 'pico.raft_status'))[0]).toMatchObject({ raft_state: 'Follower', leader_id: raftIdOf(cluster, 'i2') });
+    });
+  });
+});
+
+describe('a corrupt WAL record in the box', () => {
+  it('refuses to start (exit 78, with the hint), and starts past it with forceRecovery', async () => {
+    await simulate(5150, async (cluster, world) => {
+      await startAll(cluster, ['i1'], { walMode: 'fsync' });
+      const node = cluster.node('i1')!;
+      await node.box.createSpace('kv');
+      await node.box.createIndex('kv', 'pk', { parts: [[0, 'unsigned']] });
+      for (let i = 1; i <= 3; i++) await node.box.space('kv').replace([i, `v${i}`]);
+      const host = world.host('i1');
+      host.crash('process');
+      await world.waitFor(() => !host.running, 5_000);
+      // Bit rot in the newest WAL record, found when the instance starts again.
+      const wal = await host.disk.forProcess({ alive: true, fail: (e: unknown) => { throw e; } }).open(WAL_STORE);
+      const [key, value] = [...wal.range({ reverse: true })][0]!;
+      const rotten = value.slice();
+      rotten[rotten.length - 1]! ^= 0x10;
+      await wal.write([{ kind: 'put', key, value: rotten }], 'fsync');
+      cluster.start('i1');
+      expect(await world.waitFor(() => !host.running, 10_000)).toBe(true);
+      expect(host.history.at(-1)).toEqual({ kind: 'exited', code: EXIT_CORRUPT_DATA });
+      const refusal = world.logs.recent().find((l) => l.host === 'i1' && l.message === 'data directory is corrupt, refusing to start');
+      expect(refusal?.fields['hint']).toMatch(/--force-recovery/);
+      cluster.start('i1', { walMode: 'fsync', forceRecovery: true });
+      expect(await cluster.waitOnline(['i1'], 30_000)).toBe(true);
+      const kv = cluster.node('i1')!.box.space('kv');
+      expect(kv.get([1])).toEqual([1, 'v1']);
+      expect(kv.get([2])).toEqual([2, 'v2']);
     });
   });
 });

@@ -44,6 +44,14 @@ describe('picodata run options', () => {
     expect(() => resolveRunOptions({ clusterId: ' ' }, {})).toThrow('invalid cluster id: empty');
   });
 
+  it('takes --force-recovery and PICODATA_FORCE_RECOVERY (off by default)', () => {
+    expect(resolveRunOptions({}, {}).forceRecovery).toBe(false);
+    expect(resolveRunOptions({ forceRecovery: true }, {}).forceRecovery).toBe(true);
+    expect(resolveRunOptions({}, { PICODATA_FORCE_RECOVERY: 'true' }).forceRecovery).toBe(true);
+    expect(resolveRunOptions({}, { PICODATA_FORCE_RECOVERY: '1' }).forceRecovery).toBe(true);
+    expect(resolveRunOptions({}, { PICODATA_FORCE_RECOVERY: 'no' }).forceRecovery).toBe(false);
+  });
+
   it('rejects bad values with a clear message', () => {
     expect(() => resolveRunOptions({ logLevel: 'loud' }, {})).toThrow('invalid log level "loud"');
     expect(() => resolveRunOptions({ initReplicationFactor: '0' }, {})).toThrow(/replication factor/);

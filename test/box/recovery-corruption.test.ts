@@ -1,0 +1,58 @@
+/**
+ * A WAL record that fails its checksum is corruption, never a torn tail (stores write batches
+ * atomically): recovery refuses to open the box and leaves the WAL as it found it, unless
+ * `forceRecovery` asks to start from the last good record (Tarantool's force_recovery).
+ */
+
+import { describe, expect, it } from 'vitest';
+import { Box, WAL_STORE } from '../../core/box/box.ts';
+import { BoxError, ErrorCode } from '../../core/box/errors.ts';
+import { captureLog, MemoryDisk } from './helpers.ts';
+
+/** A box with three one-row transactions in three WAL records, then a bit flipped in one record. */
+async function corruptedDisk(record: 'last' | 'middle'): Promise<{ disk: MemoryDisk; keys: Uint8Array[] }> {
+  const disk = new MemoryDisk();
+  const box = await Box.open({ disk, log: captureLog(), walMode: 'fsync', checkpointWalRowsMax: 0 });
+  const space = await box.createSpace('t');
+  await space.createIndex('pk');
+  for (let i = 1; i <= 3; i++) await space.replace([i, `v${i}`]);
+  const wal = await disk.open(WAL_STORE);
+  const entries = [...wal.range()];
+  const [key, value] = entries[record === 'last' ? entries.length - 1 : entries.length - 2]!;
+  const rotten = value.slice();
+  rotten[rotten.length - 1]! ^= 0x01;
+  await wal.write([{ kind: 'put', key, value: rotten }], 'fsync');
+  return { disk, keys: entries.map(([k]) => k) };
+}
+
+describe('box recovery and a corrupt WAL record', () => {
+  for (const record of ['last', 'middle'] as const) {
+    it(`refuses to open when the ${record} record is corrupt, and deletes nothing`, async () => {
+      const { disk, keys } = await corruptedDisk(record);
+      const log = captureLog();
+      const opened = await Box.open({ disk, log, walMode: 'fsync' }).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(opened).toBeInstanceOf(BoxError);
+      expect((opened as BoxError).code).toBe(ErrorCode.ER_INVALID_XLOG);
+      expect((opened as BoxError).message).toMatch(/^Invalid xlog: WAL record at LSN \d+: checksum mismatch$/);
+      expect(log.lines.some((l) => l.message.startsWith('WAL is corrupt, refusing to recover past it'))).toBe(true);
+      const wal = await disk.open(WAL_STORE);
+      expect([...wal.range()].map(([k]) => k)).toEqual(keys);
+    });
+  }
+
+  it('with forceRecovery, starts from the last good record and reports what it dropped', async () => {
+    const { disk } = await corruptedDisk('middle');
+    const box = await Box.open({ disk, log: captureLog(), walMode: 'fsync', forceRecovery: true });
+    expect(box.recoveryProblems.map((p) => p.code)).toEqual([ErrorCode.ER_INVALID_XLOG]);
+    const space = box.space('t');
+    expect(space.get([1])).toEqual([1, 'v1']);
+    // The rotten record (row 2) and the one after it (row 3) are gone, and new writes continue.
+    expect(space.get([2])).toBeNull();
+    expect(space.get([3])).toBeNull();
+    await space.replace([4, 'v4']);
+    expect(space.get([4])).toEqual([4, 'v4']);
+  });
+});
