@@ -1,0 +1,160 @@
+/**
+ * box-durability: clients write to a user space on every instance (each its own replicaset
+ * master, WAL mode `fsync`) while the nemesis cuts power, kills processes, restarts them, rots
+ * stored values and makes writes and fsyncs fail. A write acknowledged to its client must be
+ * found on that instance once everything is back, unless its data directory was wiped after
+ * the acknowledgement (a rotted one the instance refuses to start from): Tarantool's promise for
+ * `wal_mode = 'fsync'` on one instance, under the disk faults a real disk has.
+ *
+ * The box WAL's failure paths (a failed write rolls back its batch, a failed cleanup breaks the
+ * WAL until restart) are reached here; raft-safety writes only through Raft.
+ */
+
+import type { MpValue } from '../core/codec/msgpack.ts';
+import type { Node } from '../core/node/node.ts';
+import { EXIT_CORRUPT_DATA } from '../core/node/options.ts';
+import { NO_DISK_FAULTS } from '../runtime-sim/disk.ts';
+import { DEFAULT_NET_FAULTS } from '../runtime-sim/network.ts';
+import type { Scenario, ScenarioContext } from '../runtime-sim/scenario.ts';
+import type { SimHost } from '../runtime-sim/world.ts';
+import { checkSettled, clusterState, domainOf, instanceHosts, setupCluster, startAllOnline, type ClusterScenarioState } from './lib/cluster-scenario.ts';
+import { Nemesis } from './lib/nemesis.ts';
+
+const SPACE = 'kv';
+const PUT = 'kv_put';
+const CLIENTS = 3;
+const SAFETY_PHASE_MS = 40_000;
+const CALL_TIMEOUT_MS = 5_000;
+
+interface Acked {
+  readonly instance: string;
+  readonly key: string;
+  readonly value: string;
+  readonly atMs: number;
+}
+
+interface Workload {
+  readonly acked: Acked[];
+  /** When each instance's data directory was last wiped (virtual ms). */
+  readonly wipedAtMs: Map<string, number>;
+  stopped: boolean;
+  failed: number;
+}
+
+const workloads = new WeakMap<ScenarioContext, Workload>();
+
+/** `kv_put(key, value)`: a replace into the local `kv` space, created on first use. */
+async function put(node: Node, args: readonly MpValue[]): Promise<MpValue> {
+  const [key, value] = args as [string, string];
+  const box = node.box;
+  if (!box.hasSpace(SPACE)) {
+    await box.createSpace(SPACE, { format: [{ name: 'key', type: 'string' }, { name: 'value', type: 'string' }] });
+    await box.createIndex(SPACE, 'pk', { parts: [['key', 'string']] });
+  }
+  await box.space(SPACE).replace([key, value]);
+  return true;
+}
+
+function restart(state: ClusterScenarioState, workload: Workload, ctx: ScenarioContext, host: SimHost): void {
+  const last = host.history.at(-1);
+  if (last?.kind === 'exited' && last.code === EXIT_CORRUPT_DATA) {
+    // What an operator does with a directory the instance refuses: wipe it and let it rejoin.
+    host.disk.wipe();
+    workload.wipedAtMs.set(host.name, ctx.world.nowMs);
+  }
+  state.cluster.start(host.name, { failureDomain: domainOf(host.name) });
+}
+
+async function client(ctx: ScenarioContext, state: ClusterScenarioState, workload: Workload, id: number): Promise<void> {
+  for (let seq = 0; !workload.stopped; seq++) {
+    const running = state.names.filter((n) => state.cluster.node(n)?.state === 'online');
+    if (running.length === 0) {
+      await ctx.world.sleep(200);
+      continue;
+    }
+    const instance = running[ctx.random.int(running.length)]!;
+    const key = `${instance}-c${id}-${seq}`;
+    const value = `v${seq}`;
+    const result = await state.cluster.call(instance, PUT, [key, value], CALL_TIMEOUT_MS);
+    if (result.ok && result.value[0] === true) workload.acked.push({ instance, key, value, atMs: ctx.world.nowMs });
+    else workload.failed++;
+    await ctx.world.sleep(20 + ctx.random.int(100));
+  }
+}
+
+export const boxDurability: Scenario = {
+  name: 'box-durability',
+  description: 'acknowledged box writes (wal_mode fsync) survive crashes, restarts and disk faults',
+  defaultNodes: 3,
+  eventsMax: 100_000_000,
+  virtualMsMax: 1_800_000,
+
+  worldOptions(_seed, _nodes, random) {
+    return {
+      net: { ...DEFAULT_NET_FAULTS, latencyMsMin: 0.05 + random.float(), latencyMsMean: 0.1 + random.float() * 3 },
+      disk: { ...NO_DISK_FAULTS, fsyncLatencyMsMin: 0.1 + random.float(), fsyncLatencyMsMean: 0.5 + random.float() * 5 },
+      buggify: random.chance(0.8),
+    };
+  },
+
+  async setup(ctx) {
+    const state = setupCluster(ctx, { initReplicationFactor: 1, walMode: 'fsync' });
+    const previous = state.cluster.hooks.opened;
+    state.cluster.hooks = {
+      ...state.cluster.hooks,
+      opened: (node, backend) => {
+        previous?.(node, backend);
+        backend.userFunctions.set(PUT, (args) => put(node, args));
+      },
+    };
+    workloads.set(ctx, { acked: [], wipedAtMs: new Map(), stopped: false, failed: 0 });
+  },
+
+  async run(ctx) {
+    const state = clusterState(ctx);
+    const workload = workloads.get(ctx)!;
+    if (!(await startAllOnline(ctx, state, 120_000))) return;
+    const faults = ctx.world.random.fork('disk-faults');
+    const diskFaults = { ...ctx.world.diskFaults, writeErrorRate: faults.pick([0.001, 0.005, 0.02]), fsyncErrorRate: faults.pick([0, 0.001, 0.01]) };
+    for (const name of state.names) state.cluster.host(name).disk.faults = diskFaults;
+    const clients = Array.from({ length: CLIENTS }, (_, id) => client(ctx, state, workload, id));
+    const nemesis = new Nemesis(ctx, {
+      actions: ['crash_power', 'crash_process', 'restart', 'restart', 'rot_disk', 'clog_one', 'heal'],
+      meanIntervalMs: 2_000,
+      crashedMax: 1,
+      restart: (host) => restart(state, workload, ctx, host),
+      victims: () => instanceHosts(state),
+      corruptedMax: 1,
+    });
+    await nemesis.run(SAFETY_PHASE_MS);
+    ctx.world.net.heal();
+    for (const name of state.names) state.cluster.host(name).disk.faults = NO_DISK_FAULTS;
+    workload.stopped = true;
+    await Promise.all(clients);
+    const online = await ctx.world.waitFor(() => {
+      for (const name of state.names) if (!state.cluster.host(name).running) restart(state, workload, ctx, state.cluster.host(name));
+      return state.names.every((n) => state.cluster.isOnline(n));
+    }, 180_000, 2_000);
+    if (!online) ctx.violation('not every instance came back Online after the faults stopped');
+    ctx.note(`workload: ${workload.acked.length} writes acknowledged, ${workload.failed} failed or timed out`);
+    if (workload.acked.length === 0) ctx.violation('no write was acknowledged during the faults');
+  },
+
+  async check(ctx) {
+    const state = clusterState(ctx);
+    const workload = workloads.get(ctx)!;
+    await checkSettled(ctx, state);
+    let lost = 0;
+    for (const write of workload.acked) {
+      const wipedAtMs = workload.wipedAtMs.get(write.instance);
+      if (wipedAtMs !== undefined && wipedAtMs >= write.atMs) continue; // the operator threw it away
+      const node = state.cluster.node(write.instance);
+      const box = node?.box;
+      const tuple = box !== undefined && box.hasSpace(SPACE) ? box.space(SPACE).get([write.key]) : null;
+      if (tuple?.[1] !== write.value && lost++ < 5) {
+        ctx.violation(`acknowledged write ${write.key}=${write.value} on ${write.instance} is missing after restarts (found ${JSON.stringify(tuple?.[1] ?? null)})`);
+      }
+    }
+    if (lost > 5) ctx.violation(`... and ${lost - 5} more acknowledged writes missing`);
+  },
+};
