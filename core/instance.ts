@@ -11,6 +11,7 @@ import type { AppliedEntry } from './cluster/raft-node.ts';
 import type { Identity } from './cluster/raft-store.ts';
 import type { Env, Program } from './env/env.ts';
 import { NetError } from './env/network.ts';
+import { exitOnStorageFailure } from './env/storage-failure.ts';
 import { Governor } from './governor/executor.ts';
 import type { IprotoBackend } from './iproto/backend.ts';
 import { IprotoServer } from './iproto/server.ts';
@@ -57,7 +58,15 @@ export function instanceProgram(options: NodeOptions, hooks: InstanceHooks = {})
       node.fatal('this instance has been expelled from the cluster and cannot start again', EXIT_FAILURE);
       return;
     }
-    const identity = await establish(node);
+    let identity: Identity | null;
+    try {
+      identity = await establish(node);
+    } catch (error) {
+      // Boot and join persist the identity and the first Raft entries: a disk that fails here
+      // ends the process with the storage exit codes, as a failure while opening would.
+      if (exitOnStorageFailure(env, error, 'cannot persist the instance identity')) return;
+      throw error;
+    }
     if (identity === null || node.state === 'exited') return;
     const restarting = node.identity !== null && node.state === 'starting';
     startRaft(node, identity, hooks);
