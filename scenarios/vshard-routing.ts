@@ -18,7 +18,8 @@
 
 import { mapGet, type MpValue } from '../core/codec/msgpack.ts';
 import type { Node } from '../core/node/node.ts';
-import { BUCKET_SPACE } from '../core/rpc/sharding.ts';
+import { BUCKET_SPACE, ensureBucketSpace } from '../core/rpc/sharding.ts';
+import { storedBucket } from '../core/vshard/storage.ts';
 import type { Scenario, ScenarioContext } from '../runtime-sim/scenario.ts';
 import { checkSettled, clusterState, clusterWorldOptions, instanceHosts, setupCluster, startAllOnline, type ClusterScenarioState } from './lib/cluster-scenario.ts';
 import { Nemesis } from './lib/nemesis.ts';
@@ -75,19 +76,13 @@ function runProbe(ctx: ScenarioContext, probe: Probe, node: Node, args: readonly
 }
 
 function bucketStatus(node: Node, bucketId: number): string | undefined {
-  if (!node.box.hasSpace(BUCKET_SPACE)) return undefined;
-  const tuple = node.box.space(BUCKET_SPACE).get([bucketId]);
-  return tuple === null ? undefined : String(tuple[1]);
+  return storedBucket(node, bucketId)?.status;
 }
 
 /** A `_bucket` row written directly on a master, as the rebalancer writes it. */
 async function writeBucket(node: Node, row: MpValue[]): Promise<void> {
-  const box = node.box;
-  if (!box.hasSpace(BUCKET_SPACE)) {
-    await box.createSpace(BUCKET_SPACE, { format: [{ name: 'id', type: 'unsigned' }, { name: 'status', type: 'string' }, { name: 'destination', type: 'string', is_nullable: true }] });
-    await box.createIndex(BUCKET_SPACE, 'pk', { parts: [['id', 'unsigned']] });
-  }
-  await box.space(BUCKET_SPACE).replace(row);
+  await ensureBucketSpace(node.box);
+  await node.box.space(BUCKET_SPACE).replace(row);
 }
 
 /** Moves one hot bucket from the master holding it to another running master. */

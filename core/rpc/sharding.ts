@@ -9,6 +9,7 @@
  * Errors: `raft term mismatch: ...`, `timeout`, `bad sharding config`, box errors (read-only).
  */
 
+import type { Box } from '../box/box.ts';
 import type { MpValue } from '../codec/msgpack.ts';
 import type { Node, ShardingConfig } from '../node/node.ts';
 import { BUCKET_COUNT } from '../node/node.ts';
@@ -62,17 +63,7 @@ export const shardingBootstrapProc: Proc = {
   async handle(node: Node, args) {
     await node.fence(uint(args[0] ?? null, 'term'), uint(args[1] ?? null, 'index'), uint(args[2] ?? null, 'timeout_ms'));
     const box = node.box;
-    if (!box.hasSpace(BUCKET_SPACE)) {
-      await box.createSpace(BUCKET_SPACE, {
-        format: [
-          { name: 'id', type: 'unsigned' },
-          { name: 'status', type: 'string' },
-          { name: 'destination', type: 'string', is_nullable: true },
-        ],
-      });
-      await box.createIndex(BUCKET_SPACE, 'pk', { parts: [['id', 'unsigned']] });
-      await box.createIndex(BUCKET_SPACE, 'status', { parts: [['status', 'string']], unique: false });
-    }
+    await ensureBucketSpace(box);
     const space = box.space(BUCKET_SPACE);
     if (space.len() === 0) {
       box.begin();
@@ -83,3 +74,17 @@ export const shardingBootstrapProc: Proc = {
     return [{ buckets: space.len() }];
   },
 };
+
+/** Creates vshard's `_bucket {id, status, destination}` with its `pk` and `status` indexes, unless it exists. */
+export async function ensureBucketSpace(box: Box): Promise<void> {
+  if (box.hasSpace(BUCKET_SPACE)) return;
+  await box.createSpace(BUCKET_SPACE, {
+    format: [
+      { name: 'id', type: 'unsigned' },
+      { name: 'status', type: 'string' },
+      { name: 'destination', type: 'string', is_nullable: true },
+    ],
+  });
+  await box.createIndex(BUCKET_SPACE, 'pk', { parts: [['id', 'unsigned']] });
+  await box.createIndex(BUCKET_SPACE, 'status', { parts: [['status', 'string']], unique: false });
+}

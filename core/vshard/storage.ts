@@ -23,13 +23,14 @@ import { probe } from '../lib/probe.ts';
 export const STORAGE_CALL = 'vshard.storage.call';
 export const STORAGE_BUCKET_STAT = 'vshard.storage.bucket_stat';
 
-interface StoredBucket {
+export interface StoredBucket {
   readonly id: number;
   readonly status: string;
   readonly destination: string | null;
 }
 
-function storedBucket(node: Node, bucketId: number): StoredBucket | null {
+/** The `_bucket` row of `bucketId` on this instance, or null when it has none. */
+export function storedBucket(node: Node, bucketId: number): StoredBucket | null {
   if (!node.box.hasSpace(BUCKET_SPACE)) return null;
   const tuple = node.box.space(BUCKET_SPACE).get([bucketId]);
   if (tuple === null) return null;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mapGet, type MpValue } from '../../core/codec/msgpack.ts';
 import type { Node } from '../../core/node/node.ts';
-import { BUCKET_SPACE } from '../../core/rpc/sharding.ts';
+import { BUCKET_SPACE, ensureBucketSpace } from '../../core/rpc/sharding.ts';
 import type { SimCluster } from '../../scenarios/lib/cluster.ts';
 import type { World } from '../../runtime-sim/world.ts';
 import { ok, simulate, startAll } from '../cluster/helpers.ts';
@@ -31,11 +31,7 @@ async function setBucket(node: Node, tuple: MpValue[]): Promise<void> {
   const readOnly = box.readOnly;
   box.readOnly = false;
   try {
-    if (!box.hasSpace(BUCKET_SPACE)) {
-      const format = [{ name: 'id', type: 'unsigned' }, { name: 'status', type: 'string' }, { name: 'destination', type: 'string', is_nullable: true }];
-      await box.createSpace(BUCKET_SPACE, { format });
-      await box.createIndex(BUCKET_SPACE, 'pk', { parts: [['id', 'unsigned']] });
-    }
+    await ensureBucketSpace(box);
     await box.space(BUCKET_SPACE).replace(tuple);
   } finally {
     box.readOnly = readOnly;
