@@ -18,6 +18,7 @@ import { field } from '../rpc/proc-error.ts';
 import { PROC_RAFT_JOIN } from '../rpc/raft-join.ts';
 import type { Node } from './node.ts';
 import { EXIT_FAILURE } from './options.ts';
+import { ownAddresses } from './target-grade.ts';
 import { probe } from '../lib/probe.ts';
 
 const DEFINITIVE = [/^cannot join the instance to the cluster/, / is already joined$/, /^missing failure domain names/];
@@ -29,7 +30,7 @@ export function isDefinitiveRefusal(message: string): boolean {
 export async function join(node: Node, leaderAddress: string): Promise<Identity | null> {
   node.state = 'joining';
   const o = node.options;
-  const own = new Set([o.advertise, o.listen]);
+  const own = ownAddresses(node);
   // Who may lead us to the leader: the one discovery named, then every --peer; never ourselves.
   const candidates = [...new Set([leaderAddress, ...o.peers])].filter((a) => !own.has(a));
   let nextCandidate = 0;

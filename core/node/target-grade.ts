@@ -99,7 +99,8 @@ export function leaderCandidates(node: Node): string[] {
   return out;
 }
 
-function ownAddresses(node: Node): Set<string> {
+/** The addresses this instance is reached at: --advertise, --listen and the one recorded for it. */
+export function ownAddresses(node: Node): Set<string> {
   const self = node.identity === null ? undefined : node.tables.peerAddress(node.identity.raftId);
   return new Set([node.options.advertise, node.options.listen, ...(self === undefined ? [] : [self])]);
 }
