@@ -12,12 +12,10 @@
 
 import type { MpValue } from '../core/codec/msgpack.ts';
 import type { Node } from '../core/node/node.ts';
-import { EXIT_CORRUPT_DATA } from '../core/node/options.ts';
 import { NO_DISK_FAULTS } from '../runtime-sim/disk.ts';
-import { DEFAULT_NET_FAULTS } from '../runtime-sim/network.ts';
 import type { Scenario, ScenarioContext } from '../runtime-sim/scenario.ts';
 import type { SimHost } from '../runtime-sim/world.ts';
-import { checkSettled, clusterState, domainOf, instanceHosts, setupCluster, startAllOnline, type ClusterScenarioState } from './lib/cluster-scenario.ts';
+import { checkSettled, clusterState, diskScenarioWorldOptions, instanceHosts, restartUntilOnline, restartWipingCorrupt, setupCluster, startAllOnline, type ClusterScenarioState } from './lib/cluster-scenario.ts';
 import { Nemesis } from './lib/nemesis.ts';
 
 const SPACE = 'kv';
@@ -55,14 +53,9 @@ async function put(node: Node, args: readonly MpValue[]): Promise<MpValue> {
   return true;
 }
 
+/** The supervisor's restart, remembering when a corrupt data directory was wiped. */
 function restart(state: ClusterScenarioState, workload: Workload, ctx: ScenarioContext, host: SimHost): void {
-  const last = host.history.at(-1);
-  if (last?.kind === 'exited' && last.code === EXIT_CORRUPT_DATA) {
-    // What an operator does with a directory the instance refuses: wipe it and let it rejoin.
-    host.disk.wipe();
-    workload.wipedAtMs.set(host.name, ctx.world.nowMs);
-  }
-  state.cluster.start(host.name, { failureDomain: domainOf(host.name) });
+  if (restartWipingCorrupt(state, host)) workload.wipedAtMs.set(host.name, ctx.world.nowMs);
 }
 
 async function client(ctx: ScenarioContext, state: ClusterScenarioState, workload: Workload, id: number): Promise<void> {
@@ -89,13 +82,7 @@ export const boxDurability: Scenario = {
   eventsMax: 100_000_000,
   virtualMsMax: 1_800_000,
 
-  worldOptions(_seed, _nodes, random) {
-    return {
-      net: { ...DEFAULT_NET_FAULTS, latencyMsMin: 0.05 + random.float(), latencyMsMean: 0.1 + random.float() * 3 },
-      disk: { ...NO_DISK_FAULTS, fsyncLatencyMsMin: 0.1 + random.float(), fsyncLatencyMsMean: 0.5 + random.float() * 5 },
-      buggify: random.chance(0.8),
-    };
-  },
+  worldOptions: (_seed, _nodes, random) => diskScenarioWorldOptions(random, 3),
 
   async setup(ctx) {
     const state = setupCluster(ctx, { initReplicationFactor: 1, walMode: 'fsync' });
@@ -131,10 +118,7 @@ export const boxDurability: Scenario = {
     for (const name of state.names) state.cluster.host(name).disk.faults = NO_DISK_FAULTS;
     workload.stopped = true;
     await Promise.all(clients);
-    const online = await ctx.world.waitFor(() => {
-      for (const name of state.names) if (!state.cluster.host(name).running) restart(state, workload, ctx, state.cluster.host(name));
-      return state.names.every((n) => state.cluster.isOnline(n));
-    }, 180_000, 2_000);
+    const online = await restartUntilOnline(ctx, state, (host) => restart(state, workload, ctx, host), 180_000);
     if (!online) ctx.violation('not every instance came back Online after the faults stopped');
     ctx.note(`workload: ${workload.acked.length} writes acknowledged, ${workload.failed} failed or timed out`);
     if (workload.acked.length === 0) ctx.violation('no write was acknowledged during the faults');

@@ -13,12 +13,9 @@
 import type { MpValue } from '../core/codec/msgpack.ts';
 import { decodeOp } from '../core/cluster/ops.ts';
 import { votersNeeded } from '../core/governor/conf-change.ts';
-import { EXIT_CORRUPT_DATA } from '../core/node/options.ts';
 import { NO_DISK_FAULTS } from '../runtime-sim/disk.ts';
-import { DEFAULT_NET_FAULTS } from '../runtime-sim/network.ts';
 import type { Scenario, ScenarioContext } from '../runtime-sim/scenario.ts';
-import type { SimHost } from '../runtime-sim/world.ts';
-import { checkSettled, clusterState, domainOf, setupCluster, startAllOnline, type ClusterScenarioState, instanceHosts } from './lib/cluster-scenario.ts';
+import { checkSettled, clusterState, diskScenarioWorldOptions, instanceHosts, restartUntilOnline, restartWipingCorrupt, setupCluster, startAllOnline, type ClusterScenarioState } from './lib/cluster-scenario.ts';
 import { runningNodes } from './lib/cluster-checks.ts';
 import { Nemesis } from './lib/nemesis.ts';
 
@@ -42,13 +39,7 @@ export const raftSafety: Scenario = {
   eventsMax: 100_000_000,
   virtualMsMax: 1_800_000,
 
-  worldOptions(_seed, _nodes, random) {
-    return {
-      net: { ...DEFAULT_NET_FAULTS, latencyMsMin: 0.05 + random.float(), latencyMsMean: 0.1 + random.float() * 5 },
-      disk: { ...NO_DISK_FAULTS, fsyncLatencyMsMin: 0.1 + random.float(), fsyncLatencyMsMean: 0.5 + random.float() * 5 },
-      buggify: random.chance(0.8),
-    };
-  },
+  worldOptions: (_seed, _nodes, random) => diskScenarioWorldOptions(random, 5),
 
   async setup(ctx) {
     const state = setupCluster(ctx, { initReplicationFactor: 1 });
@@ -78,7 +69,7 @@ export const raftSafety: Scenario = {
       actions: ['partition_halves', 'partition_reset', 'isolate_one', 'cut_one_way', 'clog_one', 'swizzle_clog', 'crash_power', 'crash_process', 'restart', 'restart', 'heal', 'rot_disk'],
       meanIntervalMs: 2_000,
       crashedMax: Math.max(1, Math.floor((state.names.length - 1) / 2)),
-      restart: (host) => restart(state, host),
+      restart: (host) => restartWipingCorrupt(state, host),
       victims: () => instanceHosts(state),
       corruptedMax: Math.floor((votersNeeded(state.names.length) - 1) / 2),
     });
@@ -88,12 +79,7 @@ export const raftSafety: Scenario = {
     for (const name of state.names) state.cluster.host(name).disk.faults = NO_DISK_FAULTS;
     workload.stopped = true;
     await Promise.all(clients);
-    // Like systemd's Restart=on-failure: an instance that exited (e.g. a rejoin refused while its
-    // old record was still Online) is started again until every instance is back.
-    const online = await ctx.world.waitFor(() => {
-      for (const name of state.names) if (!state.cluster.host(name).running) restart(state, state.cluster.host(name));
-      return state.names.every((n) => state.cluster.isOnline(n));
-    }, 180_000, 2_000);
+    const online = await restartUntilOnline(ctx, state, (host) => restartWipingCorrupt(state, host), 180_000);
     if (!online) ctx.violation('not every instance came back Online after the faults stopped');
     if (!(await livenessProbe(state, workload))) ctx.violation(`no write committed within ${LIVENESS_WRITE_BUDGET_MS} ms after healing`);
   },
@@ -116,12 +102,6 @@ export const raftSafety: Scenario = {
 };
 
 /** A crashed instance restarts; one that refused to start on corrupt data is wiped and rejoins. */
-function restart(state: ClusterScenarioState, host: SimHost): void {
-  const last = host.history.at(-1);
-  if (last?.kind === 'exited' && last.code === EXIT_CORRUPT_DATA) host.disk.wipe();
-  state.cluster.start(host.name, { failureDomain: domainOf(host.name) });
-}
-
 async function writer(ctx: ScenarioContext, state: ClusterScenarioState, workload: Workload, client: number): Promise<void> {
   for (let seq = 0; !workload.stopped; seq++) {
     await write(state, workload, `c${client}-${seq}`, `v${seq}`, 5_000);

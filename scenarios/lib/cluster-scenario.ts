@@ -5,6 +5,8 @@
  */
 
 import { planConfChange } from '../../core/governor/conf-change.ts';
+import { EXIT_CORRUPT_DATA } from '../../core/node/options.ts';
+import { NO_DISK_FAULTS } from '../../runtime-sim/disk.ts';
 import { DEFAULT_NET_FAULTS } from '../../runtime-sim/network.ts';
 import type { ScenarioContext } from '../../runtime-sim/scenario.ts';
 import type { SimRandom } from '../../runtime-sim/random.ts';
@@ -40,6 +42,41 @@ export function clusterState(ctx: ScenarioContext): ClusterScenarioState {
 
 export function domainOf(name: string): { DC: string } {
   return { DC: DOMAINS[(Number(name.slice(1)) - 1) % DOMAINS.length]! };
+}
+
+/**
+ * Network and fsync latency drawn per seed, for scenarios whose nemesis also hits the disk (the
+ * draws keep one order, so a seed's run does not depend on who calls this).
+ */
+export function diskScenarioWorldOptions(random: SimRandom, latencyMeanSpreadMs: number): Partial<WorldOptions> {
+  return {
+    net: { ...DEFAULT_NET_FAULTS, latencyMsMin: 0.05 + random.float(), latencyMsMean: 0.1 + random.float() * latencyMeanSpreadMs },
+    disk: { ...NO_DISK_FAULTS, fsyncLatencyMsMin: 0.1 + random.float(), fsyncLatencyMsMean: 0.5 + random.float() * 5 },
+    buggify: random.chance(0.8),
+  };
+}
+
+/**
+ * A supervisor's restart: a data directory the instance refused as corrupt (exit 78) is wiped
+ * first, as an operator would, and the instance rejoins. Returns whether it was wiped.
+ */
+export function restartWipingCorrupt(state: ClusterScenarioState, host: SimHost): boolean {
+  const last = host.history.at(-1);
+  const wipe = last?.kind === 'exited' && last.code === EXIT_CORRUPT_DATA;
+  if (wipe) host.disk.wipe();
+  state.cluster.start(host.name, { failureDomain: domainOf(host.name) });
+  return wipe;
+}
+
+/**
+ * After the faults, like systemd's Restart=on-failure: every instance that exited (e.g. a rejoin
+ * refused while its old record was still Online) is started again until all are Online.
+ */
+export function restartUntilOnline(ctx: ScenarioContext, state: ClusterScenarioState, restart: (host: SimHost) => void, timeoutMs: number): Promise<boolean> {
+  return ctx.world.waitFor(() => {
+    for (const name of state.names) if (!state.cluster.host(name).running) restart(state.cluster.host(name));
+    return state.names.every((n) => state.cluster.isOnline(n));
+  }, timeoutMs, 2_000);
 }
 
 /** Network latency drawn per seed (swarm); no loss: the nemesis injects the faults. */
