@@ -20,7 +20,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { findScenario, SCENARIOS } from '../scenarios/index.ts';
 import { PROBES, type ProbeName } from '../core/lib/probe.ts';
 import { renderRunReport, RunDigest } from './report.ts';
-import { runScenario, type RunSummary } from './runner.ts';
+import { replayCommand, runScenario, type RunSummary } from './runner.ts';
 import type { Scenario } from './scenario.ts';
 
 const EXIT_OK = 0;
@@ -41,10 +41,6 @@ function scenarioNamed(name: string): Scenario {
     throw new CommanderError(EXIT_USAGE, 'sim.unknownScenario', `unknown scenario "${name}"; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
   }
   return scenario;
-}
-
-function replayCommand(scenario: string, seed: number, nodes: number | undefined): string {
-  return `npm run sim -- run ${scenario} --seed ${seed}${nodes !== undefined ? ` --nodes ${nodes}` : ''}`;
 }
 
 function printSummary(summary: RunSummary, json: boolean): void {

@@ -10,7 +10,7 @@
  * fall on the same few pixels of a lane are drawn once with all their texts in the hover title.
  */
 
-import type { RunSummary } from './runner.ts';
+import { replayCommand, type RunSummary } from './runner.ts';
 import type { TraceKind, TraceLine } from './trace.ts';
 
 /** Rows of the notable-event table; the rest is counted. */
@@ -170,10 +170,6 @@ function cut(text: string): string {
   return text.length <= CELL_CHARS_MAX ? text : `${text.slice(0, CELL_CHARS_MAX)}…`;
 }
 
-export function replayCommand(summary: Pick<RunSummary, 'scenario' | 'seed' | 'nodes'>): string {
-  return `npm run sim -- run ${summary.scenario} --seed ${summary.seed} --nodes ${summary.nodes}`;
-}
-
 /** Renders the whole page. `events`: the run's trace lines, or a digest collected while it ran. */
 export function renderRunReport(summary: RunSummary, events: Iterable<TraceLine> | RunDigest): string {
   let digest: RunDigest;
@@ -231,7 +227,7 @@ function renderHeader(summary: RunSummary, digest: RunDigest): string {
     ['virtual time', `${seconds(summary.virtualMs)} s`],
     ['wall time', `${seconds(summary.wallMs)} s`],
     ['trace hash', `<code>${escapeHtml(summary.traceHash)}</code>`],
-    ['replay', `<code>${escapeHtml(replayCommand(summary))}</code>`],
+    ['replay', `<code>${escapeHtml(replayCommand(summary.scenario, summary.seed, summary.nodes))}</code>`],
   ];
   return [
     `<h1>${escapeHtml(summary.scenario)} seed ${summary.seed}: ${status}</h1>`,

@@ -80,3 +80,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     hosts: world.hosts.map((host) => host.name),
   };
 }
+
+/** The command that replays a run (`--nodes` when the run was given or chose a count). */
+export function replayCommand(scenario: string, seed: number, nodes: number | undefined): string {
+  return `npm run sim -- run ${scenario} --seed ${seed}${nodes !== undefined ? ` --nodes ${nodes}` : ''}`;
+}
