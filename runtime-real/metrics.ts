@@ -21,6 +21,7 @@ import { WAL_MODES, WAL_WRITE_DURATION_BUCKETS_MS } from '../core/box/wal.ts';
 import { CURRENT_GRADES, TARGET_GRADES } from '../core/cluster/grade.ts';
 import type { Node } from '../core/node/node.ts';
 import { VERSION } from '../core/api/pico.ts';
+import { Histogram } from '../core/lib/histogram.ts';
 
 /** Upper bounds of the request latency buckets, in seconds (the last, +Inf, is implicit). */
 export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
@@ -37,19 +38,12 @@ const BUCKET_STATUSES = ['active', 'pinned', 'sending', 'receiving', 'sent', 'ga
 const BUCKETS_SCANNED_MAX = 100_000;
 
 class RequestStats {
-  count = 0;
   errors = 0;
-  sumSeconds = 0;
-  /** Non-cumulative counts per bucket; index LATENCY_BUCKETS_SECONDS.length is +Inf. */
-  readonly buckets = new Array<number>(LATENCY_BUCKETS_SECONDS.length + 1).fill(0);
+  readonly latencySeconds = new Histogram(LATENCY_BUCKETS_SECONDS);
 
   record(seconds: number, failed: boolean): void {
-    this.count++;
     if (failed) this.errors++;
-    this.sumSeconds += seconds;
-    let i = 0;
-    while (i < LATENCY_BUCKETS_SECONDS.length && seconds > LATENCY_BUCKETS_SECONDS[i]!) i++;
-    this.buckets[i]!++;
+    this.latencySeconds.record(seconds);
   }
 }
 
@@ -113,19 +107,19 @@ export class IprotoMetrics {
 
   /** Total requests recorded of `type` (for tests). */
   count(type: string): number {
-    return this.stats.get(type)?.count ?? 0;
+    return this.stats.get(type)?.latencySeconds.count ?? 0;
   }
 
   render(out: MetricsWriter): void {
     const types = [...this.stats.keys()].sort();
     out.help('picodata_iproto_requests_total', 'counter', 'iproto requests served, by request type');
-    for (const type of types) out.sample('picodata_iproto_requests_total', { type }, this.stats.get(type)!.count);
+    for (const type of types) out.sample('picodata_iproto_requests_total', { type }, this.stats.get(type)!.latencySeconds.count);
     out.help('picodata_iproto_request_errors_total', 'counter', 'iproto requests answered with an error, by request type');
     for (const type of types) out.sample('picodata_iproto_request_errors_total', { type }, this.stats.get(type)!.errors);
     out.help('picodata_iproto_request_duration_seconds', 'histogram', 'time from decoding a request to its result, by request type');
     for (const type of types) {
-      const stats = this.stats.get(type)!;
-      out.histogram('picodata_iproto_request_duration_seconds', { type }, LATENCY_LE, stats.buckets, stats.sumSeconds);
+      const latency = this.stats.get(type)!.latencySeconds;
+      out.histogram('picodata_iproto_request_duration_seconds', { type }, LATENCY_LE, latency.buckets, latency.sum);
     }
   }
 }
@@ -311,5 +305,5 @@ function renderWal(out: MetricsWriter, box: Box): void {
   out.counter('picodata_wal_write_errors_total', 'WAL writes that failed (the batch and every later queued one rolled back)', stats.writeErrors);
   out.gauge('picodata_wal_pending_rows', 'rows submitted to the WAL that have not reached the WAL mode\'s durability yet', box.walPendingRows);
   out.help('picodata_wal_write_duration_seconds', 'histogram', 'time from handing a WAL record to the disk until it reached the WAL mode\'s durability (in fsync mode: the write and its fsync)');
-  out.histogram('picodata_wal_write_duration_seconds', {}, WAL_WRITE_DURATION_LE, stats.writeDurationBuckets, stats.writeDurationSumMs / 1000);
+  out.histogram('picodata_wal_write_duration_seconds', {}, WAL_WRITE_DURATION_LE, stats.writeDurationMs.buckets, stats.writeDurationMs.sum / 1000);
 }

@@ -19,6 +19,7 @@
  */
 
 import { assert } from '../lib/assert.ts';
+import { Histogram } from '../lib/histogram.ts';
 import type { Clock } from '../env/clock.ts';
 import type { Durability, Store } from '../env/disk.ts';
 import type { Log } from '../env/log.ts';
@@ -58,23 +59,8 @@ export class WalStats {
   syncs = 0;
   /** Store writes that failed: a record (its batch and every later one rolled back) or its cleanup. */
   writeErrors = 0;
-  /**
-   * Non-cumulative counts of timed record writes per bucket of WAL_WRITE_DURATION_BUCKETS_MS;
-   * the last slot is +Inf. A write is timed from `Store.write` to its durability.
-   */
-  readonly writeDurationBuckets: number[] = new Array<number>(WAL_WRITE_DURATION_BUCKETS_MS.length + 1).fill(0);
-  /** Timed writes (0 when the box has no clock). */
-  writeDurationCount = 0;
-  writeDurationSumMs = 0;
-
-  recordWriteDuration(durationMs: number): void {
-    assert(durationMs >= 0, 'negative WAL write duration');
-    let i = 0;
-    while (i < WAL_WRITE_DURATION_BUCKETS_MS.length && durationMs > WAL_WRITE_DURATION_BUCKETS_MS[i]!) i++;
-    this.writeDurationBuckets[i]!++;
-    this.writeDurationCount++;
-    this.writeDurationSumMs += durationMs;
-  }
+  /** How long each record took from `Store.write` to its durability, in ms (none when the box has no clock). */
+  readonly writeDurationMs = new Histogram(WAL_WRITE_DURATION_BUCKETS_MS);
 }
 
 export interface WalCallbacks {
@@ -284,7 +270,7 @@ export class Wal {
     stats.bytesWritten += this.inFlightBytes;
     if (this.mode === 'fsync') stats.syncs++;
     // A simulated clock with drift still never goes back; the max only guards rounding.
-    if (this.clock !== null) stats.recordWriteDuration(Math.max(0, this.clock.nowMs() - this.inFlightStartMs));
+    if (this.clock !== null) stats.writeDurationMs.record(Math.max(0, this.clock.nowMs() - this.inFlightStartMs));
   }
 
   private writeFailed(batch: Pending[], firstLsn: number, cause: unknown): void {
