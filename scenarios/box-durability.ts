@@ -15,7 +15,7 @@ import type { Node } from '../core/node/node.ts';
 import { NO_DISK_FAULTS } from '../runtime-sim/disk.ts';
 import type { Scenario, ScenarioContext } from '../runtime-sim/scenario.ts';
 import type { SimHost } from '../runtime-sim/world.ts';
-import { checkSettled, clusterState, diskScenarioWorldOptions, instanceHosts, restartUntilOnline, restartWipingCorrupt, setupCluster, startAllOnline, type ClusterScenarioState } from './lib/cluster-scenario.ts';
+import { checkSettled, clusterState, diskScenarioWorldOptions, instanceHosts, quorumKeepsData, restartUntilOnline, restartWipingCorrupt, setupCluster, startAllOnline, type ClusterScenarioState } from './lib/cluster-scenario.ts';
 import { Nemesis } from './lib/nemesis.ts';
 
 const SPACE = 'kv';
@@ -112,6 +112,7 @@ export const boxDurability: Scenario = {
       restart: (host) => restart(state, workload, ctx, host),
       victims: () => instanceHosts(state),
       corruptedMax: 1,
+      mayDestroy: (host, destroyed) => quorumKeepsData(state, host, destroyed),
     });
     await nemesis.run(SAFETY_PHASE_MS);
     ctx.world.net.heal();

@@ -15,7 +15,7 @@ import { decodeOp } from '../core/cluster/ops.ts';
 import { votersNeeded } from '../core/governor/conf-change.ts';
 import { NO_DISK_FAULTS } from '../runtime-sim/disk.ts';
 import type { Scenario, ScenarioContext } from '../runtime-sim/scenario.ts';
-import { checkSettled, clusterState, diskScenarioWorldOptions, instanceHosts, restartUntilOnline, restartWipingCorrupt, setupCluster, startAllOnline, type ClusterScenarioState } from './lib/cluster-scenario.ts';
+import { checkSettled, clusterState, diskScenarioWorldOptions, instanceHosts, quorumKeepsData, restartUntilOnline, restartWipingCorrupt, setupCluster, startAllOnline, type ClusterScenarioState } from './lib/cluster-scenario.ts';
 import { runningNodes } from './lib/cluster-checks.ts';
 import { Nemesis } from './lib/nemesis.ts';
 
@@ -72,6 +72,7 @@ export const raftSafety: Scenario = {
       restart: (host) => restartWipingCorrupt(state, host),
       victims: () => instanceHosts(state),
       corruptedMax: Math.floor((votersNeeded(state.names.length) - 1) / 2),
+      mayDestroy: (host, destroyed) => quorumKeepsData(state, host, destroyed),
     });
     await nemesis.run(SAFETY_PHASE_MS);
     ctx.note('liveness phase');

@@ -12,7 +12,7 @@ import type { ScenarioContext } from '../../runtime-sim/scenario.ts';
 import type { SimRandom } from '../../runtime-sim/random.ts';
 import type { SimHost, WorldOptions } from '../../runtime-sim/world.ts';
 import { SimCluster, type InstanceSpec } from './cluster.ts';
-import { ClusterChecker } from './cluster-checks.ts';
+import { ClusterChecker, runningNodes } from './cluster-checks.ts';
 
 export const DOMAINS = ['A', 'B', 'C'] as const;
 
@@ -66,6 +66,32 @@ export function restartWipingCorrupt(state: ClusterScenarioState, host: SimHost)
   if (wipe) host.disk.wipe();
   state.cluster.start(host.name, { failureDomain: domainOf(host.name) });
   return wipe;
+}
+
+/**
+ * Whether a quorum of voters keeps its stored data if `host`'s is destroyed, in every running
+ * instance's view of the configuration and in both halves of a joint one. Lost are: `host`, the
+ * hosts in `destroyed` that are still down (they will be wiped), and voters no instance owns any
+ * more (a wiped instance rejoined under a new raft id). With no running instance to ask, no.
+ *
+ * This is the nemesis's budget for destroying data: a cluster that loses a quorum of its durable
+ * copies cannot recover by itself (seed 8076: the bootstrap leader was the only voter of the old
+ * half of `AddNode(4), AddNode(5)`; seed 8098: one of two voters), and no configuration promises
+ * to survive that.
+ */
+export function quorumKeepsData(state: ClusterScenarioState, host: SimHost, destroyed: ReadonlySet<string>): boolean {
+  const views = runningNodes(state.cluster).filter((node) => node.raft !== null);
+  if (views.length === 0) return false;
+  const lostNames = [host.name, ...[...destroyed].filter((name) => !state.cluster.host(name).running)];
+  return views.every((view) => {
+    const status = view.raft!.status();
+    const lostIds = new Set(lostNames.map((name) => view.tables.instance(name)?.raftId));
+    const lost = (id: number): boolean => lostIds.has(id) || view.tables.instanceByRaftId(id) === undefined;
+    return [status.voters, status.votersOutgoing].every((half) => {
+      const intact = half.filter((id) => !lost(id)).length;
+      return half.length === 0 || intact > half.length / 2;
+    });
+  });
 }
 
 /**

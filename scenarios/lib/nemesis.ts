@@ -36,6 +36,12 @@ export interface NemesisOptions {
    * the point is to test the failures the configuration promises to survive.
    */
   readonly corruptedMax?: number;
+  /**
+   * Whether the data of `host` may be destroyed now, `destroyed` being the hosts rotted before
+   * (default: yes). A count alone is not enough: while the governor promotes voters, one host can
+   * hold the only vote of a configuration half, and destroying it loses the cluster.
+   */
+  readonly mayDestroy?: (host: SimHost, destroyed: ReadonlySet<string>) => boolean;
 }
 
 export class Nemesis {
@@ -111,7 +117,7 @@ export class Nemesis {
         net.heal();
         return;
       case 'rot_disk': {
-        const fresh = down.filter((h) => !this.rotted.has(h.name));
+        const fresh = down.filter((h) => !this.rotted.has(h.name) && (this.options.mayDestroy?.(h, this.rotted) ?? true));
         if (fresh.length === 0 || this.rotted.size >= (this.options.corruptedMax ?? 0)) return;
         const host = this.random.pick(fresh);
         if (host.disk.rotRandomValue() !== null) this.rotted.add(host.name);
