@@ -5,7 +5,7 @@
 
 import { decode, encode, type MpValue } from '../codec/msgpack.ts';
 import type { FailureDomain } from './failure-domain.ts';
-import { formatGrade, gradeEquals, type CurrentGrade, type TargetGrade } from './grade.ts';
+import { formatGrade, grade, gradeEquals, type CurrentGrade, type TargetGrade } from './grade.ts';
 import { failureDomainFromValue, gradeFromValue, instanceFromTuple, instanceToTuple, type Instance } from './records.ts';
 import type { Key, Tuple, UpdateOp } from './table.ts';
 
@@ -35,13 +35,29 @@ export interface InstanceUpdate {
   readonly currentGrade?: CurrentGrade;
   readonly targetGrade?: TargetGrade;
   readonly failureDomain?: FailureDomain;
+  /**
+   * The target grade the governor planned `currentGrade` for: the current grade is set only
+   * while the target is still this one. A step planned for `Online(4)` that commits after the
+   * sentinel's `Offline(1)` must not leave the record `RaftSynced(4) -> Offline(1)`: the next
+   * Online request would make it `-> Online(2)`, behind the current incarnation, and the governor
+   * would never move it again (vshard-routing seed 9076). With this and the target's raise below,
+   * a record's current incarnation never passes its target's.
+   */
+  readonly ifTargetGrade?: TargetGrade;
 }
 
 /** The record after an update (the same object when the update changes nothing). */
 export function applyInstanceUpdate(instance: Instance, update: InstanceUpdate): Instance {
   let result = instance;
-  if (update.currentGrade !== undefined) result = { ...result, currentGrade: update.currentGrade };
-  if (update.targetGrade !== undefined) result = { ...result, targetGrade: update.targetGrade };
+  const targetAsPlanned = update.ifTargetGrade === undefined || gradeEquals(update.ifTargetGrade, instance.targetGrade);
+  if (update.currentGrade !== undefined && targetAsPlanned) result = { ...result, currentGrade: update.currentGrade };
+  if (update.targetGrade !== undefined) {
+    // The incarnation was chosen from the leader's view when the request came; the governor may
+    // have moved the current grade further since. A target behind the current incarnation would
+    // stall the instance for good, so it is raised to it (Picodata's own values otherwise).
+    const incarnation = Math.max(update.targetGrade.incarnation, result.currentGrade.incarnation);
+    result = { ...result, targetGrade: grade(update.targetGrade.variant, incarnation) };
+  }
   if (update.failureDomain !== undefined) result = { ...result, failureDomain: update.failureDomain };
   return result;
 }
@@ -69,6 +85,7 @@ function opToValue(op: Op): MpValue {
         op.currentGrade === undefined ? null : [op.currentGrade.variant, op.currentGrade.incarnation],
         op.targetGrade === undefined ? null : [op.targetGrade.variant, op.targetGrade.incarnation],
         op.failureDomain === undefined ? null : { ...op.failureDomain },
+        op.ifTargetGrade === undefined ? null : [op.ifTargetGrade.variant, op.ifTargetGrade.incarnation],
       ];
     case 'dml':
       return ['dml', ...dmlToValues(op.dml)];
@@ -109,7 +126,7 @@ export function decodeOp(bytes: Uint8Array): Op {
 }
 
 function decodeInstanceUpdate(values: MpValue[]): InstanceUpdate {
-  const [instanceId, current, target, domain] = values;
+  const [instanceId, current, target, domain, ifTarget] = values;
   if (typeof instanceId !== 'string') throw new OpDecodeError('update_instance: instance_id must be a string');
   try {
     return {
@@ -118,6 +135,7 @@ function decodeInstanceUpdate(values: MpValue[]): InstanceUpdate {
       ...(current === null || current === undefined ? {} : { currentGrade: gradeFromValue(current, 'current') }),
       ...(target === null || target === undefined ? {} : { targetGrade: gradeFromValue(target, 'target') }),
       ...(domain === null || domain === undefined ? {} : { failureDomain: failureDomainFromValue(domain) }),
+      ...(ifTarget === null || ifTarget === undefined ? {} : { ifTargetGrade: gradeFromValue(ifTarget, 'target') }),
     };
   } catch (error) {
     throw new OpDecodeError(`update_instance: ${error instanceof Error ? error.message : String(error)}`);
@@ -180,6 +198,7 @@ export function formatOp(op: Op): string {
       if (op.currentGrade !== undefined) fields.push(`current ${formatGrade(op.currentGrade)}`);
       if (op.targetGrade !== undefined) fields.push(`target ${formatGrade(op.targetGrade)}`);
       if (op.failureDomain !== undefined) fields.push(JSON.stringify(op.failureDomain));
+      if (op.ifTargetGrade !== undefined) fields.push(`if target ${formatGrade(op.ifTargetGrade)}`);
       return `UpdateInstance(${op.instanceId}, ${fields.join(', ')})`;
     }
     case 'dml': {

@@ -218,7 +218,7 @@ export class Governor {
 
   private async setGrade(instance: Instance, current: CurrentGrade): Promise<void> {
     this.node.log.info('grade changed', { instance_id: instance.instanceId, current: `${current.variant}(${current.incarnation})` });
-    await this.propose({ kind: 'update_instance', instanceId: instance.instanceId, currentGrade: current });
+    await this.propose({ kind: 'update_instance', instanceId: instance.instanceId, currentGrade: current, ifTargetGrade: instance.targetGrade });
   }
 
   /** Moves each instance to `variant` at its target incarnation. */
@@ -226,7 +226,7 @@ export class Governor {
     const ops: Op[] = instances.map((instance) => {
       const current = grade(variant, instance.targetGrade.incarnation);
       this.node.log.info('grade changed', { instance_id: instance.instanceId, current: `${current.variant}(${current.incarnation})` });
-      return { kind: 'update_instance', instanceId: instance.instanceId, currentGrade: current };
+      return { kind: 'update_instance', instanceId: instance.instanceId, currentGrade: current, ifTargetGrade: instance.targetGrade };
     });
     await this.proposeAll(ops);
   }

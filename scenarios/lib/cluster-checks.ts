@@ -123,6 +123,10 @@ export class ClusterChecker {
     for (const instance of view.tables.instances()) {
       const current = instance.currentGrade;
       const target = instance.targetGrade;
+      // The governor only ever moves the current grade to the target's incarnation.
+      if (current.incarnation > target.incarnation) {
+        this.violation(`${instance.instanceId} is ${current.variant}(${current.incarnation}) -> ${target.variant}(${target.incarnation}): current incarnation ahead of the target`);
+      }
       if (running.has(instance.instanceId)) {
         if (current.variant !== 'Online' || target.variant !== 'Online' || current.incarnation !== target.incarnation) {
           this.violation(`running ${instance.instanceId} is ${current.variant}(${current.incarnation}) -> ${target.variant}(${target.incarnation}), not Online`);

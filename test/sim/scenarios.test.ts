@@ -11,7 +11,7 @@ const RUNS: ReadonlyArray<[name: string, seeds: number[], nodes?: number]> = [
   ['shutdown-all', [1, 2, 3]],
   ['raft-safety', [1, 2, 3, 4, 5, 6]],
   // Seed 5 catches a router that retries a write whose connection failed (it runs twice).
-  ['vshard-routing', [1, 2, 3, 4, 5, 6]],
+  ['vshard-routing', [1, 2, 3, 4, 5, 6, 9076]],
   // Seed 2 rots the newest WAL record of a stopped instance: recovery must refuse, not drop it.
   // Seed 248 fails the disk write that saves a joining instance's identity: exit 74, not a crash.
   ['box-durability', [1, 2, 3, 248, 8076, 8098]],
