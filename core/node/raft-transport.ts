@@ -29,21 +29,31 @@ export class RaftTransportOverRpc implements RaftTransport {
     const raft = node.raft;
     const address = node.peerAddress(to);
     if (raft === null) return;
+    const hasSnapshot = messages.some((m) => m.type === 'snapshot');
+    // Raft retransmits lost appends by itself, but waits for a snapshot until it hears how the
+    // send went: one dropped without a report leaves the follower paused for good (join-storm
+    // seed 8007: a joiner's snapshot hit the in-flight cap and the whole cluster stalled behind it).
+    const drop = (unreachable: boolean): void => {
+      if (unreachable) raft.reportUnreachable(to);
+      if (hasSnapshot) raft.reportSnapshot(to, false);
+    };
     if (address === undefined) {
-      raft.reportUnreachable(to);
+      drop(true);
       return;
     }
     // BUGGIFY: lose a batch now and then (a connection reset eats what was in flight); Raft must
     // retransmit. Rarer than a plain BUGGIFY pass: a quarter of all traffic lost is a broken
     // network, not a rare event.
     if (node.env.buggify('raft.transport.drop') && node.env.random.float() < RARE_DROP_PROBABILITY) {
-      raft.reportUnreachable(to);
+      drop(true);
       return;
     }
     const inFlight = this.inFlight.get(to) ?? 0;
-    if (inFlight >= node.options.tuning.raftMessagesInFlightMax) return; // Raft retransmits what is lost
+    if (inFlight >= node.options.tuning.raftMessagesInFlightMax) {
+      drop(false);
+      return;
+    }
     this.inFlight.set(to, inFlight + 1);
-    const hasSnapshot = messages.some((m) => m.type === 'snapshot');
     const timeoutMs = node.options.tuning.raftTickMs * (hasSnapshot ? 100 : 20);
     void node.pool.call(address, PROC_RAFT_INTERACT, [node.options.advertise, messages.map(messageToValue)], timeoutMs).then((result) => {
       this.inFlight.set(to, (this.inFlight.get(to) ?? 1) - 1);
