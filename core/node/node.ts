@@ -9,7 +9,7 @@ import { exitOnStorageFailure } from '../env/storage-failure.ts';
 import type { MpValue } from '../codec/msgpack.ts';
 import { Topology } from '../cluster/topology.ts';
 import { ClusterTables, TABLE_DEFS } from '../cluster/tables.ts';
-import { applyInstanceUpdate, type Op } from '../cluster/ops.ts';
+import type { Op } from '../cluster/ops.ts';
 import { RaftNode, type RaftNodeHooks } from '../cluster/raft-node.ts';
 import { RaftStore, type Identity } from '../cluster/raft-store.ts';
 import type { Discovery } from '../cluster/discovery.ts';
@@ -224,10 +224,21 @@ export class Node {
     if (op === null || this.topologyCache === null) return;
     if (op.kind === 'persist_instance') this.topologyCache.topology.remember(op.instance);
     else if (op.kind === 'update_instance') {
-      // The same fields change in the leader's view; its other fields may hold proposals still
-      // in flight, which keep their own values.
+      // The fields the entry carried take their committed values; the view's other fields may
+      // hold proposals still in flight, which keep their own. The current grade is the log's
+      // alone: re-applying the entry to the view could drop a governor step the table took, when
+      // the view's target is a proposal in flight (box-durability seed 10122: a wiped instance
+      // was refused as "already joined" by a view still Online, its committed record Offline).
       const cached = this.topologyCache.topology.get(op.instanceId);
-      if (cached !== undefined) this.topologyCache.topology.remember(applyInstanceUpdate(cached, op));
+      const committed = this.tables.instance(op.instanceId);
+      if (cached !== undefined && committed !== undefined) {
+        this.topologyCache.topology.remember({
+          ...cached,
+          currentGrade: committed.currentGrade,
+          ...(op.targetGrade === undefined ? {} : { targetGrade: committed.targetGrade }),
+          ...(op.failureDomain === undefined ? {} : { failureDomain: committed.failureDomain }),
+        });
+      }
     } else if (op.kind === 'dml' && op.dml.space === TABLE_DEFS.instance.name) this.topologyCache = null;
   }
 

@@ -14,7 +14,7 @@ const RUNS: ReadonlyArray<[name: string, seeds: number[], nodes?: number]> = [
   ['vshard-routing', [1, 2, 3, 4, 5, 6, 9076]],
   // Seed 2 rots the newest WAL record of a stopped instance: recovery must refuse, not drop it.
   // Seed 248 fails the disk write that saves a joining instance's identity: exit 74, not a crash.
-  ['box-durability', [1, 2, 3, 248, 8076, 8098]],
+  ['box-durability', [1, 2, 3, 248, 8076, 8098, 10122]],
 ];
 
 describe('simulation scenarios', () => {
