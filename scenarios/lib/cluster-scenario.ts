@@ -127,9 +127,19 @@ export async function startAllOnline(ctx: ScenarioContext, state: ClusterScenari
  * then the checker's invariants.
  */
 export async function checkSettled(ctx: ScenarioContext, state: ClusterScenarioState): Promise<void> {
-  const settled = await ctx.world.waitFor(() => gradesSettled(state), 120_000, 100);
-  if (!settled) ctx.violation('grades did not settle within 120 s after the faults stopped');
-  if (!(await state.checker.waitConverged(state.cluster, 60_000))) ctx.violation('instances did not converge on one applied index');
+  const settleBudgetMs = 120_000;
+  const deadlineMs = ctx.world.nowMs + settleBudgetMs;
+  let converged: boolean;
+  for (;;) {
+    const settled = await ctx.world.waitFor(() => gradesSettled(state), Math.max(0, deadlineMs - ctx.world.nowMs), 100);
+    if (!settled) ctx.violation('grades did not settle within 120 s after the faults stopped');
+    converged = await state.checker.waitConverged(state.cluster, 60_000);
+    // Settled grades can still move while the logs converge: a sentinel that lost sight of an
+    // instance during the faults may mark it Offline just after healing, and the instance asks
+    // to be Online again (raft-safety seed 11002). Check the state the cluster settles in.
+    if (!settled || gradesSettled(state) || ctx.world.nowMs >= deadlineMs) break;
+  }
+  if (!converged) ctx.violation('instances did not converge on one applied index');
   state.checker.checkEndState(state.cluster);
 }
 

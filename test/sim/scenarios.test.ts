@@ -9,7 +9,7 @@ const RUNS: ReadonlyArray<[name: string, seeds: number[], nodes?: number]> = [
   ['voter-failover', [1, 2, 3]],
   ['expel-leader', [1, 2, 3]],
   ['shutdown-all', [1, 2, 3]],
-  ['raft-safety', [1, 2, 3, 4, 5, 6]],
+  ['raft-safety', [1, 2, 3, 4, 5, 6, 11002]],
   // Seed 5 catches a router that retries a write whose connection failed (it runs twice).
   ['vshard-routing', [1, 2, 3, 4, 5, 6, 9076]],
   // Seed 2 rots the newest WAL record of a stopped instance: recovery must refuse, not drop it.
