@@ -55,6 +55,8 @@ export function applyInstanceUpdate(instance: Instance, update: InstanceUpdate):
     // The incarnation was chosen from the leader's view when the request came; the governor may
     // have moved the current grade further since. A target behind the current incarnation would
     // stall the instance for good, so it is raised to it (Picodata's own values otherwise).
+    // Entries written before this rule (2026-11) replay to other values than they first applied
+    // to: the log format is not carried across versions yet, so a cluster is not upgraded in place.
     const incarnation = Math.max(update.targetGrade.incarnation, result.currentGrade.incarnation);
     result = { ...result, targetGrade: grade(update.targetGrade.variant, incarnation) };
   }
