@@ -70,9 +70,10 @@ export function restartWipingCorrupt(state: ClusterScenarioState, host: SimHost)
 
 /**
  * Whether a quorum of voters keeps its stored data if `host`'s is destroyed, in every running
- * instance's view of the configuration and in both halves of a joint one. Lost are: `host`, the
- * hosts in `destroyed` that are still down (they will be wiped), and voters no instance owns any
- * more (a wiped instance rejoined under a new raft id). With no running instance to ask, no.
+ * instance's view of the configuration that has voters, and in both halves of a joint one. Lost
+ * are: `host`, the hosts in `destroyed` that have not rejoined (down, or wiped and not yet
+ * admitted under the raft id the view gives them), and voters no instance owns any more (a wiped
+ * instance rejoined under a new raft id). With no such view to ask, no.
  *
  * This is the nemesis's budget for destroying data: a cluster that loses a quorum of its durable
  * copies cannot recover by itself (seed 8076: the bootstrap leader was the only voter of the old
@@ -80,13 +81,17 @@ export function restartWipingCorrupt(state: ClusterScenarioState, host: SimHost)
  * to survive that.
  */
 export function quorumKeepsData(state: ClusterScenarioState, host: SimHost, destroyed: ReadonlySet<string>): boolean {
-  const views = runningNodes(state.cluster).filter((node) => node.raft !== null);
+  const views = runningNodes(state.cluster).filter((node) => node.raft !== null && node.raft.status().voters.length > 0);
   if (views.length === 0) return false;
-  const lostNames = [host.name, ...[...destroyed].filter((name) => !state.cluster.host(name).running)];
   return views.every((view) => {
-    const status = view.raft!.status();
+    const rejoined = (name: string): boolean => {
+      const raftId = state.cluster.host(name).running ? state.cluster.node(name)?.identity?.raftId : undefined;
+      return raftId !== undefined && raftId === view.tables.instance(name)?.raftId;
+    };
+    const lostNames = [host.name, ...[...destroyed].filter((name) => !rejoined(name))];
     const lostIds = new Set(lostNames.map((name) => view.tables.instance(name)?.raftId));
     const lost = (id: number): boolean => lostIds.has(id) || view.tables.instanceByRaftId(id) === undefined;
+    const status = view.raft!.status();
     return [status.voters, status.votersOutgoing].every((half) => {
       const intact = half.filter((id) => !lost(id)).length;
       return half.length === 0 || intact > half.length / 2;
