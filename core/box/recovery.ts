@@ -128,22 +128,14 @@ async function replayWal(
     const { batch } = wal[i]!;
     const bad = batch === null ? 'checksum mismatch' : batch.firstLsn > lastLsn + 1 ? 'LSN gap' : null;
     if (bad !== null) {
-      const error = boxErrors.invalidXlog(`WAL record at LSN ${readU64Key(wal[i]!.key)}: ${bad}`);
+      const badRecordLsn = readU64Key(wal[i]!.key);
+      const error = boxErrors.invalidXlog(`WAL record at LSN ${badRecordLsn}: ${bad}`);
+      const details = { lastGoodLsn: lastLsn, badRecordLsn, reason: bad, recordsFromIt: wal.length - i };
       if (!options.forceRecovery) {
-        log.error('WAL is corrupt, refusing to recover past it (force_recovery starts from the last good record)', {
-          lastGoodLsn: lastLsn,
-          badRecordLsn: readU64Key(wal[i]!.key),
-          reason: bad,
-          recordsFromIt: wal.length - i,
-        });
+        log.error('WAL is corrupt, refusing to recover past it (force_recovery starts from the last good record)', details);
         throw error;
       }
-      log.error('WAL is corrupt: recovery stopped at the last good record (force_recovery)', {
-        lastGoodLsn: lastLsn,
-        badRecordLsn: readU64Key(wal[i]!.key),
-        reason: bad,
-        droppedRecords: wal.length - i,
-      });
+      log.error('WAL is corrupt: recovery stopped at the last good record (force_recovery)', details);
       problems.push(error);
       await store.write(wal.slice(i).map((e) => ({ kind: 'delete' as const, key: e.key })), 'fsync');
       break;
