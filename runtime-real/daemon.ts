@@ -37,16 +37,18 @@ export interface DaemonOptions {
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const run = options.run;
   const log = createRealLog({ level: run.logLevel, ...(options.pretty !== undefined ? { pretty: options.pretty } : {}) });
-  log.info('picodata starting', { version: VERSION, listen: run.listen, data_dir: run.dataDir, cluster_id: run.clusterId, wal_mode: run.walMode });
-  installCrashHandlers(log);
   // Until the environment takes SIGTERM/SIGINT over (createRealEnv), a stop signal must still
-  // end the process cleanly: nothing is written yet, so there is nothing to hand over.
+  // end the process cleanly: nothing is written yet, so there is nothing to hand over. Installed
+  // before the first log line, which is what a supervisor sees as started: a signal sent on it
+  // found no handler yet and killed the process (a flaky daemon test).
   const stopEarly = (signal: NodeJS.Signals): void => {
     log.info('stopped during start-up, before the data directory was opened', { signal });
     process.exit(0);
   };
   process.on('SIGTERM', stopEarly);
   process.on('SIGINT', stopEarly);
+  log.info('picodata starting', { version: VERSION, listen: run.listen, data_dir: run.dataDir, cluster_id: run.clusterId, wal_mode: run.walMode });
+  installCrashHandlers(log);
   let script: PostjoinFunction | null = null;
   if (run.script !== undefined) script = await loadScriptOrExit(run.script, log);
   const state: { node: Node | null } = { node: null };
