@@ -3,7 +3,8 @@
  *
  * The server's own per-request work, without sockets: frames of the shapes net.box sends are fed
  * to a ServerSession over a NodeBackend on a real Box (LMDB, WAL `write`), through an in-process
- * Connection that only collects the replies. What it measures is the JavaScript between a frame
+ * Connection that, like the real network's, hands frames over as ranges of one buffer and takes
+ * replies in its output arena, and then drops them. What it measures is the JavaScript between a frame
  * arriving and its reply being queued (decode, dispatch, box, WAL group commit, encode), in
  * µs per request of this process's CPU: the part of bench:peers' `oursCpuUsPerOp` that is ours
  * rather than the kernel's or Node's socket layer. Frames are fed in batches of FRAMES_PER_BATCH,
@@ -22,6 +23,7 @@ import { quietLog } from './lib/quiet-log.ts';
 import type { CloseReason, Connection } from '../core/env/network.ts';
 import { BodyKey, RequestType } from '../core/iproto/constants.ts';
 import { encodeRequestFrame, selectBody } from '../core/iproto/request-encode.ts';
+import { ReplyArena } from '../core/iproto/reply-arena.ts';
 import { ServerSession } from '../core/iproto/session.ts';
 import { NodeBackend } from '../core/node/backend.ts';
 import type { Node } from '../core/node/node.ts';
@@ -30,23 +32,32 @@ import { hasFlag, option, printReport, type BenchResult } from './report.ts';
 
 const FRAMES_PER_BATCH = 32;
 
+/** Takes frames as ranges and replies in an output arena, as the real network's connections do. */
 class CollectingConnection implements Connection {
   readonly remoteAddress = 'bench';
   readonly greeting = new Uint8Array(0);
   readonly isClosed = false;
   replies = 0;
-  private handler: ((frame: Uint8Array) => void) | null = null;
-  send(): boolean {
-    this.replies++;
+  readonly output = ReplyArena.output(() => this.replies++);
+  private handler: ((bytes: Uint8Array, start: number, end: number) => void) | null = null;
+  send(frame: Uint8Array): boolean {
+    this.output.appendFrame(frame);
     return true;
   }
-  onFrame(handler: (frame: Uint8Array) => void): void {
+  onFrame(): void {
+    throw new Error('the session takes frames as ranges');
+  }
+  onFrameRange(handler: (bytes: Uint8Array, start: number, end: number) => void): void {
     this.handler = handler;
   }
   onClose(_handler: (reason: CloseReason) => void): void {}
   close(): void {}
-  feed(frame: Uint8Array): void {
-    this.handler!(frame);
+  feed(bytes: Uint8Array, start: number, end: number): void {
+    this.handler!(bytes, start, end);
+  }
+  /** What a flush does with the replies: takes them (and drops them here). */
+  flush(): void {
+    this.output.takeCommitted();
   }
 }
 
@@ -75,11 +86,13 @@ async function run(name: string, connection: CollectingConnection, frames: Frame
   const started = performance.now();
   for (let i = 0; i < frames.count; i += FRAMES_PER_BATCH) {
     const end = Math.min(frames.count, i + FRAMES_PER_BATCH);
-    for (let j = i; j < end; j++) connection.feed(new Uint8Array(bytes.buffer, offsets[j]!, offsets[j + 1]! - offsets[j]!));
+    for (let j = i; j < end; j++) connection.feed(bytes, offsets[j]!, offsets[j + 1]!);
+    connection.flush();
     // The real network's turn of the event loop: microtasks (WAL commit, replies) run between reads.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   while (connection.replies < target) await new Promise<void>((resolve) => setImmediate(resolve));
+  connection.flush();
   const cpu = process.cpuUsage(cpuStart);
   const seconds = (performance.now() - started) / 1000;
   // With --cpu-prof, the window of this case on the profile's clock (µs of CLOCK_MONOTONIC).

@@ -12,14 +12,16 @@ import {
   type Network,
   type NetErrorCode,
 } from '../core/env/network.ts';
+import { ReplyArena } from '../core/iproto/reply-arena.ts';
 
 /**
  * TCP with iproto framing: every frame goes out as `ce <u32 length>` + payload (the form every
  * Tarantool client reads), and any msgpack uint is accepted as an incoming length.
  *
- * Output is coalesced: `send` only appends the frame to the connection's pending list, and a
- * flush copies the pending frames with their length prefixes into one contiguous buffer written
- * with a single `socket.write` (no per-frame Buffer or stream bookkeeping). A flush happens
+ * Output is coalesced in the connection's output arena (core/iproto/reply-arena.ts): frames
+ * sit there back to back with their length prefixes, whether the server encoded them in place
+ * (`output`) or `send` copied them in, and a flush writes them as they lie, one `socket.write`
+ * per arena they span (no per-frame Buffer, copy or stream bookkeeping). A flush happens
  * - once per event-loop iteration for every connection with pending frames (one `setImmediate`
  *   shared by all connections, the way Tarantool's iproto thread flushes its output buffer once
  *   per loop): the replies produced by the reads of the iteration and by the WAL completions
@@ -54,10 +56,6 @@ import {
 
 /** A peer that does not read is cut off once this much output is queued for it. */
 const OUTPUT_QUEUED_BYTES_MAX = 256 * 1024 * 1024;
-/** A flush writes at most this much in one buffer; the rest goes in further writes of the same flush. */
-const FLUSH_CHUNK_BYTES_MAX = 1024 * 1024;
-/** Length prefix of an outgoing frame: `ce` + u32. */
-const PREFIX_BYTES = 5;
 /** Frames of one read delivered per event-loop iteration. */
 const FRAMES_PER_SLICE = 32;
 /** Frames delivered at once when a read arrives: the replies a waiting client gets first. */
@@ -168,6 +166,7 @@ export class TcpConnection implements Connection {
   private readonly socket: Socket;
   private closed = false;
   private frameHandler: ((frame: Uint8Array) => void) | null = null;
+  private rangeHandler: ((bytes: Uint8Array, start: number, end: number) => void) | null = null;
   private closeHandler: ((reason: CloseReason) => void) | null = null;
   private readonly backlog: Uint8Array[] = [];
   private pendingClose: CloseReason | null = null;
@@ -178,9 +177,8 @@ export class TcpConnection implements Connection {
   private tailNeededBytes = 0;
   private greetingBytesLeft: number;
   private onGreeted: (() => void) | null = null;
-  /** Frames sent since the last flush, and their bytes with prefixes. */
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
+  /** Frames sent or committed and not yet flushed, created at the first one. */
+  private outputArena: ReplyArena | null = null;
   private closeReason: CloseReason | null = null;
   /** A read is being delivered in slices (see deliverFrom); reads arriving meanwhile wait here. */
   private slicing = false;
@@ -209,49 +207,55 @@ export class TcpConnection implements Connection {
     else this.onGreeted = fn;
   }
 
-  send(frame: Uint8Array): boolean {
-    if (this.closed) return false;
-    if (this.socket.writableLength + this.pendingBytes > OUTPUT_QUEUED_BYTES_MAX) {
-      this.abort({ kind: 'protocol', message: 'peer does not read its replies' });
-      return false;
-    }
-    if (this.pending.length === 0) scheduleFlush(this);
-    this.pending.push(frame);
-    this.pendingBytes += PREFIX_BYTES + frame.length;
-    if (this.pending.length >= FLUSH_FRAMES_EARLY || this.pendingBytes >= FLUSH_BYTES_EARLY) this.flush();
-    return true;
+  get output(): ReplyArena {
+    this.outputArena ??= ReplyArena.output(() => this.committed());
+    return this.outputArena;
   }
 
-  /** Writes every pending frame, prefixed, in as few contiguous buffers as the size allows. */
-  flush(): void {
-    const frames = this.pending;
-    if (frames.length === 0) return;
-    this.pending = [];
-    let remainingBytes = this.pendingBytes;
-    this.pendingBytes = 0;
-    if (this.socket.destroyed) return;
-    let i = 0;
-    while (i < frames.length) {
-      const chunkBytes = Math.min(remainingBytes, FLUSH_CHUNK_BYTES_MAX);
-      // A frame larger than the chunk still goes whole: size the buffer for at least it.
-      const out = Buffer.allocUnsafe(Math.max(chunkBytes, PREFIX_BYTES + frames[i]!.length));
-      let at = 0;
-      do {
-        const frame = frames[i]!;
-        out[at] = 0xce;
-        out.writeUInt32BE(frame.length, at + 1);
-        out.set(frame, at + PREFIX_BYTES);
-        at += PREFIX_BYTES + frame.length;
-        i++;
-      } while (i < frames.length && at + PREFIX_BYTES + frames[i]!.length <= out.length);
-      remainingBytes -= at;
-      this.socket.write(at === out.length ? out : out.subarray(0, at));
+  send(frame: Uint8Array): boolean {
+    if (this.closed) return false;
+    this.output.appendFrame(frame);
+    return !this.socket.destroyed; // a peer that does not read is cut off at a flush
+  }
+
+  /**
+   * A frame was committed to the output arena (by `send` or in place). Frames wait at most
+   * until FLUSH_FRAMES_EARLY or FLUSH_BYTES_EARLY of them are pending, so the check of the
+   * peer's backlog waits for the flush too.
+   */
+  private committed(): void {
+    const output = this.outputArena!;
+    if (this.closed) {
+      output.takeCommitted(); // nobody reads them any more
+      return;
     }
+    const frames = output.pendingFrames;
+    if (frames === 1) scheduleFlush(this);
+    if (frames >= FLUSH_FRAMES_EARLY || output.pendingBytes >= FLUSH_BYTES_EARLY) this.flush();
+  }
+
+  /** Writes every pending frame as it lies in the output arena. */
+  flush(): void {
+    const output = this.outputArena;
+    if (output === null || output.pendingFrames === 0) return;
+    const pendingBytes = output.pendingBytes;
+    const runs = output.takeCommitted();
+    if (this.socket.destroyed) return;
+    if (this.socket.writableLength + pendingBytes > OUTPUT_QUEUED_BYTES_MAX) {
+      this.abort({ kind: 'protocol', message: 'peer does not read its replies' });
+      return;
+    }
+    for (const run of runs) this.socket.write(run);
   }
 
   onFrame(handler: (frame: Uint8Array) => void): void {
     this.frameHandler = handler;
     for (const frame of this.backlog.splice(0)) handler(frame);
+  }
+
+  onFrameRange(handler: (bytes: Uint8Array, start: number, end: number) => void): void {
+    this.rangeHandler = handler;
+    for (const frame of this.backlog.splice(0)) handler(frame, 0, frame.length);
   }
 
   onClose(handler: (reason: CloseReason) => void): void {
@@ -321,9 +325,12 @@ export class TcpConnection implements Connection {
    */
   private deliverFrom(data: Buffer, offset: number, sliceFrames: number): void {
     let delivered = 0;
-    // Frames are views of the read's memory; the `buffer` getter is a runtime call, so once per read.
+    // Frames are (views of) the read's memory; the `buffer` getter is a runtime call, so once per
+    // read. A range handler gets a plain Uint8Array, the type every other frame has, so that the
+    // decoder's element loads see one kind of array.
     const memory = data.buffer;
     const base = data.byteOffset;
+    const ranged = this.rangeHandler !== null ? new Uint8Array(memory, base, data.length) : null;
     while (offset < data.length && !this.closed) {
       if (delivered === sliceFrames) {
         this.slicing = true;
@@ -339,8 +346,9 @@ export class TcpConnection implements Connection {
       }
       const end = offset + prefixBytes + length;
       if (end > data.length) break;
-      // A plain view (cheaper than Buffer#subarray); the read buffer is never reused by us.
-      this.deliver(new Uint8Array(memory, base + offset + prefixBytes, length));
+      // The read buffer is never reused by us: ranges and views of it stay valid.
+      if (ranged !== null) this.rangeHandler!(ranged, offset + prefixBytes, end);
+      else this.deliver(new Uint8Array(memory, base + offset + prefixBytes, length)); // cheaper than Buffer#subarray
       offset = end;
       delivered++;
     }

@@ -7,6 +7,8 @@
  * partition blackholes it (frames vanish, nobody hears anything until a timeout) or resets it.
  */
 
+import type { ReplyArena } from '../iproto/reply-arena.ts';
+
 /** `host:port`. */
 export type Address = string;
 
@@ -47,8 +49,20 @@ export interface Connection {
    * Returns false (and drops the frame) if the connection is already closed.
    */
   send(frame: Uint8Array): boolean;
+  /**
+   * The connection's output arena, where it has one (the real network): a frame encoded and
+   * committed there goes out like one given to `send`, in the same order, without a copy or a
+   * frame object. Write nothing into it once the connection is closed.
+   */
+  readonly output?: ReplyArena;
   /** Sets the frame handler. Frames that arrive before a handler is set are buffered. */
   onFrame(handler: (frame: Uint8Array) => void): void;
+  /**
+   * Where a connection has it (the real network): sets a frame handler that gets each frame
+   * as bytes[start, end) of a larger buffer, without a view of its own; the bytes stay
+   * unchanged for good. Use it instead of `onFrame`, not with it.
+   */
+  onFrameRange?(handler: (bytes: Uint8Array, start: number, end: number) => void): void;
   /** Sets the close handler; called exactly once. */
   onClose(handler: (reason: CloseReason) => void): void;
   close(): void;

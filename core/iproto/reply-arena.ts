@@ -7,6 +7,12 @@
  * real network copies them into its output buffer once per event-loop iteration), so a dropped
  * arena is garbage soon after.
  *
+ * An arena can also be a connection's output (`ReplyArena.output`): every frame then starts with
+ * its `ce u32` length prefix, and `commit` ends it without making a view. The connection takes
+ * the committed frames as one view per run of the arena (`takeCommitted`) and writes them as they
+ * are: no view, copy or list entry per reply. The bytes are never written again once committed,
+ * so a write that the socket queues can keep referring to them.
+ *
  * Values are encoded byte for byte as core/codec MpWriter encodes them (smallest integer forms,
  * -0 and non-integers as float64, ASCII strings written directly); the kinds a reply rarely
  * carries (maps, binary, extensions, bigints, non-ASCII strings) are encoded by an MpWriter and
@@ -19,6 +25,8 @@ import { REPLY_HEADER_FRAME_BYTES } from './constants.ts';
 
 /** Size of a fresh arena. A frame that does not fit gets a larger arena of its own. */
 export const REPLY_ARENA_BYTES = 64 * 1024;
+/** The transport's length prefix of a frame, `ce` + u32, written by output arenas. */
+export const FRAME_PREFIX_BYTES = 5;
 
 export class ReplyArena {
   private buffer: Uint8Array;
@@ -31,26 +39,103 @@ export class ReplyArena {
   private at = 0;
   /** Encodes what the direct paths do not (see the module comment); reused, never shared out. */
   private readonly fallback = new MpWriter(256);
+  /** FRAME_PREFIX_BYTES for an output arena, 0 for one that hands frames out as views. */
+  private readonly prefixBytes: number;
+  /** Output arenas: called after each commit (the connection counts frames and flushes). */
+  private readonly onCommit: (() => void) | null;
+  /** Output arenas: the first committed byte not yet taken, and frames committed since. */
+  private committedFrom = 0;
+  private committedFrames = 0;
+  /** Output arenas: committed runs of arenas that were replaced before they were taken. */
+  private retired: Uint8Array[] = [];
+  private retiredBytes = 0;
 
-  constructor(arenaBytes: number = REPLY_ARENA_BYTES) {
+  constructor(arenaBytes: number = REPLY_ARENA_BYTES, onCommit: (() => void) | null = null) {
     assert(Number.isInteger(arenaBytes) && arenaBytes >= 64, 'reply arena size');
     this.buffer = new Uint8Array(arenaBytes);
     this.arrayBuffer = this.buffer.buffer;
     this.view = new DataView(this.arrayBuffer);
+    this.onCommit = onCommit;
+    this.prefixBytes = onCommit === null ? 0 : FRAME_PREFIX_BYTES;
   }
 
-  /** Starts a frame. Every begin is followed by exactly one finish or abandon. */
+  /** A connection's output arena (see the module comment); `onCommit` runs after every commit. */
+  static output(onCommit: () => void, arenaBytes: number = REPLY_ARENA_BYTES): ReplyArena {
+    return new ReplyArena(arenaBytes, onCommit);
+  }
+
+  get isOutput(): boolean {
+    return this.onCommit !== null;
+  }
+
+  /** Starts a frame. Every begin is followed by exactly one finish (or commit) or abandon. */
   begin(): void {
     assert(this.start < 0, 'a reply frame is already being written');
     this.start = this.at;
+    if (this.prefixBytes > 0) {
+      this.ensure(this.prefixBytes);
+      this.at += this.prefixBytes;
+    }
   }
 
   /** The frame written since begin: a view that stays valid and unchanged for good. */
   finish(): Uint8Array {
     assert(this.start >= 0, 'no reply frame is being written');
+    assert(this.prefixBytes === 0, 'an output arena commits its frames');
     const frame = new Uint8Array(this.arrayBuffer, this.start, this.at - this.start);
     this.start = -1;
     return frame;
+  }
+
+  /** Ends the frame written since begin in an output arena: its length prefix goes in front. */
+  commit(): void {
+    assert(this.start >= 0, 'no reply frame is being written');
+    assert(this.prefixBytes > 0, 'only an output arena commits frames');
+    const start = this.start;
+    this.buffer[start] = 0xce;
+    this.view.setUint32(start + 1, this.at - start - FRAME_PREFIX_BYTES);
+    this.start = -1;
+    this.committedFrames++;
+    this.onCommit!();
+  }
+
+  /** Copies a finished frame (from elsewhere) into an output arena and commits it. */
+  appendFrame(frame: Uint8Array): void {
+    this.begin();
+    this.ensure(frame.length);
+    this.buffer.set(frame, this.at);
+    this.at += frame.length;
+    this.commit();
+  }
+
+  /** Frames committed and not yet taken. */
+  get pendingFrames(): number {
+    return this.committedFrames;
+  }
+
+  /** Bytes (prefixes included) committed and not yet taken. */
+  get pendingBytes(): number {
+    return this.retiredBytes + this.committedEnd() - this.committedFrom;
+  }
+
+  /**
+   * The committed frames not yet taken, prefixed and back to back: one view per arena they
+   * span (usually one), in order. The bytes stay unchanged for good.
+   */
+  takeCommitted(): Uint8Array[] {
+    const end = this.committedEnd();
+    const runs = this.retired;
+    if (end > this.committedFrom) runs.push(new Uint8Array(this.arrayBuffer, this.committedFrom, end - this.committedFrom));
+    this.retired = [];
+    this.retiredBytes = 0;
+    this.committedFrom = end;
+    this.committedFrames = 0;
+    return runs;
+  }
+
+  /** The end of the committed bytes: the frame being written, if any, is not. */
+  private committedEnd(): number {
+    return this.start >= 0 ? this.start : this.at;
   }
 
   /**
@@ -96,9 +181,9 @@ export class ReplyArena {
     this.start = -1;
   }
 
-  /** Bytes written since begin. */
+  /** Bytes written since begin (after the length prefix, in an output arena). */
   get length(): number {
-    return this.at - this.start;
+    return this.at - this.start - this.prefixBytes;
   }
 
   private ensure(extraBytes: number): void {
@@ -111,8 +196,15 @@ export class ReplyArena {
     const used = this.at - this.start;
     let capacity = REPLY_ARENA_BYTES;
     while (capacity < 2 * (used + extraBytes)) capacity *= 2;
+    if (this.prefixBytes > 0 && this.start > this.committedFrom) {
+      // An output arena's committed frames stay where they are until the connection takes them.
+      const run = new Uint8Array(this.arrayBuffer, this.committedFrom, this.start - this.committedFrom);
+      this.retired.push(run);
+      this.retiredBytes += run.length;
+    }
     const next = new Uint8Array(capacity);
     next.set(this.buffer.subarray(this.start, this.at));
+    this.committedFrom = 0;
     this.buffer = next;
     this.arrayBuffer = next.buffer;
     this.view = new DataView(this.arrayBuffer);
@@ -170,25 +262,19 @@ export class ReplyArena {
     }
   }
 
-  /** Any msgpack value, as MpWriter#value encodes it (same bytes, same errors). */
+  /**
+   * Any msgpack value, as MpWriter#value encodes it (same bytes, same errors). Tests of `typeof`
+   * rather than a switch on it: V8 turns `typeof x === 'number'` into a type check, but computes
+   * the string, in a builtin call, for a switch.
+   */
   value(value: MpValue, depth = 0): void {
     if (depth > MSGPACK_DEPTH_MAX) throw new MsgpackError('value nested too deeply');
-    switch (typeof value) {
-      case 'number':
-        return this.number(value);
-      case 'string':
-        return this.str(value);
-      case 'boolean':
-        return this.u8(value ? 0xc3 : 0xc2);
-      case 'undefined':
-        return this.u8(0xc0);
-      case 'object':
-        if (value === null) return this.u8(0xc0);
-        if (Array.isArray(value)) return this.array(value as readonly MpValue[], depth);
-        return this.viaFallback(value, depth);
-      default:
-        return this.viaFallback(value, depth);
-    }
+    if (typeof value === 'number') return this.number(value);
+    if (typeof value === 'string') return this.str(value);
+    if (typeof value === 'boolean') return this.u8(value ? 0xc3 : 0xc2);
+    if (value === undefined || value === null) return this.u8(0xc0);
+    if (Array.isArray(value)) return this.array(value as readonly MpValue[], depth);
+    return this.viaFallback(value, depth);
   }
 
   private array(items: readonly MpValue[], depth: number): void {

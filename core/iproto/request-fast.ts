@@ -18,12 +18,21 @@
  */
 
 import { MpReader, MsgpackError, MSGPACK_DEPTH_MAX, type MpValue } from '../codec/msgpack.ts';
+import { assert } from '../lib/assert.ts';
 import { BodyKey, ITERATOR_CODE_MAX, RequestType, type IteratorCode } from './constants.ts';
 import type { DecodedRequest, Request, RequestHeader } from './request.ts';
 
 /** Returned by the readers below instead of a value when the fast path gives up. */
 const GIVE_UP: unique symbol = Symbol('give up');
 type Read<T> = T | typeof GIVE_UP;
+
+/**
+ * Whether a read gave up. A typeof test rather than `=== GIVE_UP`: values of mixed types
+ * compared to a symbol make V8 call its generic equality builtin; no msgpack value is a symbol.
+ */
+function gaveUp<T>(read: Read<T>): read is typeof GIVE_UP {
+  return typeof read === 'symbol';
+}
 
 const EMPTY_BYTES = new Uint8Array(0);
 const EMPTY_ARRAY: MpValue[] = [];
@@ -68,9 +77,10 @@ function isArrayByte(t: number): boolean {
  * place, rather than module bindings).
  */
 class FastDecoder {
-  /** The frame being decoded, and the read position in it. */
+  /** The frame being decoded, bytes[at, end) of a larger buffer, and the read position in it. */
   private bytes: Uint8Array = EMPTY_BYTES;
   private at = 0;
+  private end = 0;
   /** Body fields of a DML request, as read. */
   private spaceId = 0;
   private indexId = 0;
@@ -84,9 +94,10 @@ class FastDecoder {
   /** Bit (1 << (key & 0x1f)) for every body key read so far (0x10-0x15 and 0x20, 0x21, 0x28). */
   private seen = 0;
 
-  decode(frame: Uint8Array): DecodedRequest | undefined {
-    this.bytes = frame;
-    this.at = 0;
+  decode(bytes: Uint8Array, start: number, end: number): DecodedRequest | undefined {
+    this.bytes = bytes;
+    this.at = start;
+    this.end = end;
     const decoded = this.decodeFrame();
     // Drop the references so a frame (and the read buffer behind it) is not kept alive.
     this.bytes = EMPTY_BYTES;
@@ -96,18 +107,18 @@ class FastDecoder {
 
   private decodeFrame(): DecodedRequest | undefined {
     const header = this.readHeader();
-    if (header === GIVE_UP) return undefined;
+    if (gaveUp(header)) return undefined;
     const type = header.type;
     if (type === RequestType.PING) {
       // PING's body is never read: none, or an empty map (net.box), here; anything else is checked
       // by the general path. DML without a body would be "missing field", for the general path.
-      const rest = this.bytes.length - this.at;
+      const rest = this.end - this.at;
       const empty = rest === 0 || (rest === 1 && this.bytes[this.at] === 0x80);
       return empty ? { ok: true, header, request: { kind: 'ping' } } : undefined;
     }
-    if (this.at === this.bytes.length) return undefined;
+    if (this.at === this.end) return undefined;
     const mandatory = mandatoryBits(type);
-    if (mandatory < 0 || !this.readDmlBody() || this.at !== this.bytes.length) return undefined;
+    if (mandatory < 0 || !this.readDmlBody() || this.at !== this.end) return undefined;
     if ((this.seen & mandatory) !== mandatory) return undefined;
     const request = this.buildDml(type);
     return request === undefined ? undefined : { ok: true, header, request };
@@ -116,7 +127,7 @@ class FastDecoder {
   /** A fixmap header with fixint keys 0x00-0x0a holding uints (0x04, a double, gives up). */
   private readHeader(): Read<RequestHeader> {
     const b = this.bytes;
-    if (this.at >= b.length) return GIVE_UP;
+    if (this.at >= this.end) return GIVE_UP;
     const first = b[this.at++]!;
     if ((first & 0xf0) !== 0x80) return GIVE_UP;
     let type = 0;
@@ -124,7 +135,7 @@ class FastDecoder {
     let schemaVersion = 0;
     let streamId = 0;
     for (let i = first & 0x0f; i > 0; i--) {
-      if (this.at >= b.length) return GIVE_UP;
+      if (this.at >= this.end) return GIVE_UP;
       const headerKey = b[this.at++]!;
       if (headerKey > 0x0a || headerKey === 0x04) return GIVE_UP;
       const value = this.readUint();
@@ -147,7 +158,7 @@ class FastDecoder {
     const first = b[this.at++]!;
     if ((first & 0xf0) !== 0x80) return false;
     for (let i = first & 0x0f; i > 0; i--) {
-      if (this.at >= b.length) return false;
+      if (this.at >= this.end) return false;
       const bodyKey = b[this.at++]!;
       const mask = bit(bodyKey);
       if ((this.seen & mask) !== 0) return false;
@@ -157,9 +168,9 @@ class FastDecoder {
         if (value < 0) return false;
         this.setUint(bodyKey, uint32(value));
       } else if (bodyKey === BodyKey.KEY || bodyKey === BodyKey.TUPLE || bodyKey === BodyKey.OPS) {
-        if (this.at >= b.length || !isArrayByte(b[this.at]!)) return false;
+        if (this.at >= this.end || !isArrayByte(b[this.at]!)) return false;
         const value = this.readValue(0);
-        if (value === GIVE_UP) return false;
+        if (gaveUp(value)) return false;
         if (bodyKey === BodyKey.KEY) this.key = value as MpValue[];
         else if (bodyKey === BodyKey.TUPLE) this.tuple = value as MpValue[];
         else this.ops = value as MpValue[];
@@ -216,7 +227,7 @@ class FastDecoder {
   private readUint(): number {
     const b = this.bytes;
     const at = this.at;
-    if (at >= b.length) return -1;
+    if (at >= this.end) return -1;
     const t = b[at]!;
     if (t < 0x80) {
       this.at = at + 1;
@@ -224,19 +235,19 @@ class FastDecoder {
     }
     switch (t) {
       case 0xcc:
-        if (at + 2 > b.length) return -1;
+        if (at + 2 > this.end) return -1;
         this.at = at + 2;
         return b[at + 1]!;
       case 0xcd:
-        if (at + 3 > b.length) return -1;
+        if (at + 3 > this.end) return -1;
         this.at = at + 3;
         return (b[at + 1]! << 8) | b[at + 2]!;
       case 0xce:
-        if (at + 5 > b.length) return -1;
+        if (at + 5 > this.end) return -1;
         this.at = at + 5;
         return u32(b, at + 1);
       case 0xcf: {
-        if (at + 9 > b.length) return -1;
+        if (at + 9 > this.end) return -1;
         const high = u32(b, at + 1);
         if (high >= 0x200000) return -1;
         this.at = at + 9;
@@ -254,7 +265,7 @@ class FastDecoder {
   private readValue(depth: number): Read<MpValue> {
     const b = this.bytes;
     const at = this.at;
-    if (depth > MSGPACK_DEPTH_MAX || at >= b.length) return GIVE_UP;
+    if (depth > MSGPACK_DEPTH_MAX || at >= this.end) return GIVE_UP;
     const t = b[at]!;
     if (t < 0x80) {
       this.at = at + 1;
@@ -286,22 +297,22 @@ class FastDecoder {
         return value < 0 ? GIVE_UP : value;
       }
       case 0xd0:
-        if (at + 2 > b.length) return GIVE_UP;
+        if (at + 2 > this.end) return GIVE_UP;
         this.at = at + 2;
         return (b[at + 1]! << 24) >> 24;
       case 0xd1:
-        if (at + 3 > b.length) return GIVE_UP;
+        if (at + 3 > this.end) return GIVE_UP;
         this.at = at + 3;
         return (((b[at + 1]! << 8) | b[at + 2]!) << 16) >> 16;
       case 0xd2:
-        if (at + 5 > b.length) return GIVE_UP;
+        if (at + 5 > this.end) return GIVE_UP;
         this.at = at + 5;
         return u32(b, at + 1) | 0;
       case 0xd9:
-        if (at + 2 > b.length) return GIVE_UP;
+        if (at + 2 > this.end) return GIVE_UP;
         return this.readAscii(2, b[at + 1]!, depth);
       case 0xdc:
-        if (at + 3 > b.length) return GIVE_UP;
+        if (at + 3 > this.end) return GIVE_UP;
         this.at = at + 3;
         return this.readArray((b[at + 1]! << 8) | b[at + 2]!, depth);
       default:
@@ -311,11 +322,11 @@ class FastDecoder {
 
   private readArray(count: number, depth: number): Read<MpValue[]> {
     // Every element takes a byte at least: a longer count cannot be well-formed (MpReader's check).
-    if (count > this.bytes.length - this.at) return GIVE_UP;
+    if (count > this.end - this.at) return GIVE_UP;
     const out = new Array<MpValue>(count);
     for (let i = 0; i < count; i++) {
       const item = this.readValue(depth + 1);
-      if (item === GIVE_UP) return GIVE_UP;
+      if (gaveUp(item)) return GIVE_UP;
       out[i] = item;
     }
     return out;
@@ -326,7 +337,7 @@ class FastDecoder {
     const b = this.bytes;
     const start = this.at + headBytes;
     const end = start + length;
-    if (end > b.length) return GIVE_UP;
+    if (end > this.end) return GIVE_UP;
     let out = '';
     for (let i = start; i < end; i++) {
       const c = b[i]!;
@@ -338,7 +349,8 @@ class FastDecoder {
   }
 
   private readByMpReader(depth: number): Read<MpValue> {
-    const reader = new MpReader(this.bytes, this.at);
+    // MpReader reads to the end of its array: give it the frame's bytes only (a view, off the fast path).
+    const reader = new MpReader(this.end === this.bytes.length ? this.bytes : this.bytes.subarray(0, this.end), this.at);
     try {
       const value = reader.value(depth);
       this.at = reader.offset;
@@ -356,7 +368,11 @@ function u32(b: Uint8Array, i: number): number {
 
 const decoder = new FastDecoder();
 
-/** Decodes a common frame, or returns undefined for the general decoder to handle it. */
-export function decodeRequestFast(frame: Uint8Array): DecodedRequest | undefined {
-  return decoder.decode(frame);
+/**
+ * Decodes a common frame, bytes[start, end), or returns undefined for the general decoder to
+ * handle it.
+ */
+export function decodeRequestFast(bytes: Uint8Array, start = 0, end = bytes.length): DecodedRequest | undefined {
+  assert(start >= 0 && start <= end && end <= bytes.length, 'frame range within its buffer');
+  return decoder.decode(bytes, start, end);
 }

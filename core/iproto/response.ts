@@ -5,9 +5,10 @@
  * `ce L32` prefix: a frame here is the 23 bytes after it plus the body. Every reply has a body
  * (`80` for PING/AUTH), as Tarantool's do.
  *
- * Frames are written into the shared reply arena (reply-arena.ts) and returned as views of it:
- * valid and unchanged for good, but sharing their ArrayBuffer with other frames. An encoder that
- * fails (a value msgpack cannot hold) throws and leaves nothing behind in the arena.
+ * Frames are written into a reply arena (reply-arena.ts): the shared one, which hands them out as
+ * views (valid and unchanged for good, but sharing their ArrayBuffer with other frames), or a
+ * connection's output arena, where they are committed in place. An encoder that fails (a value
+ * msgpack cannot hold) throws and leaves nothing behind in the arena.
  */
 
 import type { MpValue } from '../codec/msgpack.ts';
@@ -30,35 +31,47 @@ export interface SqlColumn {
   readonly type: string;
 }
 
-/** Starts a reply frame in the arena with its 23-byte header (see the module comment). */
-function beginReply(code: number, sync: Sync, schemaVersion: number): ReplyArena {
+/** Starts a reply frame in `w` with its 23-byte header (see the module comment). */
+function beginReply(w: ReplyArena, code: number, sync: Sync, schemaVersion: number): void {
   assert(Number.isInteger(code) && code >= 0 && code <= 0xffffffff, 'reply code');
   assert(Number.isInteger(schemaVersion) && schemaVersion >= 0 && schemaVersion <= 0xffffffff, 'schema version');
-  const w = replyArena;
   if (typeof sync === 'bigint') w.beginReply(code, Number(BigInt.asUintN(64, sync) >> 32n), Number(BigInt.asUintN(32, sync)), schemaVersion);
   else w.beginReply(code, Math.floor(sync / 0x100000000), sync >>> 0, schemaVersion);
   assert(w.length === REPLY_HEADER_FRAME_BYTES, 'reply header is 23 bytes after the length prefix');
-  return w;
 }
 
+/*
+ * The write* functions write one whole reply frame into an arena, for the caller to finish (a
+ * view) or commit (an output arena); an encoding failure abandons the frame and throws. The
+ * encode* functions write into the shared arena and return the frame.
+ */
+
 /** OK with an empty body: PING, AUTH, NOP, BEGIN/COMMIT/ROLLBACK. */
-export function encodeOkReply(sync: Sync, schemaVersion: number): Uint8Array {
-  const w = beginReply(0, sync, schemaVersion);
+export function writeOkReply(w: ReplyArena, sync: Sync, schemaVersion: number): void {
+  beginReply(w, 0, sync, schemaVersion);
   w.mapHeader(0);
-  return w.finish();
+}
+
+export function encodeOkReply(sync: Sync, schemaVersion: number): Uint8Array {
+  writeOkReply(replyArena, sync, schemaVersion);
+  return replyArena.finish();
 }
 
 /** OK with `{0x30: values}`: SELECT and DML tuples, CALL/EVAL return values, shaped CALL_16. */
-export function encodeDataReply(sync: Sync, schemaVersion: number, values: readonly MpValue[]): Uint8Array {
-  const w = beginReply(0, sync, schemaVersion);
+export function writeDataReply(w: ReplyArena, sync: Sync, schemaVersion: number, values: readonly MpValue[]): void {
+  beginReply(w, 0, sync, schemaVersion);
   try {
     writeDataHeader(w, values.length);
     for (let i = 0; i < values.length; i++) w.value(values[i]);
-    return w.finish();
   } catch (error) {
     w.abandon();
     throw error;
   }
+}
+
+export function encodeDataReply(sync: Sync, schemaVersion: number, values: readonly MpValue[]): Uint8Array {
+  writeDataReply(replyArena, sync, schemaVersion, values);
+  return replyArena.finish();
 }
 
 /**
@@ -66,32 +79,40 @@ export function encodeDataReply(sync: Sync, schemaVersion: number, values: reado
  * `encodeDataReply(sync, schemaVersion, [tuple])` without the array; with `optional`, undefined
  * (no tuple matched) is `{0x30: []}`.
  */
-export function encodeTupleReply(sync: Sync, schemaVersion: number, tuple: MpValue | undefined, optional: boolean): Uint8Array {
-  const w = beginReply(0, sync, schemaVersion);
+export function writeTupleReply(w: ReplyArena, sync: Sync, schemaVersion: number, tuple: MpValue | undefined, optional: boolean): void {
+  beginReply(w, 0, sync, schemaVersion);
   try {
     const present = !optional || tuple !== undefined;
     writeDataHeader(w, present ? 1 : 0);
     if (present) w.value(tuple);
-    return w.finish();
   } catch (error) {
     w.abandon();
     throw error;
   }
+}
+
+export function encodeTupleReply(sync: Sync, schemaVersion: number, tuple: MpValue | undefined, optional: boolean): Uint8Array {
+  writeTupleReply(replyArena, sync, schemaVersion, tuple, optional);
+  return replyArena.finish();
 }
 
 function writeDataHeader(w: ReplyArena, count: number): void {
   w.dataHeader(count); // array32 whatever the count, as Tarantool writes it
 }
 
-export function encodeExecuteReply(sync: Sync, schemaVersion: number, result: ExecuteResult): Uint8Array {
-  const w = beginReply(0, sync, schemaVersion);
+export function writeExecuteReply(w: ReplyArena, sync: Sync, schemaVersion: number, result: ExecuteResult): void {
+  beginReply(w, 0, sync, schemaVersion);
   try {
     writeExecuteBody(w, result);
-    return w.finish();
   } catch (error) {
     w.abandon();
     throw error;
   }
+}
+
+export function encodeExecuteReply(sync: Sync, schemaVersion: number, result: ExecuteResult): Uint8Array {
+  writeExecuteReply(replyArena, sync, schemaVersion, result);
+  return replyArena.finish();
 }
 
 function writeExecuteBody(w: ReplyArena, result: ExecuteResult): void {
@@ -126,15 +147,19 @@ function writeExecuteBody(w: ReplyArena, result: ExecuteResult): void {
  * An error reply: type `0x8000 | code`, body with both forms connectors read: the 1.10 message
  * `{0x31: msg}` and the 2.4+ stack `{0x52: {0x00: [{type, file, line, message, errno, code}]}}`.
  */
-export function encodeErrorReply(sync: Sync, schemaVersion: number, error: IprotoError): Uint8Array {
-  const w = beginReply(ERROR_TYPE_BIT | error.code, sync, schemaVersion);
+export function writeErrorReply(w: ReplyArena, sync: Sync, schemaVersion: number, error: IprotoError): void {
+  beginReply(w, ERROR_TYPE_BIT | error.code, sync, schemaVersion);
   try {
     writeErrorBody(w, error);
-    return w.finish();
   } catch (thrown) {
     w.abandon();
     throw thrown;
   }
+}
+
+export function encodeErrorReply(sync: Sync, schemaVersion: number, error: IprotoError): Uint8Array {
+  writeErrorReply(replyArena, sync, schemaVersion, error);
+  return replyArena.finish();
 }
 
 function writeErrorBody(w: ReplyArena, error: IprotoError): void {

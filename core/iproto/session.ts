@@ -22,8 +22,9 @@ import { shapeCall16 } from './call16.ts';
 import { chapSha1Check } from '../lib/chap-sha1.ts';
 import { ErrorCode, GUEST_USER, SCRAMBLE_BYTES } from './constants.ts';
 import { iprotoError, IprotoError, toIprotoError } from './errors.ts';
-import { decodeRequest, type AuthRequest, type Request, type RequestHeader, type RequestKind, type Sync } from './request.ts';
-import { encodeDataReply, encodeErrorReply, encodeExecuteReply, encodeOkReply, encodeTupleReply, type ExecuteResult } from './response.ts';
+import { decodeRequestAt, type AuthRequest, type Request, type RequestHeader, type RequestKind, type Sync } from './request.ts';
+import { replyArena, type ReplyArena } from './reply-arena.ts';
+import { writeDataReply, writeErrorReply, writeExecuteReply, writeOkReply, writeTupleReply, type ExecuteResult } from './response.ts';
 
 /** Requests of one connection being executed at once (Tarantool's net_msg_max defaults to 768). */
 export const REQUESTS_IN_FLIGHT_MAX = 1024;
@@ -46,6 +47,8 @@ export class ServerSession implements IprotoSession {
   private readonly backend: IprotoBackend;
   private readonly salt: Uint8Array;
   private readonly log: Log;
+  /** Where replies are encoded: the connection's output arena, or the shared arena for `send`. */
+  private readonly out: ReplyArena;
   private readonly queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private inFlight = 0;
@@ -58,11 +61,13 @@ export class ServerSession implements IprotoSession {
     this.backend = backend;
     this.salt = salt;
     this.log = log;
+    this.out = connection.output ?? replyArena;
   }
 
   /** Starts serving: call once, right after the connection was accepted. */
   start(onClosed: () => void): void {
-    this.connection.onFrame((frame) => this.receive(frame));
+    if (this.connection.onFrameRange !== undefined) this.connection.onFrameRange((bytes, start, end) => this.receive(bytes, start, end));
+    else this.connection.onFrame((frame) => this.receive(frame, 0, frame.length));
     this.connection.onClose(() => {
       this.closed = true;
       this.queue.length = 0;
@@ -80,12 +85,14 @@ export class ServerSession implements IprotoSession {
     this.connection.close();
   }
 
-  private receive(frame: Uint8Array): void {
+  /** The frame bytes[start, end). */
+  private receive(bytes: Uint8Array, start: number, end: number): void {
     if (this.closed) return;
     if (this.inFlight < REQUESTS_IN_FLIGHT_MAX && this.queue.length === 0) {
-      this.process(frame);
+      this.process(bytes, start, end);
       return;
     }
+    const frame = bytes.subarray(start, end);
     if (this.queue.length >= QUEUED_FRAMES_MAX || this.queuedBytes + frame.length > QUEUED_BYTES_MAX) {
       this.log.warn('iproto client overruns its request queue, closing', { peer: this.peerAddress, queued: this.queue.length });
       this.close();
@@ -99,38 +106,45 @@ export class ServerSession implements IprotoSession {
     while (!this.closed && this.inFlight < REQUESTS_IN_FLIGHT_MAX && this.queue.length > 0) {
       const frame = this.queue.shift()!;
       this.queuedBytes -= frame.length;
-      this.process(frame);
+      this.process(frame, 0, frame.length);
     }
     assert(this.queue.length > 0 || this.queuedBytes === 0, 'queued bytes must drop to zero with the queue');
   }
 
-  private process(frame: Uint8Array): void {
-    const decoded = decodeRequest(frame);
+  private process(bytes: Uint8Array, start: number, end: number): void {
+    const decoded = decodeRequestAt(bytes, start, end);
     if (!decoded.ok) {
-      this.send(this.errorReply(decoded.sync, decoded.error));
+      this.replyError(decoded.sync, decoded.error);
       return;
     }
     const { header, request } = decoded;
-    let reply: Uint8Array | undefined;
     try {
-      reply = this.dispatch(header, request);
+      this.dispatch(header, request);
     } catch (error) {
-      reply = this.errorReply(header.sync, this.asReplyError(error, request.kind));
+      this.replyError(header.sync, this.asReplyError(error, request.kind));
     }
-    if (reply !== undefined) this.send(reply);
-  }
-
-  private send(reply: Uint8Array): void {
-    if (!this.closed) this.connection.send(reply);
   }
 
   /**
-   * Executes one decoded request: returns its reply when the backend answered at once, or
-   * undefined when the answer is a promise (see `awaitResult`). Throws the error to answer.
+   * Sends the frame just written into `out` (begun by a write* function of response.ts): in
+   * place in the connection's output arena, or as a view of the shared one.
    */
-  private dispatch(header: RequestHeader, request: Request): Uint8Array | undefined {
+  private endReply(): void {
+    const out = this.out;
+    if (out.isOutput) out.commit();
+    else this.connection.send(out.finish());
+  }
+
+  /**
+   * Executes one decoded request: replies at once when the backend answered at once, or when
+   * the answer (a promise) settles (see `awaitResult`). Throws the error to answer.
+   */
+  private dispatch(header: RequestHeader, request: Request): void {
     const sync = header.sync;
-    if (request.kind === 'auth') return this.authenticate(sync, request);
+    if (request.kind === 'auth') {
+      this.authenticate(sync, request);
+      return;
+    }
     const current = this.backend.schemaVersion();
     if (header.schemaVersion !== 0 && header.schemaVersion !== current) {
       // Tarantool passes the request's version where its template says "current" (and vice
@@ -139,7 +153,7 @@ export class ServerSession implements IprotoSession {
     }
     switch (request.kind) {
       case 'ping':
-        return encodeOkReply(sync, current);
+        return this.replyOk(sync, current);
       case 'select':
         return this.result(sync, request.kind, 'list', this.backend.select(request, this));
       case 'insert':
@@ -176,12 +190,29 @@ export class ServerSession implements IprotoSession {
   }
 
   /** A backend result as a reply now, or (a promise) later through `awaitResult`. */
-  private result(sync: Sync, kind: RequestKind, shape: ResultShape, result: unknown): Uint8Array | undefined {
+  private result(sync: Sync, kind: RequestKind, shape: ResultShape, result: unknown): void {
     if (result instanceof Promise) {
       this.awaitResult(sync, kind, shape, result);
-      return undefined;
+      return;
     }
-    return encodeResult(sync, this.backend.schemaVersion(), shape, result);
+    if (this.closed) return;
+    writeResult(this.out, sync, this.backend.schemaVersion(), shape, result);
+    this.endReply();
+  }
+
+  private replyOk(sync: Sync, schemaVersion: number): void {
+    if (this.closed) return;
+    writeOkReply(this.out, sync, schemaVersion);
+    this.endReply();
+  }
+
+  /** Never throws: the error reply itself cannot fail to encode. */
+  private replyError(sync: Sync, error: IprotoError): void {
+    if (this.closed) return;
+    let schemaVersion = 0;
+    this.guard('schemaVersion', () => (schemaVersion = this.backend.schemaVersion()));
+    writeErrorReply(this.out, sync, schemaVersion, error);
+    this.endReply();
   }
 
   /**
@@ -199,15 +230,16 @@ export class ServerSession implements IprotoSession {
   /** Never throws: it runs as a promise reaction, where a throw would be an unhandled rejection. */
   private settled(sync: Sync, kind: RequestKind, shape: ResultShape, value: unknown, failure: { error: unknown } | undefined): void {
     try {
-      let reply: Uint8Array;
+      this.inFlight--;
       try {
         if (failure !== undefined) throw failure.error;
-        reply = encodeResult(sync, this.backend.schemaVersion(), shape, value);
+        if (!this.closed) {
+          writeResult(this.out, sync, this.backend.schemaVersion(), shape, value);
+          this.endReply();
+        }
       } catch (error) {
-        reply = this.errorReply(sync, this.asReplyError(error, kind));
+        this.replyError(sync, this.asReplyError(error, kind));
       }
-      this.inFlight--;
-      this.send(reply);
       this.drain();
     } catch (error) {
       this.log.error('iproto reply failed', { error: String(error) });
@@ -219,12 +251,13 @@ export class ServerSession implements IprotoSession {
    * switches back to guest; a scramble that does not prove the stored hash is PASSWORD_MISMATCH.
    * On failure the session keeps its previous user.
    */
-  private authenticate(sync: Sync, request: AuthRequest): Uint8Array {
+  private authenticate(sync: Sync, request: AuthRequest): void {
     const credentials = this.backend.credentials(request.user);
     if (credentials === undefined) throw iprotoError(ErrorCode.NO_SUCH_USER, request.user);
     if (request.partCount === 0 && request.user === GUEST_USER) {
       this.user = GUEST_USER;
-      return encodeOkReply(sync, this.backend.schemaVersion());
+      this.replyOk(sync, this.backend.schemaVersion());
+      return;
     }
     if (request.partCount < 2 || request.scramble === undefined) {
       throw iprotoError(ErrorCode.INVALID_MSGPACK, 'authentication request body');
@@ -235,13 +268,7 @@ export class ServerSession implements IprotoSession {
       throw iprotoError(ErrorCode.PASSWORD_MISMATCH, request.user);
     }
     this.user = request.user;
-    return encodeOkReply(sync, this.backend.schemaVersion());
-  }
-
-  private errorReply(sync: Sync, error: IprotoError): Uint8Array {
-    let schemaVersion = 0;
-    this.guard('schemaVersion', () => (schemaVersion = this.backend.schemaVersion()));
-    return encodeErrorReply(sync, schemaVersion, error);
+    this.replyOk(sync, this.backend.schemaVersion());
   }
 
   private asReplyError(error: unknown, kind: string): IprotoError {
@@ -262,21 +289,21 @@ export class ServerSession implements IprotoSession {
   }
 }
 
-/** Encodes a backend result (already awaited) with the reply body its request kind takes. */
-function encodeResult(sync: Sync, schemaVersion: number, shape: ResultShape, value: unknown): Uint8Array {
+/** Writes a backend result (already awaited) with the reply body its request kind takes. */
+function writeResult(w: ReplyArena, sync: Sync, schemaVersion: number, shape: ResultShape, value: unknown): void {
   switch (shape) {
     case 'list':
-      return encodeDataReply(sync, schemaVersion, value as readonly MpValue[]);
+      return writeDataReply(w, sync, schemaVersion, value as readonly MpValue[]);
     case 'tuple':
-      return encodeTupleReply(sync, schemaVersion, value as MpValue, false);
+      return writeTupleReply(w, sync, schemaVersion, value as MpValue, false);
     case 'optionalTuple':
-      return encodeTupleReply(sync, schemaVersion, value as MpValue | undefined, true);
+      return writeTupleReply(w, sync, schemaVersion, value as MpValue | undefined, true);
     case 'none':
-      return encodeDataReply(sync, schemaVersion, []);
+      return writeDataReply(w, sync, schemaVersion, []);
     case 'call16':
-      return encodeDataReply(sync, schemaVersion, shapeCall16(value as readonly MpValue[]));
+      return writeDataReply(w, sync, schemaVersion, shapeCall16(value as readonly MpValue[]));
     case 'execute':
-      return encodeExecuteReply(sync, schemaVersion, value as ExecuteResult);
+      return writeExecuteReply(w, sync, schemaVersion, value as ExecuteResult);
     default:
       return unreachable(shape);
   }

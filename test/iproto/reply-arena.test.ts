@@ -99,3 +99,87 @@ describe('reply arena', () => {
     expect(toHex(frame)).toBe(toHex(encodeDataReply(7, 3, [[1, 'x']])));
   });
 });
+
+describe('reply arena as a connection output', () => {
+  /** Splits taken output into frames, checking each `ce u32` prefix against what follows. */
+  function unframe(runs: Uint8Array[]): string[] {
+    const all = Buffer.concat(runs);
+    const frames: string[] = [];
+    for (let at = 0; at < all.length; ) {
+      expect(all[at]).toBe(0xce);
+      const length = all.readUInt32BE(at + 1);
+      frames.push(toHex(all.subarray(at + 5, at + 5 + length)));
+      at += 5 + length;
+    }
+    return frames;
+  }
+
+  it('hands out committed frames, prefixed and in order, across rollovers, abandons and appends', () => {
+    type Step = { kind: 'encode'; value: MpValue } | { kind: 'append'; bytes: Uint8Array } | { kind: 'abandon' } | { kind: 'take' };
+    const step: fc.Arbitrary<Step> = fc.oneof(
+      fc.record({ kind: fc.constant('encode' as const), value: anyReplyValue }),
+      fc.record({ kind: fc.constant('append' as const), bytes: fc.uint8Array({ maxLength: 300 }) }),
+      fc.constant({ kind: 'abandon' as const }),
+      fc.constant({ kind: 'take' as const }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 60 }), (steps) => {
+        let commits = 0;
+        const arena = ReplyArena.output(() => commits++, 64);
+        const expected: string[] = [];
+        const taken: Array<[Uint8Array, string]> = [];
+        const take = (): void => {
+          for (const run of arena.takeCommitted()) taken.push([run, toHex(run)]);
+        };
+        for (const s of steps) {
+          if (s.kind === 'encode') {
+            arena.begin();
+            arena.value(s.value);
+            arena.commit();
+            expected.push(toHex(viaMpWriter(s.value)));
+          } else if (s.kind === 'append') {
+            arena.appendFrame(s.bytes);
+            expected.push(toHex(s.bytes));
+          } else if (s.kind === 'abandon') {
+            arena.begin();
+            arena.value('never sent');
+            arena.abandon();
+          } else {
+            take();
+          }
+          expect(arena.pendingBytes).toBeGreaterThanOrEqual(arena.pendingFrames * 5);
+        }
+        take();
+        expect(arena.pendingFrames).toBe(0);
+        expect(arena.pendingBytes).toBe(0);
+        expect(commits).toBe(expected.length);
+        // Runs handed out earlier were not overwritten by anything encoded after them.
+        for (const [run, hex] of taken) expect(toHex(run)).toBe(hex);
+        expect(unframe(taken.map(([run]) => run))).toEqual(expected);
+      }),
+      { numRuns: 500, seed: 11 },
+    );
+  });
+
+  it('counts pending frames and bytes until they are taken', () => {
+    const arena = ReplyArena.output(() => undefined);
+    arena.appendFrame(Uint8Array.of(1, 2, 3));
+    arena.begin();
+    arena.u8(9);
+    // The frame being written is not pending until it is committed.
+    expect([arena.pendingFrames, arena.pendingBytes]).toEqual([1, 8]);
+    arena.commit();
+    expect([arena.pendingFrames, arena.pendingBytes]).toEqual([2, 14]);
+    expect(unframe(arena.takeCommitted())).toEqual(['010203', '09']);
+    expect(arena.takeCommitted()).toEqual([]);
+  });
+
+  it('refuses to mix the two ways of ending a frame', () => {
+    const output = ReplyArena.output(() => undefined);
+    output.begin();
+    expect(() => output.finish()).toThrow(/commits its frames/);
+    const shared = new ReplyArena();
+    shared.begin();
+    expect(() => shared.commit()).toThrow(/only an output arena/);
+  });
+});

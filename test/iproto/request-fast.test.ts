@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MpExt, MpFloat64, MpWriter, type MpValue } from '../../core/codec/msgpack.ts';
 import { decodeRequestFast } from '../../core/iproto/request-fast.ts';
-import { decodeRequestGeneral } from '../../core/iproto/request.ts';
+import { decodeRequestAt, decodeRequestGeneral } from '../../core/iproto/request.ts';
 import { anyFrame } from './frame-arbitraries.ts';
 
 const FAST_TYPES = [1, 2, 3, 4, 5, 9, 64];
@@ -119,8 +119,20 @@ const fastShapedFrame: fc.Arbitrary<Uint8Array> = fc
     return truncate ? frame.slice(0, at % frame.length) : new Uint8Array([...frame, ...extra]);
   });
 
+/** Bytes around a frame in a larger buffer: zeros, which would complete a truncated array. */
+const PAD_BYTES = 16;
+
+/**
+ * The fast decoder agrees with the general one, and decodes the frame the same when it lies
+ * inside a larger buffer (as the real network hands frames over): nothing past its end is read.
+ */
 function agree(frame: Uint8Array): boolean {
   const fast = decodeRequestFast(frame);
+  const embedded = new Uint8Array(PAD_BYTES + frame.length + PAD_BYTES);
+  embedded.set(frame, PAD_BYTES);
+  const range = [PAD_BYTES, PAD_BYTES + frame.length] as const;
+  expect(decodeRequestFast(embedded, ...range)).toStrictEqual(fast);
+  expect(decodeRequestAt(embedded, ...range)).toStrictEqual(decodeRequestGeneral(frame));
   if (fast === undefined) return false;
   expect(fast).toStrictEqual(decodeRequestGeneral(frame));
   return true;

@@ -2,8 +2,9 @@
  * RealNetwork framing on real TCP: frames split at every possible byte boundary, a large frame
  * arriving in many reads, every msgpack uint length form, coalesced output (many sends in one
  * event-loop iteration leave in a few writes, each frame prefixed `ce` + u32), frames sent just
- * before close() still delivered, and input delivered in slices (in order, across reads, before
- * the close that follows them).
+ * before close() still delivered, input delivered in slices (in order, across reads, before
+ * the close that follows them), frames handed to a range handler as ranges of the read, and
+ * frames committed in place in the output arena kept in order with frames given to `send`.
  */
 
 import { connect as tcpConnect, type Socket } from 'node:net';
@@ -177,5 +178,49 @@ describe('RealNetwork framing', () => {
     const closed = new Promise<string>((resolve) => server.onClose((reason) => resolve(reason.kind === 'protocol' ? reason.message : reason.kind)));
     client.write(Buffer.from([0xa1, 0x41]));
     expect(await closed).toBe('packet length is not a msgpack uint');
+  });
+  it('hands a range handler the same frames, in order, as ranges of the read', async () => {
+    const { port, accepted } = await serve();
+    const client = await rawClient(port);
+    const server = await accepted;
+    const count = 100;
+    const got: string[] = [];
+    const all = new Promise<void>((resolve) =>
+      server.onFrameRange!((bytes, start, end) => {
+        expect(bytes.constructor).toBe(Uint8Array); // not a Buffer: one array kind for the decoder
+        got.push(Buffer.from(bytes.subarray(start, end)).toString('hex'));
+        if (got.length === count) resolve();
+      }),
+    );
+    const payloads = Array.from({ length: count }, (_, i) => Uint8Array.from({ length: 1 + (i % 5) }, (_, j) => i + j));
+    // Split mid-frame: the range handler also gets the frames reassembled across reads.
+    const stream = Buffer.concat(payloads.map((p, i) => prefixed(p, i % 2 === 0 ? 'fix' : 'ce')));
+    client.write(stream.subarray(0, 101));
+    await sleep(10);
+    client.write(stream.subarray(101));
+    await all;
+    expect(got).toEqual(payloads.map((p) => Buffer.from(p).toString('hex')));
+  });
+
+  it('sends frames committed in place in its output arena in order with frames given to send', async () => {
+    const { port, accepted } = await serve();
+    const client = await rawClient(port);
+    const server = await accepted;
+    const chunks: Buffer[] = [];
+    client.on('data', (c: Buffer) => chunks.push(c));
+    const output = server.output!;
+    for (let i = 0; i < 50; i++) {
+      if (i % 3 === 0) {
+        server.send(Uint8Array.of(i));
+      } else {
+        output.begin();
+        output.u8(i);
+        output.commit();
+      }
+    }
+    await sleep(50);
+    const all = Buffer.concat(chunks);
+    expect(all.length).toBe(50 * 6);
+    for (let i = 0; i < 50; i++) expect([...all.subarray(i * 6, i * 6 + 6)]).toEqual([0xce, 0, 0, 0, 1, i]);
   });
 });
