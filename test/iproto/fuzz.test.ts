@@ -3,7 +3,9 @@
  * packets with wrong types in every field, truncated msgpack, garbage after valid requests, huge
  * declared lengths. Every packet must get exactly one reply carrying its sync (or, for broken
  * framing, a closed connection); the server keeps serving other connections; and a request that
- * was answered with an error must not have changed the backend's data.
+ * was answered with an error must not have changed the backend's data. Over real TCP, where
+ * frames arrive as ranges of a read and replies are encoded in the connection's output arena,
+ * the replies must equal, byte for byte, those of the same packets over a plain connection.
  */
 
 import { connect as tcpConnect } from 'node:net';
@@ -16,6 +18,9 @@ import { decodeReply, isErrorReply, replyError, type Reply } from '../../core/ip
 import { decodeRequest } from '../../core/iproto/request.ts';
 import { encodeRequestFrame } from '../../core/iproto/request-encode.ts';
 import { IprotoServer } from '../../core/iproto/server.ts';
+import { ServerSession } from '../../core/iproto/session.ts';
+import { toHex } from '../../core/lib/bytes.ts';
+import { createRealLog } from '../../runtime-real/log.ts';
 import { RealClock } from '../../runtime-real/clock.ts';
 import { RealNetwork } from '../../runtime-real/network.ts';
 import { DEFAULT_NET_FAULTS } from '../../runtime-sim/network.ts';
@@ -23,6 +28,8 @@ import { World } from '../../runtime-sim/world.ts';
 import { anyFrame } from './frame-arbitraries.ts';
 import { MemoryBackend, TEST_SPACE_ID } from './memory-backend.ts';
 import { startRealServer } from './real-server.ts';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Error codes the protocol layer itself may answer a malformed packet with. */
 const PROTOCOL_CODES = new Set<number>([
@@ -109,6 +116,67 @@ describe('server fuzzing on the simulated network', () => {
     expect(stats.errors).toBeGreaterThan(1_000);
     expect(stats.ok).toBeGreaterThan(500);
     console.log(`sim fuzz: ${JSON.stringify(stats)}`);
+  });
+});
+
+/** A connection with neither an output arena nor range delivery: the simulator's kind. */
+class PlainConnection implements Connection {
+  readonly remoteAddress = 'plain';
+  readonly greeting = new Uint8Array(0);
+  readonly isClosed = false;
+  readonly sent: string[] = [];
+  private handler: ((frame: Uint8Array) => void) | null = null;
+  send(frame: Uint8Array): boolean {
+    this.sent.push(toHex(frame));
+    return true;
+  }
+  onFrame(handler: (frame: Uint8Array) => void): void {
+    this.handler = handler;
+  }
+  onClose(): void {}
+  close(): void {}
+  feed(frame: Uint8Array): void {
+    this.handler!(frame);
+  }
+}
+
+describe('server fuzzing on real TCP', () => {
+  it("answers byte for byte as over a plain connection: frames as ranges of a read, replies in the connection's output arena", async () => {
+    const real = await startRealServer();
+    real.backend.spaces.get(TEST_SPACE_ID)!.tuples.set('[1000]', [1000, 'canary']);
+    const plainBackend = new MemoryBackend();
+    plainBackend.spaces.get(TEST_SPACE_ID)!.tuples.set('[1000]', [1000, 'canary']);
+    const plain = new PlainConnection();
+    new ServerSession(1, plain, plainBackend, new Uint8Array(20), createRealLog({ level: 'fatal', pretty: false })).start(() => undefined);
+    const raw = await new RealNetwork().connect(`127.0.0.1:${real.port}`, { greetingBytes: GREETING_BYTES });
+    const replies: string[] = [];
+    let waiting: { count: number; resolve: () => void } | null = null;
+    raw.onFrame((frame) => {
+      replies.push(toHex(frame));
+      if (waiting !== null && replies.length >= waiting.count) waiting.resolve();
+    });
+    try {
+      // Batches of packets in one write: the server reads many frames at once and slices them.
+      const frames = fc.sample(anyFrame, { numRuns: 3_000, seed: 13 });
+      const batchFrames = 40;
+      for (let i = 0; i < frames.length; i += batchFrames) {
+        const batch = frames.slice(i, i + batchFrames);
+        const expected = replies.length + batch.length;
+        const all = new Promise<void>((resolve) => (waiting = { count: expected, resolve }));
+        for (const frame of batch) {
+          raw.send(frame);
+          plain.feed(frame);
+        }
+        await Promise.race([all, sleep(5_000)]);
+        expect(replies.length, `replies to the batch at packet ${i}`).toBe(expected);
+      }
+      expect(replies).toEqual(plain.sent);
+      expect(real.backend.snapshot()).toBe(plainBackend.snapshot());
+      expect(raw.isClosed).toBe(false);
+    } finally {
+      raw.close();
+      real.close();
+    }
   });
 });
 
