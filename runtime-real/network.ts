@@ -13,6 +13,7 @@ import {
   type NetErrorCode,
 } from '../core/env/network.ts';
 import { ReplyArena } from '../core/iproto/reply-arena.ts';
+import { assert } from '../core/lib/assert.ts';
 
 /**
  * TCP with iproto framing: every frame goes out as `ce <u32 length>` + payload (the form every
@@ -54,8 +55,8 @@ import { ReplyArena } from '../core/iproto/reply-arena.ts';
  * tarantool-driver (100 in flight, client-bound) unchanged.
  */
 
-/** A peer that does not read is cut off once this much output is queued for it. */
-const OUTPUT_QUEUED_BYTES_MAX = 256 * 1024 * 1024;
+/** A peer that does not read is cut off once this much output is queued for it (by default). */
+export const OUTPUT_QUEUED_BYTES_MAX_DEFAULT = 256 * 1024 * 1024;
 /** Frames of one read delivered per event-loop iteration. */
 const FRAMES_PER_SLICE = 32;
 /** Frames delivered at once when a read arrives: the replies a waiting client gets first. */
@@ -111,12 +112,23 @@ function netErrorCode(error: NodeJS.ErrnoException): NetErrorCode {
   }
 }
 
+export interface RealNetworkOptions {
+  /** Output queued for a peer (in Node and not yet flushed) beyond which it is cut off. */
+  readonly outputQueuedBytesMax?: number;
+}
+
 export class RealNetwork implements Network {
+  private readonly outputQueuedBytesMax: number;
+
+  constructor(options: RealNetworkOptions = {}) {
+    this.outputQueuedBytesMax = options.outputQueuedBytesMax ?? OUTPUT_QUEUED_BYTES_MAX_DEFAULT;
+  }
+
   listen(address: Address, onConnection: (conn: Connection) => void, options?: ListenOptions): Promise<Listener> {
     const { host, port } = parseHostPort(address);
     const server: Server = createServer({ noDelay: true }, (socket) => {
       socket.setNoDelay(true);
-      const conn = new TcpConnection(socket, `${socket.remoteAddress}:${socket.remotePort}`, 0);
+      const conn = new TcpConnection(socket, `${socket.remoteAddress}:${socket.remotePort}`, 0, this.outputQueuedBytesMax);
       const greeting = options?.greeting?.();
       if (greeting !== undefined && greeting.length > 0) socket.write(greeting);
       onConnection(conn);
@@ -148,7 +160,7 @@ export class RealNetwork implements Network {
       const timer = setTimeout(() => fail('ETIMEDOUT', `connect to ${address} timed out after ${timeoutMs} ms`), timeoutMs);
       socket.once('error', (error: NodeJS.ErrnoException) => fail(netErrorCode(error), `connect to ${address}: ${error.message}`));
       socket.once('connect', () => {
-        const conn = new TcpConnection(socket, address, greetingBytes);
+        const conn = new TcpConnection(socket, address, greetingBytes, this.outputQueuedBytesMax);
         conn.whenGreeted(() => {
           if (settled) return;
           settled = true;
@@ -187,7 +199,11 @@ export class TcpConnection implements Connection {
   /** The socket closed while a read was being sliced: the close is reported after it. */
   private finishAfterSlices: CloseReason | null = null;
 
-  constructor(socket: Socket, remoteAddress: Address, greetingBytes: number) {
+  private readonly outputQueuedBytesMax: number;
+
+  constructor(socket: Socket, remoteAddress: Address, greetingBytes: number, outputQueuedBytesMax: number) {
+    assert(outputQueuedBytesMax > 0, 'output queue limit');
+    this.outputQueuedBytesMax = outputQueuedBytesMax;
     this.socket = socket;
     this.remoteAddress = remoteAddress;
     this.greetingBytesLeft = greetingBytes;
@@ -241,7 +257,7 @@ export class TcpConnection implements Connection {
     const pendingBytes = output.pendingBytes;
     const runs = output.takeCommitted();
     if (this.socket.destroyed) return;
-    if (this.socket.writableLength + pendingBytes > OUTPUT_QUEUED_BYTES_MAX) {
+    if (this.socket.writableLength + pendingBytes > this.outputQueuedBytesMax) {
       this.abort({ kind: 'protocol', message: 'peer does not read its replies' });
       return;
     }

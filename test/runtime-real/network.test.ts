@@ -223,4 +223,23 @@ describe('RealNetwork framing', () => {
     expect(all.length).toBe(50 * 6);
     for (let i = 0; i < 50; i++) expect([...all.subarray(i * 6, i * 6 + 6)]).toEqual([0xce, 0, 0, 0, 1, i]);
   });
+  it('cuts off a peer that does not read once its queued output passes the limit', async () => {
+    const limited = new RealNetwork({ outputQueuedBytesMax: 1024 * 1024 });
+    let accept!: (c: Connection) => void;
+    const accepted = new Promise<Connection>((resolve) => (accept = resolve));
+    listener = await limited.listen('127.0.0.1:0', accept);
+    const client = await rawClient(Number(listener.address.split(':')[1]));
+    client.pause(); // reads nothing: the kernel's buffers fill, then Node's queue
+    const server = await accepted;
+    const closed = new Promise<string>((resolve) => server.onClose((reason) => resolve(reason.kind === 'protocol' ? reason.message : reason.kind)));
+    const frame = new Uint8Array(64 * 1024);
+    let sent = 0;
+    // Up to 64 MiB, an iteration at a time: far more than loopback's socket buffers hold.
+    while (!server.isClosed && sent < 1024 && server.send(frame)) {
+      sent++;
+      if (sent % 16 === 0) await sleep(1);
+    }
+    expect(sent).toBeLessThan(1024);
+    expect(await Promise.race([closed, sleep(10_000).then(() => 'still open after 10 s')])).toBe('peer does not read its replies');
+  });
 });
