@@ -189,7 +189,10 @@ export class TcpConnection implements Connection {
   private tailNeededBytes = 0;
   private greetingBytesLeft: number;
   private onGreeted: (() => void) | null = null;
-  /** Frames sent or committed and not yet flushed, created at the first one. */
+  /**
+   * Frames sent or committed and not yet flushed. Created when first asked for (a server
+   * session asks at once), it allocates its buffer at the first frame.
+   */
   private outputArena: ReplyArena | null = null;
   private closeReason: CloseReason | null = null;
   /** A read is being delivered in slices (see deliverFrom); reads arriving meanwhile wait here. */
@@ -265,11 +268,13 @@ export class TcpConnection implements Connection {
   }
 
   onFrame(handler: (frame: Uint8Array) => void): void {
+    assert(this.rangeHandler === null, 'frames go to one handler: onFrame or onFrameRange');
     this.frameHandler = handler;
     for (const frame of this.backlog.splice(0)) handler(frame);
   }
 
   onFrameRange(handler: (bytes: Uint8Array, start: number, end: number) => void): void {
+    assert(this.frameHandler === null, 'frames go to one handler: onFrame or onFrameRange');
     this.rangeHandler = handler;
     for (const frame of this.backlog.splice(0)) handler(frame, 0, frame.length);
   }

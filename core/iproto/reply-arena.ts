@@ -1,17 +1,20 @@
 /**
- * Where reply frames are encoded: one bump-allocated arena shared by every reply of the process.
- * A reply is written at the arena's end and handed out as a view of those bytes, which are never
- * written again (the next reply starts after them; a full arena is dropped for a fresh one and
- * lives on only as long as views of it do). So a frame costs one view object: no per-reply
- * writer, buffer, DataView or copy. Connections keep frames only until they flush them (the
- * real network copies them into its output buffer once per event-loop iteration), so a dropped
- * arena is garbage soon after.
+ * Where reply frames are encoded: bump-allocated arenas. A frame is written at the arena's end,
+ * and its bytes are never written again (the next frame starts after them; a full arena is
+ * dropped for a fresh one and lives on only as long as something refers to its bytes). There are
+ * two kinds:
  *
- * An arena can also be a connection's output (`ReplyArena.output`): every frame then starts with
- * its `ce u32` length prefix, and `commit` ends it without making a view. The connection takes
- * the committed frames as one view per run of the arena (`takeCommitted`) and writes them as they
- * are: no view, copy or list entry per reply. The bytes are never written again once committed,
- * so a write that the socket queues can keep referring to them.
+ * - the shared arena (`replyArena`), for connections that take frames through `send` (the
+ *   simulator's): a frame is handed out as a view, so it costs one view object and no per-reply
+ *   writer, buffer, DataView or copy;
+ * - a connection's output arena (`ReplyArena.output`, the real network's): every frame starts
+ *   with its `ce u32` length prefix, and `commit` ends it without making a view. The connection
+ *   takes the committed frames as one view per arena (`takeCommitted`) and writes them as they
+ *   are: no view, copy or list entry per reply, and a write that the socket queues keeps
+ *   referring to bytes that do not change. An output arena allocates nothing until its first
+ *   frame, starts at OUTPUT_ARENA_FIRST_BYTES and doubles up to REPLY_ARENA_BYTES as it fills,
+ *   so an idle connection holds little; one grown past that for a large frame is dropped once
+ *   its frames are taken.
  *
  * Values are encoded byte for byte as core/codec MpWriter encodes them (smallest integer forms,
  * -0 and non-integers as float64, ASCII strings written directly); the kinds a reply rarely
@@ -23,10 +26,17 @@ import { MpWriter, MsgpackError, MSGPACK_DEPTH_MAX, type MpValue } from '../code
 import { assert } from '../lib/assert.ts';
 import { REPLY_HEADER_FRAME_BYTES } from './constants.ts';
 
-/** Size of a fresh arena. A frame that does not fit gets a larger arena of its own. */
+/**
+ * Size of a fresh shared arena, and the most an output arena doubles to. A frame that does not
+ * fit gets a larger arena of its own.
+ */
 export const REPLY_ARENA_BYTES = 64 * 1024;
+/** The first size of an output arena. */
+export const OUTPUT_ARENA_FIRST_BYTES = 4 * 1024;
 /** The transport's length prefix of a frame, `ce` + u32, written by output arenas. */
-export const FRAME_PREFIX_BYTES = 5;
+export const LENGTH_PREFIX_BYTES = 5;
+
+const NO_BYTES = new Uint8Array(0);
 
 export class ReplyArena {
   private buffer: Uint8Array;
@@ -39,7 +49,7 @@ export class ReplyArena {
   private at = 0;
   /** Encodes what the direct paths do not (see the module comment); reused, never shared out. */
   private readonly fallback = new MpWriter(256);
-  /** FRAME_PREFIX_BYTES for an output arena, 0 for one that hands frames out as views. */
+  /** LENGTH_PREFIX_BYTES for an output arena, 0 for one that hands frames out as views. */
   private readonly prefixBytes: number;
   /** Output arenas: called after each commit (the connection counts frames and flushes). */
   private readonly onCommit: (() => void) | null;
@@ -50,18 +60,23 @@ export class ReplyArena {
   private retired: Uint8Array[] = [];
   private retiredBytes = 0;
 
+  /** The size of the first buffer, and the least of any later one. */
+  private readonly firstBytes: number;
+
   constructor(arenaBytes: number = REPLY_ARENA_BYTES, onCommit: (() => void) | null = null) {
-    assert(Number.isInteger(arenaBytes) && arenaBytes >= 64, 'reply arena size');
-    this.buffer = new Uint8Array(arenaBytes);
+    assert(Number.isInteger(arenaBytes) && arenaBytes >= 64 && arenaBytes <= REPLY_ARENA_BYTES, 'reply arena size');
+    this.firstBytes = arenaBytes;
+    this.onCommit = onCommit;
+    this.prefixBytes = onCommit === null ? 0 : LENGTH_PREFIX_BYTES;
+    // An output arena allocates at its first frame (a connection that never sends holds nothing).
+    this.buffer = onCommit === null ? new Uint8Array(arenaBytes) : NO_BYTES;
     this.arrayBuffer = this.buffer.buffer;
     this.view = new DataView(this.arrayBuffer);
-    this.onCommit = onCommit;
-    this.prefixBytes = onCommit === null ? 0 : FRAME_PREFIX_BYTES;
   }
 
   /** A connection's output arena (see the module comment); `onCommit` runs after every commit. */
-  static output(onCommit: () => void, arenaBytes: number = REPLY_ARENA_BYTES): ReplyArena {
-    return new ReplyArena(arenaBytes, onCommit);
+  static output(onCommit: () => void, firstBytes: number = OUTPUT_ARENA_FIRST_BYTES): ReplyArena {
+    return new ReplyArena(firstBytes, onCommit);
   }
 
   get isOutput(): boolean {
@@ -93,7 +108,7 @@ export class ReplyArena {
     assert(this.prefixBytes > 0, 'only an output arena commits frames');
     const start = this.start;
     this.buffer[start] = 0xce;
-    this.view.setUint32(start + 1, this.at - start - FRAME_PREFIX_BYTES);
+    this.view.setUint32(start + 1, this.at - start - LENGTH_PREFIX_BYTES);
     this.start = -1;
     this.committedFrames++;
     this.onCommit!();
@@ -106,6 +121,11 @@ export class ReplyArena {
     this.buffer.set(frame, this.at);
     this.at += frame.length;
     this.commit();
+  }
+
+  /** The size of the buffer being written into (the memory the arena holds beyond its views). */
+  get capacityBytes(): number {
+    return this.buffer.length;
   }
 
   /** Frames committed and not yet taken. */
@@ -130,6 +150,8 @@ export class ReplyArena {
     this.retiredBytes = 0;
     this.committedFrom = end;
     this.committedFrames = 0;
+    // A buffer grown for a large frame is not kept for the small ones that follow.
+    if (this.start < 0 && this.buffer.length > REPLY_ARENA_BYTES) this.replaceBuffer(NO_BYTES);
     return runs;
   }
 
@@ -190,11 +212,15 @@ export class ReplyArena {
     if (this.at + extraBytes > this.buffer.length) this.grow(extraBytes);
   }
 
-  /** Moves the frame being written to a fresh arena with room for `extraBytes` more. */
+  /**
+   * Moves the frame being written to a fresh arena with room for `extraBytes` more: twice the
+   * size of the last one (the first size at first) up to REPLY_ARENA_BYTES, or more if the frame
+   * needs it.
+   */
   private grow(extraBytes: number): void {
     assert(this.start >= 0, 'writes happen between begin and finish');
     const used = this.at - this.start;
-    let capacity = REPLY_ARENA_BYTES;
+    let capacity = this.buffer.length === 0 ? this.firstBytes : Math.min(REPLY_ARENA_BYTES, Math.max(this.firstBytes, 2 * this.buffer.length));
     while (capacity < 2 * (used + extraBytes)) capacity *= 2;
     if (this.prefixBytes > 0 && this.start > this.committedFrom) {
       // An output arena's committed frames stay where they are until the connection takes them.
@@ -204,12 +230,18 @@ export class ReplyArena {
     }
     const next = new Uint8Array(capacity);
     next.set(this.buffer.subarray(this.start, this.at));
-    this.committedFrom = 0;
-    this.buffer = next;
-    this.arrayBuffer = next.buffer;
-    this.view = new DataView(this.arrayBuffer);
+    this.replaceBuffer(next);
     this.start = 0;
     this.at = used;
+  }
+
+  /** Writing goes on in `buffer` from its start; whatever was in the old one is left to its views. */
+  private replaceBuffer(buffer: Uint8Array): void {
+    this.buffer = buffer;
+    this.arrayBuffer = buffer.buffer;
+    this.view = new DataView(this.arrayBuffer);
+    this.committedFrom = 0;
+    this.at = 0;
   }
 
   u8(byte: number): void {

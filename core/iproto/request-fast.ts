@@ -77,7 +77,7 @@ function isArrayByte(t: number): boolean {
  * place, rather than module bindings).
  */
 class FastDecoder {
-  /** The frame being decoded, bytes[at, end) of a larger buffer, and the read position in it. */
+  /** The frame being decoded, bytes[start, end) of a larger buffer, and the read position in it. */
   private bytes: Uint8Array = EMPTY_BYTES;
   private at = 0;
   private end = 0;

@@ -29,8 +29,6 @@ import { anyFrame } from './frame-arbitraries.ts';
 import { MemoryBackend, TEST_SPACE_ID } from './memory-backend.ts';
 import { startRealServer } from './real-server.ts';
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Error codes the protocol layer itself may answer a malformed packet with. */
 const PROTOCOL_CODES = new Set<number>([
   ErrorCode.INVALID_MSGPACK,
@@ -167,7 +165,9 @@ describe('server fuzzing on real TCP', () => {
           raw.send(frame);
           plain.feed(frame);
         }
-        await Promise.race([all, sleep(5_000)]);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([all, new Promise<void>((resolve) => (timer = setTimeout(resolve, 5_000)))]);
+        clearTimeout(timer);
         expect(replies.length, `replies to the batch at packet ${i}`).toBe(expected);
       }
       expect(replies).toEqual(plain.sent);

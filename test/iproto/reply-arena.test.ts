@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MpExt, MpFloat64, MpWriter, MSGPACK_DEPTH_MAX, type MpValue } from '../../core/codec/msgpack.ts';
 import { toHex } from '../../core/lib/bytes.ts';
-import { ReplyArena } from '../../core/iproto/reply-arena.ts';
+import { OUTPUT_ARENA_FIRST_BYTES, REPLY_ARENA_BYTES, ReplyArena } from '../../core/iproto/reply-arena.ts';
 import { encodeDataReply, encodeTupleReply } from '../../core/iproto/response.ts';
 
 const edgeNumbers = [
@@ -172,6 +172,27 @@ describe('reply arena as a connection output', () => {
     expect([arena.pendingFrames, arena.pendingBytes]).toEqual([2, 14]);
     expect(unframe(arena.takeCommitted())).toEqual(['010203', '09']);
     expect(arena.takeCommitted()).toEqual([]);
+  });
+
+  it('holds nothing before its first frame, grows by doubling, and drops a buffer grown for a large frame', () => {
+    const arena = ReplyArena.output(() => undefined);
+    expect(arena.capacityBytes).toBe(0);
+    arena.appendFrame(Uint8Array.of(1));
+    expect(arena.capacityBytes).toBe(OUTPUT_ARENA_FIRST_BYTES);
+    const sizes = new Set<number>();
+    for (let i = 0; i < 200; i++) {
+      arena.appendFrame(new Uint8Array(1000));
+      sizes.add(arena.capacityBytes);
+      arena.takeCommitted();
+    }
+    expect([...sizes].sort((a, b) => a - b)).toEqual([4, 8, 16, 32, 64].map((k) => k * 1024));
+    arena.appendFrame(new Uint8Array(1024 * 1024));
+    expect(arena.capacityBytes).toBeGreaterThan(REPLY_ARENA_BYTES);
+    expect(unframe(arena.takeCommitted())[0]!.length).toBe(2 * 1024 * 1024); // hex: twice the bytes
+    expect(arena.capacityBytes).toBe(0);
+    arena.appendFrame(Uint8Array.of(2));
+    expect(arena.capacityBytes).toBeLessThanOrEqual(REPLY_ARENA_BYTES);
+    expect(unframe(arena.takeCommitted())).toEqual(['02']);
   });
 
   it('refuses to mix the two ways of ending a frame', () => {
