@@ -88,11 +88,6 @@ class FastDecoder {
   private offset = 0;
   private iterator = 0;
   private indexBase = 0;
-  private key: MpValue[] = EMPTY_ARRAY;
-  private tuple: MpValue[] = EMPTY_ARRAY;
-  private ops: MpValue[] = EMPTY_ARRAY;
-  /** Bit (1 << (key & 0x1f)) for every body key read so far (0x10-0x15 and 0x20, 0x21, 0x28). */
-  private seen = 0;
 
   decode(bytes: Uint8Array, start: number, end: number): DecodedRequest | undefined {
     this.bytes = bytes;
@@ -101,7 +96,6 @@ class FastDecoder {
     const decoded = this.decodeFrame();
     // Drop the references so a frame (and the read buffer behind it) is not kept alive.
     this.bytes = EMPTY_BYTES;
-    this.key = this.tuple = this.ops = EMPTY_ARRAY;
     return decoded;
   }
 
@@ -118,9 +112,8 @@ class FastDecoder {
     }
     if (this.at === this.end) return undefined;
     const mandatory = mandatoryBits(type);
-    if (mandatory < 0 || !this.readDmlBody() || this.at !== this.end) return undefined;
-    if ((this.seen & mandatory) !== mandatory) return undefined;
-    const request = this.buildDml(type);
+    if (mandatory < 0) return undefined;
+    const request = this.readDmlBody(type, mandatory);
     return request === undefined ? undefined : { ok: true, header, request };
   }
 
@@ -149,36 +142,44 @@ class FastDecoder {
     return { type, sync, schemaVersion, streamId };
   }
 
-  /** Reads a fixmap body of DML keys into the fields; false to give up. */
-  private readDmlBody(): boolean {
+  /**
+   * Reads a fixmap body of DML keys into the request of `type`, which must carry the fields in
+   * `mandatory`; undefined to give up. The arrays stay in locals until the request holds them:
+   * a fresh array stored into the long-lived decoder would cost V8 a remembered-set entry.
+   */
+  private readDmlBody(type: number, mandatory: number): Request | undefined {
     this.spaceId = this.indexId = this.limit = this.offset = this.iterator = this.indexBase = 0;
-    this.key = this.tuple = this.ops = EMPTY_ARRAY;
-    this.seen = 0;
+    let key = EMPTY_ARRAY;
+    let tuple = EMPTY_ARRAY;
+    let ops = EMPTY_ARRAY;
+    /** Bit (1 << (key & 0x1f)) for every body key read so far (0x10-0x15 and 0x20, 0x21, 0x28). */
+    let seen = 0;
     const b = this.bytes;
     const first = b[this.at++]!;
-    if ((first & 0xf0) !== 0x80) return false;
+    if ((first & 0xf0) !== 0x80) return undefined;
     for (let i = first & 0x0f; i > 0; i--) {
-      if (this.at >= this.end) return false;
+      if (this.at >= this.end) return undefined;
       const bodyKey = b[this.at++]!;
       const mask = bit(bodyKey);
-      if ((this.seen & mask) !== 0) return false;
-      this.seen |= mask;
+      if ((seen & mask) !== 0) return undefined;
+      seen |= mask;
       if (bodyKey >= BodyKey.SPACE_ID && bodyKey <= BodyKey.INDEX_BASE) {
         const value = this.readUint();
-        if (value < 0) return false;
+        if (value < 0) return undefined;
         this.setUint(bodyKey, uint32(value));
       } else if (bodyKey === BodyKey.KEY || bodyKey === BodyKey.TUPLE || bodyKey === BodyKey.OPS) {
-        if (this.at >= this.end || !isArrayByte(b[this.at]!)) return false;
+        if (this.at >= this.end || !isArrayByte(b[this.at]!)) return undefined;
         const value = this.readValue(0);
-        if (gaveUp(value)) return false;
-        if (bodyKey === BodyKey.KEY) this.key = value as MpValue[];
-        else if (bodyKey === BodyKey.TUPLE) this.tuple = value as MpValue[];
-        else this.ops = value as MpValue[];
+        if (gaveUp(value)) return undefined;
+        if (bodyKey === BodyKey.KEY) key = value as MpValue[];
+        else if (bodyKey === BodyKey.TUPLE) tuple = value as MpValue[];
+        else ops = value as MpValue[];
       } else {
-        return false;
+        return undefined;
       }
     }
-    return true;
+    if (this.at !== this.end || (seen & mandatory) !== mandatory) return undefined;
+    return this.buildDml(type, key, tuple, ops);
   }
 
   private setUint(bodyKey: number, value: number): void {
@@ -204,8 +205,8 @@ class FastDecoder {
   }
 
   /** The request objects the general decoder builds (same fields, same order). */
-  private buildDml(type: number): Request | undefined {
-    const { spaceId, indexId, key, tuple, indexBase } = this;
+  private buildDml(type: number, key: MpValue[], tuple: MpValue[], ops: MpValue[]): Request | undefined {
+    const { spaceId, indexId, indexBase } = this;
     switch (type) {
       case RequestType.SELECT:
         if (this.iterator > ITERATOR_CODE_MAX) return undefined;
@@ -219,7 +220,7 @@ class FastDecoder {
       case RequestType.DELETE:
         return { kind: 'delete', spaceId, indexId, key };
       default:
-        return { kind: 'upsert', spaceId, tuple, ops: this.ops, indexBase };
+        return { kind: 'upsert', spaceId, tuple, ops, indexBase };
     }
   }
 
@@ -363,7 +364,7 @@ class FastDecoder {
 }
 
 function u32(b: Uint8Array, i: number): number {
-  return b[i]! * 0x1000000 + ((b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!);
+  return ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
 }
 
 const decoder = new FastDecoder();
