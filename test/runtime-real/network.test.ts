@@ -223,6 +223,35 @@ describe('RealNetwork framing', () => {
     expect(all.length).toBe(50 * 6);
     for (let i = 0; i < 50; i++) expect([...all.subarray(i * 6, i * 6 + 6)]).toEqual([0xce, 0, 0, 0, 1, i]);
   });
+  it('sends a 3 MiB frame written in place, and the frames around it, intact and in order', async () => {
+    const { port, accepted } = await serve();
+    const client = await rawClient(port);
+    const server = await accepted;
+    const chunks: Buffer[] = [];
+    client.on('data', (c: Buffer) => chunks.push(c));
+    const output = server.output!;
+    const big = 3 * 1024 * 1024;
+    server.send(Uint8Array.of(1));
+    output.begin();
+    for (let i = 0; i < big; i++) output.u8(i & 0x7f);
+    output.commit();
+    server.send(Uint8Array.of(2));
+    output.begin();
+    output.u8(3);
+    output.commit();
+    const total = 3 * 6 + 5 + big;
+    for (let waited = 0; Buffer.concat(chunks).length < total && waited < 5_000; waited += 10) await sleep(10);
+    const all = Buffer.concat(chunks);
+    expect(all.length).toBe(total);
+    expect([...all.subarray(0, 6)]).toEqual([0xce, 0, 0, 0, 1, 1]);
+    expect(all.readUInt32BE(7)).toBe(big);
+    const payload = all.subarray(11, 11 + big);
+    expect(payload.every((byte, i) => byte === (i & 0x7f))).toBe(true);
+    expect([...all.subarray(11 + big)]).toEqual([0xce, 0, 0, 0, 1, 2, 0xce, 0, 0, 0, 1, 3]);
+    // The buffer grown for the big frame was let go once the frames were written.
+    expect(output.capacityBytes).toBeLessThanOrEqual(64 * 1024);
+  });
+
   it('cuts off a peer that does not read once its queued output passes the limit', async () => {
     const limited = new RealNetwork({ outputQueuedBytesMax: 1024 * 1024 });
     let accept!: (c: Connection) => void;
