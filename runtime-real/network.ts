@@ -49,6 +49,9 @@ import { assert } from '../core/lib/assert.ts';
  * that arrive while a read is still being sliced wait behind it, in order; past
  * INPUT_BACKLOG_BYTES_MAX of them the socket stops reading (TCP backpressure) until they drain.
  * A close waits for the slicing to finish, so every frame that arrived is delivered before it.
+ * A frame goes to the `onFrame` handler as a view of the read, or to an `onFrameRange` handler
+ * (the iproto server's) as a range of it, without a view of its own; a read buffer is never
+ * reused, so both stay valid.
  *
  * Measured with bench:peers' clients on 2 cores (ops/s, our server only, A/B interleaved):
  * net.box 100 fibers select 104k without either mechanism -> 115-139k; replace 51-59k -> 62-84k;
