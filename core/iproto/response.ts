@@ -15,7 +15,7 @@ import type { MpValue } from '../codec/msgpack.ts';
 import { assert } from '../lib/assert.ts';
 import { BodyKey, ERROR_TYPE_BIT, ErrorStackKey, REPLY_HEADER_FRAME_BYTES, SqlKey } from './constants.ts';
 import type { IprotoError } from './errors.ts';
-import { replyArena, type ReplyArena } from './reply-arena.ts';
+import type { ReplyArena } from './reply-arena.ts';
 import type { Sync } from './request.ts';
 
 /** Reported as the error's source file in the 2.4+ error stack. */
@@ -41,20 +41,15 @@ function beginReply(w: ReplyArena, code: number, sync: Sync, schemaVersion: numb
 }
 
 /*
- * The write* functions write one whole reply frame into an arena, for the caller to finish (a
- * view) or commit (an output arena); an encoding failure abandons the frame and throws. The
- * encode* functions write into the shared arena and return the frame.
+ * Each write* function writes one whole reply frame into an arena, for the caller to finish (a
+ * view of the shared arena) or commit (an output arena); an encoding failure abandons the frame
+ * and throws.
  */
 
 /** OK with an empty body: PING, AUTH, NOP, BEGIN/COMMIT/ROLLBACK. */
 export function writeOkReply(w: ReplyArena, sync: Sync, schemaVersion: number): void {
   beginReply(w, 0, sync, schemaVersion);
   w.mapHeader(0);
-}
-
-export function encodeOkReply(sync: Sync, schemaVersion: number): Uint8Array {
-  writeOkReply(replyArena, sync, schemaVersion);
-  return replyArena.finish();
 }
 
 /** OK with `{0x30: values}`: SELECT and DML tuples, CALL/EVAL return values, shaped CALL_16. */
@@ -69,14 +64,9 @@ export function writeDataReply(w: ReplyArena, sync: Sync, schemaVersion: number,
   }
 }
 
-export function encodeDataReply(sync: Sync, schemaVersion: number, values: readonly MpValue[]): Uint8Array {
-  writeDataReply(replyArena, sync, schemaVersion, values);
-  return replyArena.finish();
-}
-
 /**
  * OK with `{0x30: [tuple]}`: the reply of a DML request, the same bytes as
- * `encodeDataReply(sync, schemaVersion, [tuple])` without the array; with `optional`, undefined
+ * `writeDataReply(w, sync, schemaVersion, [tuple])` without the array; with `optional`, undefined
  * (no tuple matched) is `{0x30: []}`.
  */
 export function writeTupleReply(w: ReplyArena, sync: Sync, schemaVersion: number, tuple: MpValue | undefined, optional: boolean): void {
@@ -91,11 +81,6 @@ export function writeTupleReply(w: ReplyArena, sync: Sync, schemaVersion: number
   }
 }
 
-export function encodeTupleReply(sync: Sync, schemaVersion: number, tuple: MpValue | undefined, optional: boolean): Uint8Array {
-  writeTupleReply(replyArena, sync, schemaVersion, tuple, optional);
-  return replyArena.finish();
-}
-
 function writeDataHeader(w: ReplyArena, count: number): void {
   w.dataHeader(count); // array32 whatever the count, as Tarantool writes it
 }
@@ -108,11 +93,6 @@ export function writeExecuteReply(w: ReplyArena, sync: Sync, schemaVersion: numb
     w.abandon();
     throw error;
   }
-}
-
-export function encodeExecuteReply(sync: Sync, schemaVersion: number, result: ExecuteResult): Uint8Array {
-  writeExecuteReply(replyArena, sync, schemaVersion, result);
-  return replyArena.finish();
 }
 
 function writeExecuteBody(w: ReplyArena, result: ExecuteResult): void {
@@ -155,11 +135,6 @@ export function writeErrorReply(w: ReplyArena, sync: Sync, schemaVersion: number
     w.abandon();
     throw thrown;
   }
-}
-
-export function encodeErrorReply(sync: Sync, schemaVersion: number, error: IprotoError): Uint8Array {
-  writeErrorReply(replyArena, sync, schemaVersion, error);
-  return replyArena.finish();
 }
 
 function writeErrorBody(w: ReplyArena, error: IprotoError): void {

@@ -191,12 +191,14 @@ export class ServerSession implements IprotoSession {
 
   /** A backend result as a reply now, or (a promise) later through `awaitResult`. */
   private result(sync: Sync, kind: RequestKind, shape: ResultShape, result: unknown): void {
-    if (result instanceof Promise) {
-      this.awaitResult(sync, kind, shape, result);
-      return;
-    }
+    if (result instanceof Promise) this.awaitResult(sync, kind, shape, result);
+    else this.replyResult(sync, shape, result);
+  }
+
+  /** Replies with a backend result (already awaited); throws if it cannot be encoded. */
+  private replyResult(sync: Sync, shape: ResultShape, value: unknown): void {
     if (this.closed) return;
-    writeResult(this.out, sync, this.backend.schemaVersion(), shape, result);
+    writeResult(this.out, sync, this.backend.schemaVersion(), shape, value);
     this.endReply();
   }
 
@@ -233,10 +235,7 @@ export class ServerSession implements IprotoSession {
       this.inFlight--;
       try {
         if (failure !== undefined) throw failure.error;
-        if (!this.closed) {
-          writeResult(this.out, sync, this.backend.schemaVersion(), shape, value);
-          this.endReply();
-        }
+        this.replyResult(sync, shape, value);
       } catch (error) {
         this.replyError(sync, this.asReplyError(error, kind));
       }

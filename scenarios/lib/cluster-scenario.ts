@@ -81,9 +81,12 @@ export function restartWipingCorrupt(state: ClusterScenarioState, host: SimHost)
  * to survive that.
  */
 export function quorumKeepsData(state: ClusterScenarioState, host: SimHost, destroyed: ReadonlySet<string>): boolean {
-  const views = runningNodes(state.cluster).filter((node) => node.raft !== null && node.raft.status().voters.length > 0);
+  const views = runningNodes(state.cluster).flatMap((view) => {
+    const status = view.raft?.status();
+    return status !== undefined && status.voters.length > 0 ? [{ view, status }] : [];
+  });
   if (views.length === 0) return false;
-  return views.every((view) => {
+  return views.every(({ view, status }) => {
     const rejoined = (name: string): boolean => {
       const raftId = state.cluster.host(name).running ? state.cluster.node(name)?.identity?.raftId : undefined;
       return raftId !== undefined && raftId === view.tables.instance(name)?.raftId;
@@ -91,7 +94,6 @@ export function quorumKeepsData(state: ClusterScenarioState, host: SimHost, dest
     const lostNames = [host.name, ...[...destroyed].filter((name) => !rejoined(name))];
     const lostIds = new Set(lostNames.map((name) => view.tables.instance(name)?.raftId));
     const lost = (id: number): boolean => lostIds.has(id) || view.tables.instanceByRaftId(id) === undefined;
-    const status = view.raft!.status();
     return [status.voters, status.votersOutgoing].every((half) => {
       const intact = half.filter((id) => !lost(id)).length;
       return half.length === 0 || intact > half.length / 2;

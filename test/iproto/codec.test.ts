@@ -10,7 +10,8 @@ import { buildGreeting, parseGreeting } from '../../core/iproto/greeting.ts';
 import { decodeReply, replyError } from '../../core/iproto/reply.ts';
 import { decodeRequest, type DecodedRequest } from '../../core/iproto/request.ts';
 import { encodeAuthFrame, encodeRequestFrame } from '../../core/iproto/request-encode.ts';
-import { encodeDataReply, encodeErrorReply, encodeExecuteReply, encodeOkReply } from '../../core/iproto/response.ts';
+import { writeDataReply, writeErrorReply, writeExecuteReply, writeOkReply } from '../../core/iproto/response.ts';
+import { sharedReply } from './shared-reply.ts';
 
 const UUID = '746296b6-b3d1-41f9-a46c-76f783a5777c';
 const SALT = Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 0xff);
@@ -208,14 +209,14 @@ describe('request decoding', () => {
 
 describe('response encoding', () => {
   it('writes the 28-byte header exactly (after the transport\'s ce+u32 prefix)', () => {
-    expect(toHex(encodeOkReply(5, 80))).toBe('8300ce0000000001cf000000000000000505ce0000005080');
-    expect(toHex(encodeOkReply(2n ** 64n - 1n, 1)).slice(0, 46)).toBe('8300ce0000000001cfffffffffffffffff05ce00000001');
+    expect(toHex(sharedReply((w) => writeOkReply(w, 5, 80)))).toBe('8300ce0000000001cf000000000000000505ce0000005080');
+    expect(toHex(sharedReply((w) => writeOkReply(w, 2n ** 64n - 1n, 1))).slice(0, 46)).toBe('8300ce0000000001cfffffffffffffffff05ce00000001');
     // Byte-identical to what Tarantool 2.6 sent for a CALL_16 of `return 1` (sync 2, schema 80).
-    expect(toHex(encodeDataReply(2, 80, [[1]]))).toBe('8300ce0000000001cf000000000000000205ce000000508130dd000000019101');
+    expect(toHex(sharedReply((w) => writeDataReply(w, 2, 80, [[1]])))).toBe('8300ce0000000001cf000000000000000205ce000000508130dd000000019101');
   });
 
   it('encodes error replies with both the 1.10 message and the 2.4+ stack', () => {
-    const reply = encodeErrorReply(1, 80, iprotoError(ErrorCode.NO_SUCH_PROC, 'nope'));
+    const reply = sharedReply((w) => writeErrorReply(w, 1, 80, iprotoError(ErrorCode.NO_SUCH_PROC, 'nope')));
     expect(toHex(reply.subarray(0, 23))).toBe('8300ce0000802101cf000000000000000105ce00000050');
     const decoded = decodeReply(reply)!;
     expect(decoded.type).toBe(0x8021);
@@ -227,8 +228,8 @@ describe('response encoding', () => {
   });
 
   it('encodes EXECUTE row sets and change counts', () => {
-    const rows = decodeReply(encodeExecuteReply(1, 1, { kind: 'rows', metadata: [{ name: 'ID', type: 'integer' }], rows: [[1], [2]] }))!;
-    expect(decode(encodeExecuteReply(1, 1, { kind: 'changed', rowCount: 3 }).subarray(23))).toEqual(new Map([[0x42, new Map([[0, 3]])]]));
+    const rows = decodeReply(sharedReply((w) => writeExecuteReply(w, 1, 1, { kind: 'rows', metadata: [{ name: 'ID', type: 'integer' }], rows: [[1], [2]] })))!;
+    expect(decode(sharedReply((w) => writeExecuteReply(w, 1, 1, { kind: 'changed', rowCount: 3 })).subarray(23))).toEqual(new Map([[0x42, new Map([[0, 3]])]]));
     expect(mapGet(rows.body, BodyKey.DATA)).toEqual([[1], [2]]);
     expect(mapGet(rows.body, BodyKey.METADATA)).toEqual([new Map<number, MpValue>([[0, 'ID'], [1, 'integer']])]);
   });

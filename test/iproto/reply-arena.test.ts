@@ -8,7 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { MpExt, MpFloat64, MpWriter, MSGPACK_DEPTH_MAX, type MpValue } from '../../core/codec/msgpack.ts';
 import { toHex } from '../../core/lib/bytes.ts';
 import { OUTPUT_ARENA_FIRST_BYTES, REPLY_ARENA_BYTES, ReplyArena } from '../../core/iproto/reply-arena.ts';
-import { encodeDataReply, encodeTupleReply } from '../../core/iproto/response.ts';
+import { writeDataReply, writeTupleReply } from '../../core/iproto/response.ts';
+import { sharedReply } from './shared-reply.ts';
 
 const edgeNumbers = [
   0, -0, 1, -1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xffffffff, 0x100000000, 2 ** 53 - 1, -(2 ** 53 - 1),
@@ -91,12 +92,12 @@ describe('reply arena', () => {
   });
 
   it('encodes data replies that reject a value without disturbing later replies', () => {
-    expect(() => encodeDataReply(1, 1, [[() => 1] as unknown as MpValue])).toThrow(/cannot encode/);
-    const frame = encodeTupleReply(7, 3, [1, 'x'], false);
+    expect(() => sharedReply((w) => writeDataReply(w, 1, 1, [[() => 1] as unknown as MpValue]))).toThrow(/cannot encode/);
+    const frame = sharedReply((w) => writeTupleReply(w, 7, 3, [1, 'x'], false));
     expect(toHex(frame)).toBe('8300ce0000000001cf000000000000000705ce0000000381' + '30dd00000001' + '9201a178');
-    expect(toHex(encodeTupleReply(8, 3, undefined, true))).toBe('8300ce0000000001cf000000000000000805ce000000038130dd00000000');
-    expect(toHex(encodeTupleReply(8, 3, undefined, false))).toBe(toHex(encodeDataReply(8, 3, [undefined])));
-    expect(toHex(frame)).toBe(toHex(encodeDataReply(7, 3, [[1, 'x']])));
+    expect(toHex(sharedReply((w) => writeTupleReply(w, 8, 3, undefined, true)))).toBe('8300ce0000000001cf000000000000000805ce000000038130dd00000000');
+    expect(toHex(sharedReply((w) => writeTupleReply(w, 8, 3, undefined, false)))).toBe(toHex(sharedReply((w) => writeDataReply(w, 8, 3, [undefined]))));
+    expect(toHex(frame)).toBe(toHex(sharedReply((w) => writeDataReply(w, 7, 3, [[1, 'x']]))));
   });
 });
 

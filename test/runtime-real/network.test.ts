@@ -37,6 +37,18 @@ function rawClient(port: number): Promise<Socket> {
   });
 }
 
+/**
+ * A raw client connected to a fresh listener, the server side of its connection, and the chunks
+ * the client receives.
+ */
+async function connectedPair(): Promise<{ client: Socket; server: Connection; chunks: Buffer[] }> {
+  const { port, accepted } = await serve();
+  const client = await rawClient(port);
+  const chunks: Buffer[] = [];
+  client.on('data', (c: Buffer) => chunks.push(c));
+  return { client, server: await accepted, chunks };
+}
+
 function frames(connection: Connection, count: number): Promise<Uint8Array[]> {
   const got: Uint8Array[] = [];
   return new Promise((resolve) =>
@@ -58,9 +70,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 describe('RealNetwork framing', () => {
   it('reassembles frames split at every byte boundary, in every length form', async () => {
-    const { port, accepted } = await serve();
-    const client = await rawClient(port);
-    const server = await accepted;
+    const { client, server } = await connectedPair();
     const payloads = (['fix', 'cc', 'cd', 'ce', 'cf'] as const).map((form, i) => ({ form, payload: Uint8Array.from({ length: 20 + i }, (_, j) => (j * 7 + i) & 0xff) }));
     const stream = Buffer.concat(payloads.map(({ form, payload }) => prefixed(payload, form)));
     const received = frames(server, payloads.length * (stream.length - 1));
@@ -74,9 +84,7 @@ describe('RealNetwork framing', () => {
   });
 
   it('takes a 3 MiB frame arriving in many reads, and frames around it', async () => {
-    const { port, accepted } = await serve();
-    const client = await rawClient(port);
-    const server = await accepted;
+    const { client, server } = await connectedPair();
     const big = Uint8Array.from({ length: 3 * 1024 * 1024 }, (_, i) => i & 0xff);
     const received = frames(server, 3);
     client.write(prefixed(Uint8Array.of(1), 'fix'));
@@ -92,11 +100,7 @@ describe('RealNetwork framing', () => {
   });
 
   it('coalesces the frames sent in one iteration into a few writes, each frame prefixed ce + u32', async () => {
-    const { port, accepted } = await serve();
-    const client = await rawClient(port);
-    const server = await accepted;
-    const chunks: Buffer[] = [];
-    client.on('data', (c: Buffer) => chunks.push(c));
+    const { client, server, chunks } = await connectedPair();
     for (let i = 0; i < 100; i++) server.send(Uint8Array.of(i, i));
     await sleep(50);
     const all = Buffer.concat(chunks);
@@ -111,12 +115,8 @@ describe('RealNetwork framing', () => {
   });
 
   it('delivers frames sent right before close()', async () => {
-    const { port, accepted } = await serve();
-    const client = await rawClient(port);
-    const server = await accepted;
-    const chunks: Buffer[] = [];
+    const { client, server, chunks } = await connectedPair();
     const ended = new Promise<void>((resolve) => client.on('end', resolve));
-    client.on('data', (c: Buffer) => chunks.push(c));
     server.send(Uint8Array.of(42));
     server.close();
     await ended;
@@ -124,9 +124,7 @@ describe('RealNetwork framing', () => {
   });
 
   it('delivers a read of many frames in slices across iterations (8 first, then 32), in order, and reads behind it after it', async () => {
-    const { port, accepted } = await serve();
-    const client = await rawClient(port);
-    const server = await accepted;
+    const { client, server } = await connectedPair();
     const count = 400;
     const got: number[] = [];
     // The event-loop iteration each frame was delivered in: a tick that re-queues itself.
@@ -161,9 +159,7 @@ describe('RealNetwork framing', () => {
   });
 
   it('reports a close only after every frame that arrived before it', async () => {
-    const { port, accepted } = await serve();
-    const client = await rawClient(port);
-    const server = await accepted;
+    const { client, server } = await connectedPair();
     let delivered = 0;
     server.onFrame(() => delivered++);
     const closedAfter = new Promise<number>((resolve) => server.onClose(() => resolve(delivered)));
@@ -172,17 +168,13 @@ describe('RealNetwork framing', () => {
   });
 
   it('closes the connection on a length that is not a msgpack uint', async () => {
-    const { port, accepted } = await serve();
-    const client = await rawClient(port);
-    const server = await accepted;
+    const { client, server } = await connectedPair();
     const closed = new Promise<string>((resolve) => server.onClose((reason) => resolve(reason.kind === 'protocol' ? reason.message : reason.kind)));
     client.write(Buffer.from([0xa1, 0x41]));
     expect(await closed).toBe('packet length is not a msgpack uint');
   });
   it('hands a range handler the same frames, in order, as ranges of the read', async () => {
-    const { port, accepted } = await serve();
-    const client = await rawClient(port);
-    const server = await accepted;
+    const { client, server } = await connectedPair();
     const count = 100;
     const got: string[] = [];
     const all = new Promise<void>((resolve) =>
@@ -203,11 +195,7 @@ describe('RealNetwork framing', () => {
   });
 
   it('sends frames committed in place in its output arena in order with frames given to send', async () => {
-    const { port, accepted } = await serve();
-    const client = await rawClient(port);
-    const server = await accepted;
-    const chunks: Buffer[] = [];
-    client.on('data', (c: Buffer) => chunks.push(c));
+    const { client, server, chunks } = await connectedPair();
     const output = server.output!;
     for (let i = 0; i < 50; i++) {
       if (i % 3 === 0) {
@@ -223,12 +211,9 @@ describe('RealNetwork framing', () => {
     expect(all.length).toBe(50 * 6);
     for (let i = 0; i < 50; i++) expect([...all.subarray(i * 6, i * 6 + 6)]).toEqual([0xce, 0, 0, 0, 1, i]);
   });
+
   it('sends a 3 MiB frame written in place, and the frames around it, intact and in order', async () => {
-    const { port, accepted } = await serve();
-    const client = await rawClient(port);
-    const server = await accepted;
-    const chunks: Buffer[] = [];
-    client.on('data', (c: Buffer) => chunks.push(c));
+    const { client, server, chunks } = await connectedPair();
     const output = server.output!;
     const big = 3 * 1024 * 1024;
     server.send(Uint8Array.of(1));
