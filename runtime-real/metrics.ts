@@ -67,7 +67,23 @@ export class IprotoMetrics {
     };
     const execute = backend.execute;
     if (execute !== undefined) wrapped.execute = (request, session) => this.observe('execute', () => execute.call(backend, request, session));
+    const selectPoint = backend.selectPoint;
+    if (selectPoint !== undefined) wrapped.selectPoint = (...args) => this.observePoint(() => selectPoint.apply(backend, args));
     return wrapped;
+  }
+
+  /** A point select counts as a select, unless it was not one: then `select` runs and counts. */
+  private observePoint<T>(run: () => T | undefined): T | undefined {
+    const startMs = performance.now();
+    let result: T | undefined;
+    try {
+      result = run();
+    } catch (error) {
+      this.record('select', startMs, true);
+      throw error;
+    }
+    if (result !== undefined) this.record('select', startMs, false);
+    return result;
   }
 
   /** Runs one request and records its latency when it settles (synchronously or later). */

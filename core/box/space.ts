@@ -180,6 +180,18 @@ export class Space {
   }
 
   /**
+   * `select(key, { index, iterator: 'EQ' })` (limit 1 or more, no offset) when that is a point
+   * lookup: the matching tuple or null, with the same errors; undefined when it is not one, for
+   * the caller to select.
+   */
+  selectPoint(key: Key, indexId: number): Tuple | null | undefined {
+    const index = this.index(indexId);
+    this.checkIterator(index, 'EQ', key);
+    if (!this.isPointLookup(index, key)) return undefined;
+    return index.get(key) ?? null;
+  }
+
+  /**
    * Whether an EQ on `index` with `key` matches at most one tuple, the one `index.get` finds:
    * a memtx unique index and a full key without nil (a nullable unique part may hold many nils).
    */

@@ -64,6 +64,13 @@ export interface IprotoBackend {
 
   /** Tuples matching the request (iterator, key, offset, limit applied). */
   select(request: SelectRequest, session: IprotoSession): Awaitable<readonly MpValue[]>;
+  /**
+   * Optional fast path of `select` for an EQ select with no offset and a limit: when `key` is a
+   * point lookup here (a full key of a unique index that holds one tuple per key), the matching
+   * tuple or null, with the errors `select` would throw; undefined when it is not one, and then
+   * the server calls `select`. Synchronous: it answers from memory or not at all.
+   */
+  selectPoint?(spaceId: number, indexId: number, key: MpValue[], session: IprotoSession): MpValue | null | undefined;
   /** The inserted (or replacing) tuple. `request.kind` tells insert from replace. */
   insert(request: InsertRequest, session: IprotoSession): Awaitable<MpValue>;
   /** The updated tuple, or undefined when no tuple matched the key. */

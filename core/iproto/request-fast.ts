@@ -15,12 +15,16 @@
  * read by core/codec's MpReader, so they come out the same by construction; where MpReader would
  * refuse a value (0xc1, nesting deeper than MSGPACK_DEPTH_MAX) the fast path gives up as well.
  * test/iproto/request-fast.test.ts checks the agreement on random and damaged frames.
+ *
+ * `decodeFrameFast` also hands out a SELECT as one SelectFrame instead of the header, request and
+ * result objects: the server answers a point select from it without building them
+ * (core/iproto/session.ts).
  */
 
 import { MpReader, MsgpackError, MSGPACK_DEPTH_MAX, type MpValue } from '../codec/msgpack.ts';
 import { assert } from '../lib/assert.ts';
 import { BodyKey, ITERATOR_CODE_MAX, RequestType, type IteratorCode } from './constants.ts';
-import type { DecodedRequest, Request, RequestHeader } from './request.ts';
+import type { DecodedRequest, Request, RequestHeader, SelectRequest } from './request.ts';
 
 /** Returned by the readers below instead of a value when the fast path gives up. */
 const GIVE_UP: unique symbol = Symbol('give up');
@@ -73,6 +77,43 @@ function isArrayByte(t: number): boolean {
 }
 
 /**
+ * A SELECT frame as the fast path read it: the header and body fields in one object. `header()`
+ * and `request()` are what the general decoder returns for the frame.
+ */
+export class SelectFrame {
+  readonly sync: number;
+  readonly schemaVersion: number;
+  readonly streamId: number;
+  readonly spaceId: number;
+  readonly indexId: number;
+  readonly limit: number;
+  readonly offset: number;
+  readonly iterator: IteratorCode;
+  readonly key: MpValue[];
+
+  // Positional, in the frame's order: one allocation per select, no argument objects.
+  constructor(sync: number, schemaVersion: number, streamId: number, spaceId: number, indexId: number, limit: number, offset: number, iterator: IteratorCode, key: MpValue[]) {
+    this.sync = sync;
+    this.schemaVersion = schemaVersion;
+    this.streamId = streamId;
+    this.spaceId = spaceId;
+    this.indexId = indexId;
+    this.limit = limit;
+    this.offset = offset;
+    this.iterator = iterator;
+    this.key = key;
+  }
+
+  header(): RequestHeader {
+    return { type: RequestType.SELECT, sync: this.sync, schemaVersion: this.schemaVersion, streamId: this.streamId };
+  }
+
+  request(): SelectRequest {
+    return { kind: 'select', spaceId: this.spaceId, indexId: this.indexId, limit: this.limit, offset: this.offset, iterator: this.iterator, key: this.key };
+  }
+}
+
+/**
  * Decoder state, reused for every frame (object fields, which V8 keeps unboxed and updates in
  * place, rather than module bindings).
  */
@@ -81,6 +122,11 @@ class FastDecoder {
   private bytes: Uint8Array = EMPTY_BYTES;
   private at = 0;
   private end = 0;
+  /** Header fields, as read. */
+  private type = 0;
+  private sync = 0;
+  private schemaVersion = 0;
+  private streamId = 0;
   /** Body fields of a DML request, as read. */
   private spaceId = 0;
   private indexId = 0;
@@ -89,57 +135,69 @@ class FastDecoder {
   private iterator = 0;
   private indexBase = 0;
 
-  decode(bytes: Uint8Array, start: number, end: number): DecodedRequest | undefined {
+  /** With `selectFrames`, a SELECT comes back as a SelectFrame. */
+  decode(bytes: Uint8Array, start: number, end: number, selectFrames: boolean): DecodedRequest | SelectFrame | undefined {
     this.bytes = bytes;
     this.at = start;
     this.end = end;
-    const decoded = this.decodeFrame();
+    const decoded = this.decodeFrame(selectFrames);
     // Drop the references so a frame (and the read buffer behind it) is not kept alive.
     this.bytes = EMPTY_BYTES;
     return decoded;
   }
 
-  private decodeFrame(): DecodedRequest | undefined {
-    const header = this.readHeader();
-    if (gaveUp(header)) return undefined;
-    const type = header.type;
+  private decodeFrame(selectFrames: boolean): DecodedRequest | SelectFrame | undefined {
+    if (!this.readHeader()) return undefined;
+    const type = this.type;
     if (type === RequestType.PING) {
       // PING's body is never read: none, or an empty map (net.box), here; anything else is checked
       // by the general path. DML without a body would be "missing field", for the general path.
       const rest = this.end - this.at;
       const empty = rest === 0 || (rest === 1 && this.bytes[this.at] === 0x80);
-      return empty ? { ok: true, header, request: { kind: 'ping' } } : undefined;
+      return empty ? { ok: true, header: this.header(), request: { kind: 'ping' } } : undefined;
     }
     if (this.at === this.end) return undefined;
     const mandatory = mandatoryBits(type);
     if (mandatory < 0) return undefined;
-    const request = this.readDmlBody(type, mandatory);
-    return request === undefined ? undefined : { ok: true, header, request };
+    const request = this.readDmlBody(type, mandatory, selectFrames);
+    if (request === undefined || request instanceof SelectFrame) return request;
+    return { ok: true, header: this.header(), request };
   }
 
-  /** A fixmap header with fixint keys 0x00-0x0a holding uints (0x04, a double, gives up). */
-  private readHeader(): Read<RequestHeader> {
+  private header(): RequestHeader {
+    return { type: this.type, sync: this.sync, schemaVersion: this.schemaVersion, streamId: this.streamId };
+  }
+
+  /**
+   * A fixmap header with fixint keys 0x00-0x0a holding uints (0x04, a double, gives up), into
+   * the header fields; false to give up.
+   */
+  private readHeader(): boolean {
     const b = this.bytes;
-    if (this.at >= this.end) return GIVE_UP;
+    if (this.at >= this.end) return false;
     const first = b[this.at++]!;
-    if ((first & 0xf0) !== 0x80) return GIVE_UP;
+    if ((first & 0xf0) !== 0x80) return false;
     let type = 0;
     let sync = 0;
     let schemaVersion = 0;
     let streamId = 0;
     for (let i = first & 0x0f; i > 0; i--) {
-      if (this.at >= this.end) return GIVE_UP;
+      if (this.at >= this.end) return false;
       const headerKey = b[this.at++]!;
-      if (headerKey > 0x0a || headerKey === 0x04) return GIVE_UP;
+      if (headerKey > 0x0a || headerKey === 0x04) return false;
       const value = this.readUint();
-      if (value < 0) return GIVE_UP;
+      if (value < 0) return false;
       // Tarantool keeps the low byte of the type and 32 bits of versions and ids (see request.ts).
       if (headerKey === 0x00) type = value <= 0xffffffff ? value & 0xff : value % 0x100;
       else if (headerKey === 0x01) sync = value;
       else if (headerKey === 0x05) schemaVersion = uint32(value);
       else if (headerKey === 0x0a) streamId = uint32(value);
     }
-    return { type, sync, schemaVersion, streamId };
+    this.type = type;
+    this.sync = sync;
+    this.schemaVersion = schemaVersion;
+    this.streamId = streamId;
+    return true;
   }
 
   /**
@@ -147,7 +205,7 @@ class FastDecoder {
    * `mandatory`; undefined to give up. The arrays stay in locals until the request holds them:
    * a fresh array stored into the long-lived decoder would cost V8 a remembered-set entry.
    */
-  private readDmlBody(type: number, mandatory: number): Request | undefined {
+  private readDmlBody(type: number, mandatory: number, selectFrames: boolean): Request | SelectFrame | undefined {
     this.spaceId = this.indexId = this.limit = this.offset = this.iterator = this.indexBase = 0;
     let key = EMPTY_ARRAY;
     let tuple = EMPTY_ARRAY;
@@ -179,6 +237,7 @@ class FastDecoder {
       }
     }
     if (this.at !== this.end || (seen & mandatory) !== mandatory) return undefined;
+    if (selectFrames && type === RequestType.SELECT) return this.buildSelectFrame(key);
     return this.buildDml(type, key, tuple, ops);
   }
 
@@ -202,6 +261,12 @@ class FastDecoder {
       default:
         this.indexBase = value;
     }
+  }
+
+  private buildSelectFrame(key: MpValue[]): SelectFrame | undefined {
+    if (this.iterator > ITERATOR_CODE_MAX) return undefined;
+    const iterator = this.iterator as IteratorCode;
+    return new SelectFrame(this.sync, this.schemaVersion, this.streamId, this.spaceId, this.indexId, this.limit, this.offset, iterator, key);
   }
 
   /** The request objects the general decoder builds (same fields, same order). */
@@ -375,5 +440,11 @@ const decoder = new FastDecoder();
  */
 export function decodeRequestFast(bytes: Uint8Array, start = 0, end = bytes.length): DecodedRequest | undefined {
   assert(start >= 0 && start <= end && end <= bytes.length, 'frame range within its buffer');
-  return decoder.decode(bytes, start, end);
+  return decoder.decode(bytes, start, end, false) as DecodedRequest | undefined;
+}
+
+/** `decodeRequestFast`, but a SELECT comes back as a SelectFrame. */
+export function decodeFrameFast(bytes: Uint8Array, start: number, end: number): DecodedRequest | SelectFrame | undefined {
+  assert(start >= 0 && start <= end && end <= bytes.length, 'frame range within its buffer');
+  return decoder.decode(bytes, start, end, true);
 }

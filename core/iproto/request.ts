@@ -207,11 +207,6 @@ export function decodeRequest(frame: Uint8Array): DecodedRequest {
   return decodeRequestFast(frame) ?? decodeRequestGeneral(frame);
 }
 
-/** `decodeRequest` of the frame bytes[start, end), without a view of it on the fast path. */
-export function decodeRequestAt(bytes: Uint8Array, start: number, end: number): DecodedRequest {
-  return decodeRequestFast(bytes, start, end) ?? decodeRequestGeneral(bytes.subarray(start, end));
-}
-
 /** The general decoder: every frame, every rule (exported for the fast path's tests). */
 export function decodeRequestGeneral(frame: Uint8Array): DecodedRequest {
   const headerEnd = mpCheck(frame, 0);

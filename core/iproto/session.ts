@@ -11,6 +11,10 @@
  *   Connection cannot stop reading, so the queue is the only place to bound its memory.
  * - Nothing throws out of the frame handler: a malformed request gets an error reply, a failure of
  *   our own code is logged and answered as an error, and the connection stays usable.
+ * - A point select (EQ on a full unique key: what connectors send for `get`, and for `select`
+ *   by a primary key) that the backend can answer from its index (`selectPoint`) is answered from
+ *   the decoder's SelectFrame, without request, options and result objects; every other select
+ *   takes the general route, with the same replies (test/iproto/point-select.test.ts).
  */
 
 import type { MpValue } from '../codec/msgpack.ts';
@@ -20,9 +24,10 @@ import { assert, unreachable } from '../lib/assert.ts';
 import type { IprotoBackend, IprotoSession } from './backend.ts';
 import { shapeCall16 } from './call16.ts';
 import { chapSha1Check } from '../lib/chap-sha1.ts';
-import { ErrorCode, GUEST_USER, SCRAMBLE_BYTES } from './constants.ts';
+import { ErrorCode, GUEST_USER, Iterator, SCRAMBLE_BYTES } from './constants.ts';
 import { iprotoError, IprotoError, toIprotoError } from './errors.ts';
-import { decodeRequestAt, type AuthRequest, type Request, type RequestHeader, type RequestKind, type Sync } from './request.ts';
+import { decodeRequestGeneral, type AuthRequest, type Request, type RequestHeader, type RequestKind, type Sync } from './request.ts';
+import { decodeFrameFast, SelectFrame } from './request-fast.ts';
 import { replyArena, type ReplyArena } from './reply-arena.ts';
 import { writeDataReply, writeErrorReply, writeExecuteReply, writeOkReply, writeTupleReply, type ExecuteResult } from './response.ts';
 
@@ -112,7 +117,12 @@ export class ServerSession implements IprotoSession {
   }
 
   private process(bytes: Uint8Array, start: number, end: number): void {
-    const decoded = decodeRequestAt(bytes, start, end);
+    const fast = decodeFrameFast(bytes, start, end);
+    if (fast instanceof SelectFrame) {
+      this.processSelect(fast);
+      return;
+    }
+    const decoded = fast ?? decodeRequestGeneral(bytes.subarray(start, end));
     if (!decoded.ok) {
       this.replyError(decoded.sync, decoded.error);
       return;
@@ -123,6 +133,29 @@ export class ServerSession implements IprotoSession {
     } catch (error) {
       this.replyError(header.sync, this.asReplyError(error, request.kind));
     }
+  }
+
+  /** A SELECT from the fast decoder: a point lookup answered at once, or the general route. */
+  private processSelect(frame: SelectFrame): void {
+    try {
+      const tuple = this.selectPoint(frame);
+      if (tuple === undefined) this.dispatch(frame.header(), frame.request());
+      else this.replyResult(frame.sync, 'optionalTuple', tuple ?? undefined);
+    } catch (error) {
+      this.replyError(frame.sync, this.asReplyError(error, 'select'));
+    }
+  }
+
+  /**
+   * The tuple (or null for none) of a select that is a point lookup the backend answers from its
+   * index; undefined when it is not one (other iterators, an offset, no limit, a stale schema
+   * version, which `dispatch` refuses, or a lookup the backend does not answer).
+   */
+  private selectPoint(frame: SelectFrame): MpValue | null | undefined {
+    const backend = this.backend;
+    if (backend.selectPoint === undefined || frame.iterator !== Iterator.EQ || frame.offset !== 0 || frame.limit === 0) return undefined;
+    if (frame.schemaVersion !== 0 && frame.schemaVersion !== backend.schemaVersion()) return undefined;
+    return backend.selectPoint(frame.spaceId, frame.indexId, frame.key, this);
   }
 
   /**

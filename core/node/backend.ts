@@ -55,6 +55,10 @@ export class NodeBackend implements IprotoBackend {
     });
   }
 
+  selectPoint(spaceId: number, indexId: number, key: MpValue[]): MpValue | null | undefined {
+    return this.node.box.spaceObject(spaceId).selectPoint(key, indexId);
+  }
+
   insert(request: InsertRequest): Promise<MpValue> {
     // As in select: the space object, not a BoxSpace handle that would look it up again.
     const box = this.node.box;

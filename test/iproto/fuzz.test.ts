@@ -26,6 +26,7 @@ import { RealNetwork } from '../../runtime-real/network.ts';
 import { DEFAULT_NET_FAULTS } from '../../runtime-sim/network.ts';
 import { World } from '../../runtime-sim/world.ts';
 import { anyFrame } from './frame-arbitraries.ts';
+import { RecordingConnection } from './recording-connection.ts';
 import { MemoryBackend, TEST_SPACE_ID } from './memory-backend.ts';
 import { startRealServer } from './real-server.ts';
 
@@ -118,33 +119,13 @@ describe('server fuzzing on the simulated network', () => {
 });
 
 /** A connection with neither an output arena nor range delivery: the simulator's kind. */
-class PlainConnection implements Connection {
-  readonly remoteAddress = 'plain';
-  readonly greeting = new Uint8Array(0);
-  readonly isClosed = false;
-  readonly sent: string[] = [];
-  private handler: ((frame: Uint8Array) => void) | null = null;
-  send(frame: Uint8Array): boolean {
-    this.sent.push(toHex(frame));
-    return true;
-  }
-  onFrame(handler: (frame: Uint8Array) => void): void {
-    this.handler = handler;
-  }
-  onClose(): void {}
-  close(): void {}
-  feed(frame: Uint8Array): void {
-    this.handler!(frame);
-  }
-}
-
 describe('server fuzzing on real TCP', () => {
   it("answers byte for byte as over a plain connection: frames as ranges of a read, replies in the connection's output arena", async () => {
     const real = await startRealServer();
     real.backend.spaces.get(TEST_SPACE_ID)!.tuples.set('[1000]', [1000, 'canary']);
     const plainBackend = new MemoryBackend();
     plainBackend.spaces.get(TEST_SPACE_ID)!.tuples.set('[1000]', [1000, 'canary']);
-    const plain = new PlainConnection();
+    const plain = new RecordingConnection();
     new ServerSession(1, plain, plainBackend, new Uint8Array(20), createRealLog({ level: 'fatal', pretty: false })).start(() => undefined);
     const raw = await new RealNetwork().connect(`127.0.0.1:${real.port}`, { greetingBytes: GREETING_BYTES });
     const replies: string[] = [];
