@@ -99,7 +99,7 @@ export function isBoxError(error: unknown): error is BoxError {
 export const boxErrors = {
   illegalParams: (details: string) => new BoxError(ErrorCode.ER_ILLEGAL_PARAMS, `Illegal parameters, ${details}`),
   tupleFound: (index: string, space: string) =>
-    new BoxError(ErrorCode.ER_TUPLE_FOUND, `Duplicate key exists in unique index "${index}" in space "${space}"`),
+    new BoxError(ErrorCode.ER_TUPLE_FOUND, `Duplicate key exists in unique index '${index}' in space '${space}'`),
   unsupported: (what: string, feature: string) =>
     new BoxError(ErrorCode.ER_UNSUPPORTED, `${what} does not support ${feature}`),
   readonly: () => new BoxError(ErrorCode.ER_READONLY, "Can't modify data on a read-only instance"),

@@ -88,7 +88,7 @@ export class Table {
     this.checkKey(tuple);
     const key = this.keyOf(tuple);
     if (this.rows.has(key)) {
-      throw new TableError(3, `Duplicate key exists in unique index "primary" in space "${this.def.name}"`);
+      throw new TableError(3, `Duplicate key exists in unique index 'primary' in space '${this.def.name}'`);
     }
     this.rows.set(key, tuple);
     return tuple;

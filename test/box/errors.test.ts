@@ -28,7 +28,7 @@ describe('box errors: Tarantool codes and messages', () => {
     const box = await setup();
     const s = box.space('test');
     const cases: Array<[BoxError, number, string]> = [
-      [await failure(s.insert([1, 'b'])), 3, 'Duplicate key exists in unique index "primary" in space "test"'],
+      [await failure(s.insert([1, 'b'])), 3, "Duplicate key exists in unique index 'primary' in space 'test'"],
       [await failure(() => box.space(999)), 36, "Space '999' does not exist"],
       [await failure(() => s.index(7)), 35, "No index #7 is defined in space 'test'"],
       [await failure(() => s.get([])), 19, 'Invalid key part count in an exact match (expected 1, got 0)'],
