@@ -1,12 +1,15 @@
 /**
  * /metrics of every instance of a simulated three-instance cluster (the same renderer the daemon
  * serves): Raft lag on the leader and on followers, and the WAL families following local writes.
- * test/real/daemon.test.ts checks the served endpoint on a real process.
+ * test/real/daemon.test.ts checks the served endpoint on a real process. Also the iproto request
+ * counts around a backend's point-select route.
  */
 
 import { afterAll, describe, expect, it } from 'vitest';
 import type { MpValue } from '../../core/codec/msgpack.ts';
-import { DaemonMetrics } from '../../runtime-real/metrics.ts';
+import type { IprotoBackend } from '../../core/iproto/backend.ts';
+import { DaemonMetrics, IprotoMetrics } from '../../runtime-real/metrics.ts';
+import { MemoryBackend, TEST_SPACE_ID } from '../iproto/memory-backend.ts';
 import { ok, promote, raftIdOf, simulate, startAll } from '../cluster/helpers.ts';
 
 const prop = (key: string, value: string): MpValue => ({ kind: 'insert', space: '_picodata_property', tuple: [key, value] });
@@ -82,4 +85,30 @@ describe('/metrics of a simulated cluster', () => {
       expect(sample(text, 'picodata_wal_write_duration_seconds_sum')).toBeGreaterThan(0); // the simulated disk's latency
     });
   }, 60_000);
+});
+
+describe('iproto request metrics', () => {
+  it('counts a point select once, as a select, whichever route answers it', () => {
+    const iproto = new IprotoMetrics();
+    const calls: string[] = [];
+    // A backend that answers key [1] from its index and leaves other keys to `select`.
+    const backend: IprotoBackend = new MemoryBackend();
+    backend.selectPoint = (_spaceId, _indexId, key) => {
+      calls.push(`point ${JSON.stringify(key)}`);
+      if (key[0] === 'boom') throw new Error('lookup failed');
+      return key[0] === 1 ? [1, 'one'] : undefined;
+    };
+    const wrapped = iproto.wrap(backend);
+    const session = { id: 1, user: 'guest', peerAddress: 'test' };
+    expect(wrapped.selectPoint!(TEST_SPACE_ID, 0, [1], session)).toEqual([1, 'one']);
+    expect(iproto.count('select')).toBe(1);
+    // Not a point lookup: the session then calls select, which counts it.
+    expect(wrapped.selectPoint!(TEST_SPACE_ID, 0, [2], session)).toBeUndefined();
+    expect(iproto.count('select')).toBe(1);
+    wrapped.select({ kind: 'select', spaceId: TEST_SPACE_ID, indexId: 0, limit: 1, offset: 0, iterator: 0, key: [2] }, session);
+    expect(iproto.count('select')).toBe(2);
+    expect(() => wrapped.selectPoint!(TEST_SPACE_ID, 0, ['boom'], session)).toThrow('lookup failed');
+    expect(iproto.count('select')).toBe(3);
+    expect(calls).toEqual(['point [1]', 'point [2]', 'point ["boom"]']);
+  });
 });
