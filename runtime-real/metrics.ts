@@ -126,6 +126,11 @@ export class IprotoMetrics {
     return this.stats.get(type)?.latencySeconds.count ?? 0;
   }
 
+  /** Requests of `type` recorded as failed (for tests). */
+  errorCount(type: string): number {
+    return this.stats.get(type)?.errors ?? 0;
+  }
+
   render(out: MetricsWriter): void {
     const types = [...this.stats.keys()].sort();
     out.help('picodata_iproto_requests_total', 'counter', 'iproto requests served, by request type');

@@ -186,8 +186,9 @@ export class Space {
    */
   selectPoint(key: Key, indexId: number): Tuple | null | undefined {
     const index = this.index(indexId);
-    this.checkIterator(index, 'EQ', key);
+    // Before the key checks: a caller that gets undefined selects, and select checks the key.
     if (!this.isPointLookup(index, key)) return undefined;
+    this.checkIterator(index, 'EQ', key);
     return index.get(key) ?? null;
   }
 

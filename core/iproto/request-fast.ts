@@ -91,7 +91,7 @@ export class SelectFrame {
   readonly iterator: IteratorCode;
   readonly key: MpValue[];
 
-  // Positional, in the frame's order: one allocation per select, no argument objects.
+  // Positional: one allocation per select, no argument object.
   constructor(sync: number, schemaVersion: number, streamId: number, spaceId: number, indexId: number, limit: number, offset: number, iterator: IteratorCode, key: MpValue[]) {
     this.sync = sync;
     this.schemaVersion = schemaVersion;
@@ -136,6 +136,8 @@ class FastDecoder {
   private indexBase = 0;
 
   /** With `selectFrames`, a SELECT comes back as a SelectFrame. */
+  decode(bytes: Uint8Array, start: number, end: number, selectFrames: false): DecodedRequest | undefined;
+  decode(bytes: Uint8Array, start: number, end: number, selectFrames: true): DecodedRequest | SelectFrame | undefined;
   decode(bytes: Uint8Array, start: number, end: number, selectFrames: boolean): DecodedRequest | SelectFrame | undefined {
     this.bytes = bytes;
     this.at = start;
@@ -237,6 +239,7 @@ class FastDecoder {
       }
     }
     if (this.at !== this.end || (seen & mandatory) !== mandatory) return undefined;
+    if (type === RequestType.SELECT && this.iterator > ITERATOR_CODE_MAX) return undefined;
     if (selectFrames && type === RequestType.SELECT) return this.buildSelectFrame(key);
     return this.buildDml(type, key, tuple, ops);
   }
@@ -263,18 +266,20 @@ class FastDecoder {
     }
   }
 
-  private buildSelectFrame(key: MpValue[]): SelectFrame | undefined {
-    if (this.iterator > ITERATOR_CODE_MAX) return undefined;
+  /** A SELECT whose iterator was checked (at most ITERATOR_CODE_MAX). */
+  private buildSelectFrame(key: MpValue[]): SelectFrame {
     const iterator = this.iterator as IteratorCode;
     return new SelectFrame(this.sync, this.schemaVersion, this.streamId, this.spaceId, this.indexId, this.limit, this.offset, iterator, key);
   }
 
-  /** The request objects the general decoder builds (same fields, same order). */
-  private buildDml(type: number, key: MpValue[], tuple: MpValue[], ops: MpValue[]): Request | undefined {
+  /**
+   * The request objects the general decoder builds (same fields, same order); a SELECT's
+   * iterator was checked.
+   */
+  private buildDml(type: number, key: MpValue[], tuple: MpValue[], ops: MpValue[]): Request {
     const { spaceId, indexId, indexBase } = this;
     switch (type) {
       case RequestType.SELECT:
-        if (this.iterator > ITERATOR_CODE_MAX) return undefined;
         return { kind: 'select', spaceId, indexId, limit: this.limit, offset: this.offset, iterator: this.iterator as IteratorCode, key };
       case RequestType.INSERT:
         return { kind: 'insert', spaceId, tuple };
@@ -440,7 +445,7 @@ const decoder = new FastDecoder();
  */
 export function decodeRequestFast(bytes: Uint8Array, start = 0, end = bytes.length): DecodedRequest | undefined {
   assert(start >= 0 && start <= end && end <= bytes.length, 'frame range within its buffer');
-  return decoder.decode(bytes, start, end, false) as DecodedRequest | undefined;
+  return decoder.decode(bytes, start, end, false);
 }
 
 /** `decodeRequestFast`, but a SELECT comes back as a SelectFrame. */

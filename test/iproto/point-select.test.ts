@@ -1,9 +1,10 @@
 /**
  * The server answers a point select (EQ on a full unique key) straight from the index through
  * `selectPoint`, and every other select through `select`. The two routes must not be told apart
- * by a client: random SELECT frames over memtx and vinyl spaces, unique, non-unique, nullable and
- * HASH indexes, stale schema versions, offsets, limits and bad keys go to a session whose backend
- * has `selectPoint` and to one whose backend lacks it, and the replies must be byte-equal.
+ * by a client: random SELECT frames over memtx and vinyl spaces and the `_vspace` view, unique,
+ * non-unique, nullable, two-part and HASH indexes, stale schema versions, offsets, limits and bad
+ * or partial keys go to a session whose backend has `selectPoint` and to one whose backend lacks
+ * it, and the replies must be byte-equal.
  */
 
 import fc from 'fast-check';
@@ -38,6 +39,7 @@ async function fixture(): Promise<Fixture> {
   await memtx.createIndex('by_name', { parts: [[1, 'string']], unique: false });
   await memtx.createIndex('by_code', { parts: [{ field: 2, type: 'integer', is_nullable: true }], unique: true });
   await memtx.createIndex('hash', { type: 'HASH', parts: [[0, 'unsigned'], [1, 'string']] });
+  await memtx.createIndex('by_name_id', { parts: [[1, 'string'], [0, 'unsigned']] });
   const vinyl = await box.createSpace('vinyl', { engine: 'vinyl' });
   await vinyl.createIndex('pk', { parts: [[0, 'unsigned']] });
   for (let id = 1; id <= 20; id++) {
@@ -53,15 +55,37 @@ const keyPart: fc.Arbitrary<MpValue> = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom<MpValue>(null, -1, 1.5, 200) },
 );
 
+/** Index ids of the memtx space, in creation order. */
+const PK = 0;
+const HASH = 3;
+const BY_NAME_ID = 4;
+/** `_vspace`: a view, reading through `_space`'s indexes. */
+const VSPACE = 281;
+
 function selectFrames(f: Fixture): fc.Arbitrary<Array<{ frame: Uint8Array }>> {
   const current = f.box.schemaVersion;
+  // Keys that hit: a stored id, [id, name] (the HASH index), [name, id] (by_name_id), a space id (_vspace).
+  const stored = fc.integer({ min: 1, max: 20 });
+  const hits = fc.oneof(
+    stored.map((id): MpValue[] => [id, `n${id % 4}`]),
+    stored.map((id): MpValue[] => [`n${id % 4}`, id]),
+    fc.constant<MpValue[]>([f.memtxId]),
+  );
   const one = fc.record({
-    spaceId: fc.oneof({ weight: 6, arbitrary: fc.constant(f.memtxId) }, { weight: 2, arbitrary: fc.constant(f.vinylId) }, { weight: 1, arbitrary: fc.constant(9999) }),
-    indexId: fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, { weight: 3, arbitrary: fc.integer({ min: 1, max: 4 }) }),
+    spaceId: fc.oneof(
+      { weight: 6, arbitrary: fc.constant(f.memtxId) },
+      { weight: 2, arbitrary: fc.constant(f.vinylId) },
+      { weight: 1, arbitrary: fc.constantFrom(VSPACE, 9999) },
+    ),
+    indexId: fc.oneof({ weight: 5, arbitrary: fc.constant(PK) }, { weight: 4, arbitrary: fc.integer({ min: 1, max: 5 }) }),
     iterator: fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.integer({ min: 1, max: 7 }) }),
     limit: fc.constantFrom(0xffffffff, 1, 5, 0),
     offset: fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constant(1) }),
-    key: fc.oneof({ weight: 6, arbitrary: fc.array(keyPart, { minLength: 1, maxLength: 1 }) }, { weight: 2, arbitrary: fc.array(keyPart, { maxLength: 3 }) }),
+    key: fc.oneof(
+      { weight: 5, arbitrary: fc.array(keyPart, { minLength: 1, maxLength: 1 }) },
+      { weight: 3, arbitrary: hits },
+      { weight: 2, arbitrary: fc.array(keyPart, { maxLength: 3 }) },
+    ),
     schemaVersion: fc.constantFrom(0, 0, current, current + 1),
   });
   return fc.array(one, { minLength: 1, maxLength: 20 }).map((selects) =>
@@ -75,10 +99,13 @@ describe('point select', () => {
     const node = { box: f.box } as unknown as Node; // NodeBackend reads and selects through node.box only
     const fast = new NodeBackend(node);
     let pointAnswers = 0;
+    /** Tuples the point route found, by `space/index`. */
+    const found = new Map<string, number>();
     const selectPoint = fast.selectPoint.bind(fast);
-    fast.selectPoint = (...args) => {
-      const tuple = selectPoint(...args);
+    fast.selectPoint = (spaceId: number, indexId: number, key: MpValue[]) => {
+      const tuple = selectPoint(spaceId, indexId, key);
       if (tuple !== undefined) pointAnswers++;
+      if (tuple !== undefined && tuple !== null) found.set(`${spaceId}/${indexId}`, (found.get(`${spaceId}/${indexId}`) ?? 0) + 1);
       return tuple;
     };
     const general = new NodeBackend(node);
@@ -108,5 +135,8 @@ describe('point select', () => {
     // Both routes were exercised: point answers, and errors the point route must raise alike.
     expect(pointAnswers).toBeGreaterThan(total / 20);
     expect(errors).toBeGreaterThan(total / 20);
+    for (const where of [`${f.memtxId}/${PK}`, `${f.memtxId}/${HASH}`, `${f.memtxId}/${BY_NAME_ID}`, `${VSPACE}/0`]) {
+      expect(found.get(where), `point hits on ${where}`).toBeGreaterThanOrEqual(3);
+    }
   });
 });

@@ -91,24 +91,29 @@ describe('iproto request metrics', () => {
   it('counts a point select once, as a select, whichever route answers it', () => {
     const iproto = new IprotoMetrics();
     const calls: string[] = [];
-    // A backend that answers key [1] from its index and leaves other keys to `select`.
+    // A backend that answers keys 1 (found) and 3 (not found) from its index, leaves other keys
+    // to `select`, and fails on 'boom'.
     const backend: IprotoBackend = new MemoryBackend();
     backend.selectPoint = (_spaceId, _indexId, key) => {
       calls.push(`point ${JSON.stringify(key)}`);
       if (key[0] === 'boom') throw new Error('lookup failed');
-      return key[0] === 1 ? [1, 'one'] : undefined;
+      if (key[0] === 1) return [1, 'one'];
+      return key[0] === 3 ? null : undefined;
     };
     const wrapped = iproto.wrap(backend);
     const session = { id: 1, user: 'guest', peerAddress: 'test' };
     expect(wrapped.selectPoint!(TEST_SPACE_ID, 0, [1], session)).toEqual([1, 'one']);
-    expect(iproto.count('select')).toBe(1);
+    expect(wrapped.selectPoint!(TEST_SPACE_ID, 0, [3], session)).toBeNull();
+    expect(iproto.count('select')).toBe(2);
     // Not a point lookup: the session then calls select, which counts it.
     expect(wrapped.selectPoint!(TEST_SPACE_ID, 0, [2], session)).toBeUndefined();
-    expect(iproto.count('select')).toBe(1);
-    wrapped.select({ kind: 'select', spaceId: TEST_SPACE_ID, indexId: 0, limit: 1, offset: 0, iterator: 0, key: [2] }, session);
     expect(iproto.count('select')).toBe(2);
-    expect(() => wrapped.selectPoint!(TEST_SPACE_ID, 0, ['boom'], session)).toThrow('lookup failed');
+    wrapped.select({ kind: 'select', spaceId: TEST_SPACE_ID, indexId: 0, limit: 1, offset: 0, iterator: 0, key: [2] }, session);
     expect(iproto.count('select')).toBe(3);
-    expect(calls).toEqual(['point [1]', 'point [2]', 'point ["boom"]']);
+    expect(iproto.errorCount('select')).toBe(0);
+    expect(() => wrapped.selectPoint!(TEST_SPACE_ID, 0, ['boom'], session)).toThrow('lookup failed');
+    expect(iproto.count('select')).toBe(4);
+    expect(iproto.errorCount('select')).toBe(1);
+    expect(calls).toEqual(['point [1]', 'point [3]', 'point [2]', 'point ["boom"]']);
   });
 });
