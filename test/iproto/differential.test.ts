@@ -133,6 +133,12 @@ const CASES: ReadonlyArray<[string, Uint8Array]> = [
   ['update (0-based, no INDEX_BASE)', encodeRequestFrame(RequestType.UPDATE, 19, m([[0x10, 512], [0x20, [2]], [0x21, [['=', 1, 'TWO']]]]))],
   ['update with INDEX_BASE 1', encodeRequestFrame(RequestType.UPDATE, 20, m([[0x10, 512], [0x20, [2]], [0x21, [['=', 2, 'Two']]], [0x15, 1]]))],
   ['update missing key', encodeRequestFrame(RequestType.UPDATE, 21, m([[0x10, 512], [0x20, [99]], [0x21, [['=', 1, 'x']]]]))],
+  // Point selects (EQ, a full primary key: the server's fast route) and their near misses.
+  ['point select that finds a tuple', encodeRequestFrame(RequestType.SELECT, 59, m([[0x10, 512], [0x12, 1], [0x20, [1]]]))],
+  ['point select that finds none', encodeRequestFrame(RequestType.SELECT, 60, m([[0x10, 512], [0x12, 0xffffffff], [0x20, [99]]]))],
+  ['point select with an offset', encodeRequestFrame(RequestType.SELECT, 61, m([[0x10, 512], [0x12, 1], [0x13, 1], [0x20, [1]]]))],
+  ['point select with limit 0', encodeRequestFrame(RequestType.SELECT, 62, m([[0x10, 512], [0x12, 0], [0x20, [1]]]))],
+  ['point select by REQ', encodeRequestFrame(RequestType.SELECT, 63, m([[0x10, 512], [0x12, 1], [0x14, 1], [0x20, [2]]]))],
   ['update without key', encodeRequestFrame(RequestType.UPDATE, 22, m([[0x10, 512], [0x21, []]]))],
   ['delete', encodeRequestFrame(RequestType.DELETE, 23, m([[0x10, 512], [0x20, [1]]]))],
   ['delete again', encodeRequestFrame(RequestType.DELETE, 24, m([[0x10, 512], [0x20, [1]]]))],

@@ -113,6 +113,16 @@ export class MemoryBackend implements IprotoBackend {
     return wanted.slice(request.offset, request.offset + request.limit).map(({ tuple }) => tuple);
   }
 
+  /**
+   * Every index here is unique: a full key is a point lookup, answered by `select` itself, so
+   * the two routes agree and the tests over this backend exercise the session's point route.
+   */
+  selectPoint(spaceId: number, indexId: number, key: MpValue[]): MpValue | null | undefined {
+    if (key.length !== this.view(spaceId, indexId).index.fields.length) return undefined;
+    const [tuple] = this.select({ kind: 'select', spaceId, indexId, limit: 1, offset: 0, iterator: Iterator.EQ, key });
+    return tuple ?? null;
+  }
+
   insert(request: InsertRequest): MpValue {
     const space = this.userSpace(request.spaceId);
     const key = primaryKey(space, request.tuple);
