@@ -70,7 +70,7 @@ export interface IprotoBackend {
    * tuple or null, with the errors `select` would throw; undefined when it is not one, and then
    * the server calls `select`. Synchronous: it answers from memory or not at all.
    */
-  selectPoint?(spaceId: number, indexId: number, key: MpValue[], session: IprotoSession): MpValue | null | undefined;
+  selectPoint?(spaceId: number, indexId: number, key: MpValue[], session: IprotoSession): readonly MpValue[] | null | undefined;
   /** The inserted (or replacing) tuple. `request.kind` tells insert from replace. */
   insert(request: InsertRequest, session: IprotoSession): Awaitable<MpValue>;
   /** The updated tuple, or undefined when no tuple matched the key. */

@@ -151,7 +151,7 @@ export class ServerSession implements IprotoSession {
    * index; undefined when it is not one (other iterators, an offset, no limit, a stale schema
    * version, which `dispatch` refuses, or a lookup the backend does not answer).
    */
-  private selectPoint(frame: SelectFrame): MpValue | null | undefined {
+  private selectPoint(frame: SelectFrame): readonly MpValue[] | null | undefined {
     const backend = this.backend;
     if (backend.selectPoint === undefined || frame.iterator !== Iterator.EQ || frame.offset !== 0 || frame.limit === 0) return undefined;
     if (frame.schemaVersion !== 0 && frame.schemaVersion !== backend.schemaVersion()) return undefined;

@@ -55,7 +55,7 @@ export class NodeBackend implements IprotoBackend {
     });
   }
 
-  selectPoint(spaceId: number, indexId: number, key: MpValue[]): MpValue | null | undefined {
+  selectPoint(spaceId: number, indexId: number, key: MpValue[]): readonly MpValue[] | null | undefined {
     return this.node.box.spaceObject(spaceId).selectPoint(key, indexId);
   }
 

@@ -117,9 +117,9 @@ export class MemoryBackend implements IprotoBackend {
    * Every index here is unique: a full key is a point lookup, answered by `select` itself, so
    * the two routes agree and the tests over this backend exercise the session's point route.
    */
-  selectPoint(spaceId: number, indexId: number, key: MpValue[]): MpValue | null | undefined {
+  selectPoint(spaceId: number, indexId: number, key: MpValue[]): readonly MpValue[] | null | undefined {
     if (key.length !== this.view(spaceId, indexId).index.fields.length) return undefined;
-    const [tuple] = this.select({ kind: 'select', spaceId, indexId, limit: 1, offset: 0, iterator: Iterator.EQ, key });
+    const [tuple] = this.select({ kind: 'select', spaceId, indexId, limit: 1, offset: 0, iterator: Iterator.EQ, key }) as MpValue[][];
     return tuple ?? null;
   }
 
