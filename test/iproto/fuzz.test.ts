@@ -118,7 +118,6 @@ describe('server fuzzing on the simulated network', () => {
   });
 });
 
-/** A connection with neither an output arena nor range delivery: the simulator's kind. */
 describe('server fuzzing on real TCP', () => {
   it("answers byte for byte as over a plain connection: frames as ranges of a read, replies in the connection's output arena", async () => {
     const real = await startRealServer();
