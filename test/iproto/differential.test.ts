@@ -5,11 +5,6 @@
  * Our client is also checked against the real server. Skipped, loudly, without the binary.
  */
 
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { connect as tcpConnect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,96 +12,18 @@ import { mapGet, MpReader, type MpValue } from '../../core/codec/msgpack.ts';
 import { fromHex } from '../../core/lib/bytes.ts';
 import { IprotoClient } from '../../core/iproto/client.ts';
 import { RequestType } from '../../core/iproto/constants.ts';
-import { decodeReply, isErrorReply, replyError } from '../../core/iproto/reply.ts';
 import { encodeAuthFrame, encodeRequestFrame } from '../../core/iproto/request-encode.ts';
 import { RealClock } from '../../runtime-real/clock.ts';
 import { RealNetwork } from '../../runtime-real/network.ts';
 import { anyFrame } from './frame-arbitraries.ts';
+import { bigints, exchange } from './raw-exchange.ts';
 import { startRealServer, type RealServer } from './real-server.ts';
-import { freePort } from '../../scripts/free-port.ts';
+import { startTarantool, tarantoolPresent, type TarantoolProcess } from './tarantool-process.ts';
 
 const SCRIPT = fileURLToPath(new URL('./tarantool-reference.lua', import.meta.url));
 
-function tarantoolPresent(): boolean {
-  try {
-    execFileSync('tarantool', ['--version']);
-    return true;
-  } catch {
-    return false;
-  }
-}
 const present = tarantoolPresent();
 if (!present) console.warn('SKIPPED differential tests: no `tarantool` binary on PATH; run scripts/install-test-deps.sh');
-
-
-async function startTarantool(): Promise<{ port: number; child: ChildProcess; dir: string }> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'iproto-ref-'));
-  const child = spawn('tarantool', [SCRIPT, String(port), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL'); // never leave a half-started server behind
-      reject(new Error(`tarantool did not start: ${output}`));
-    }, 20_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('READY')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  });
-  return { port, child, dir };
-}
-
-interface Summary {
-  readonly type: number;
-  readonly sync: number | bigint;
-  readonly message?: string;
-  readonly data?: MpValue;
-}
-
-/** Sends frames on one raw connection (length-prefixed) and returns the replies in order. */
-function exchange(port: number, frames: readonly Uint8Array[]): Promise<Summary[]> {
-  return new Promise((resolve, reject) => {
-    const socket = tcpConnect({ host: '127.0.0.1', port });
-    let buffer = Buffer.alloc(0);
-    let greeted = false;
-    const replies: Summary[] = [];
-    const timer = setTimeout(() => reject(new Error(`only ${replies.length}/${frames.length} replies`)), 10_000);
-    socket.on('error', reject);
-    socket.on('data', (chunk: Buffer) => {
-      buffer = Buffer.concat([buffer, chunk]);
-      if (!greeted && buffer.length >= 128) {
-        buffer = buffer.subarray(128);
-        greeted = true;
-        for (const f of frames) {
-          const prefix = Buffer.alloc(5);
-          prefix[0] = 0xce;
-          prefix.writeUInt32BE(f.length, 1);
-          socket.write(Buffer.concat([prefix, f]));
-        }
-      }
-      while (greeted && buffer.length >= 5 && buffer.length >= 5 + buffer.readUInt32BE(1)) {
-        const length = buffer.readUInt32BE(1);
-        const reply = decodeReply(new Uint8Array(buffer.subarray(5, 5 + length)))!;
-        buffer = buffer.subarray(5 + length);
-        replies.push(
-          isErrorReply(reply)
-            ? { type: reply.type, sync: reply.sync, message: replyError(reply).message }
-            : { type: reply.type, sync: reply.sync, data: mapGet(reply.body, 0x30) },
-        );
-        if (replies.length === frames.length) {
-          clearTimeout(timer);
-          socket.destroy();
-          resolve(replies);
-        }
-      }
-    });
-  });
-}
 
 const m = (entries: Array<[number, MpValue]>): Map<number, MpValue> => new Map(entries);
 
@@ -179,15 +96,14 @@ const CASES: ReadonlyArray<[string, Uint8Array]> = [
 ];
 
 describe.skipIf(!present)('differential: our server vs a real Tarantool 2.6', () => {
-  let reference: { port: number; child: ChildProcess; dir: string };
+  let reference: TarantoolProcess;
   let ours: RealServer;
   beforeAll(async () => {
-    reference = await startTarantool();
+    reference = await startTarantool(SCRIPT);
     ours = await startRealServer();
   });
   afterAll(() => {
-    reference?.child.kill('SIGKILL');
-    if (reference !== undefined) rmSync(reference.dir, { recursive: true, force: true });
+    reference?.stop();
     ours?.close();
   });
 
@@ -272,8 +188,4 @@ function headerType(frame: Uint8Array): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-function bigints(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? `${value}n` : value;
 }
