@@ -4,7 +4,7 @@
  * (`uninitialized yet`, `instance with id "i2" not found`). Unexpected failures throw.
  */
 
-import type { MpValue } from '../codec/msgpack.ts';
+import { mpNumber, type MpValue } from '../codec/msgpack.ts';
 import { formatOp, decodeOp, type Dml } from '../cluster/ops.ts';
 import type { Instance } from '../cluster/records.ts';
 import { decodeConfChange } from '../raft/confchange.ts';
@@ -24,8 +24,9 @@ const uninitialized = (): MpValue[] => [null, UNINITIALIZED];
 
 function secondsToMs(value: MpValue, fallbackMs: number): number {
   if (value === null || value === undefined) return fallbackMs;
-  if (typeof value !== 'number' || !(value >= 0)) throw new ProcError('timeout must be a non-negative number of seconds');
-  return value * 1000;
+  const seconds = mpNumber(value);
+  if (seconds === undefined || !(seconds >= 0)) throw new ProcError('timeout must be a non-negative number of seconds');
+  return seconds * 1000;
 }
 
 export function instanceInfo(node: Node, instance: Instance): MpValue {
@@ -201,7 +202,8 @@ export const PICO: ReadonlyMap<string, PicoFunction> = new Map<string, PicoFunct
     'pico.raft_compact_log',
     async (node, args) => {
       if (node.raft === null) return uninitialized();
-      const upTo = args[0] === undefined || args[0] === null ? Number.MAX_SAFE_INTEGER : Number(args[0]);
+      const upTo = args[0] === undefined || args[0] === null ? Number.MAX_SAFE_INTEGER : mpNumber(args[0]);
+      if (upTo === undefined || Number.isNaN(upTo)) throw new ProcError('up_to must be a number');
       return [await node.raft.compactLog(upTo)];
     },
   ],
@@ -217,7 +219,7 @@ export const PICO: ReadonlyMap<string, PicoFunction> = new Map<string, PicoFunct
   [
     'pico.exit',
     (node, args) => {
-      node.exit(typeof args[0] === 'number' ? args[0] : 0, 'pico.exit()');
+      node.exit(mpNumber(args[0]) ?? 0, 'pico.exit()');
       return [];
     },
   ],

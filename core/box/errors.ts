@@ -59,6 +59,7 @@ export const ErrorCode = {
   ER_LOADING: 116,
   ER_CHECKPOINT_IN_PROGRESS: 120,
   ER_CASCADE_ROLLBACK: 134,
+  ER_PARTIAL_KEY: 136,
   ER_TRUNCATE_SYSTEM_SPACE: 137,
   ER_WRONG_SPACE_FORMAT: 141,
   ER_NO_SUCH_SEQUENCE: 145,
@@ -68,6 +69,7 @@ export const ErrorCode = {
   ER_SPACE_FIELD_IS_DUPLICATE: 149,
   ER_NULLABLE_PRIMARY: 152,
   ER_TRANSACTION_YIELD: 154,
+  ER_NO_SUCH_FIELD_NAME: 201,
 } as const;
 
 export type ErrorName = keyof typeof ErrorCode;
@@ -130,11 +132,9 @@ export const boxErrors = {
     ),
   invalidMsgpack: (details: string) => new BoxError(ErrorCode.ER_INVALID_MSGPACK, `Invalid MsgPack - ${details}`),
   tupleNotArray: () => new BoxError(ErrorCode.ER_TUPLE_NOT_ARRAY, 'Tuple/Key must be MsgPack array'),
-  fieldType: (field: string, expected: string, actual: string) =>
-    new BoxError(
-      ErrorCode.ER_FIELD_TYPE,
-      `Tuple field ${field} type does not match one required by operation: expected ${expected}, got ${actual}`,
-    ),
+  /** 1.10/2.6 wording: the field by number only, no "got" (2.10 added both). */
+  fieldType: (fieldNo: number, expected: string) =>
+    new BoxError(ErrorCode.ER_FIELD_TYPE, `Tuple field ${fieldNo} type does not match one required by operation: expected ${expected}`),
   updateSplice: (field: string, details: string) =>
     new BoxError(ErrorCode.ER_UPDATE_SPLICE, `SPLICE error on field ${field}: ${details}`),
   updateArgType: (op: string, field: string, expected: string) =>
@@ -153,6 +153,13 @@ export const boxErrors = {
   noSuchIndexName: (index: string, space: string) =>
     new BoxError(ErrorCode.ER_NO_SUCH_INDEX_NAME, `No index '${index}' is defined in space '${space}'`),
   noSuchSpace: (space: string) => new BoxError(ErrorCode.ER_NO_SUCH_SPACE, `Space '${space}' does not exist`),
+  noSuchFieldName: (name: string) => new BoxError(ErrorCode.ER_NO_SUCH_FIELD_NAME, `Field '${name}' was not found in the tuple`),
+  /** Tarantool prints no index name here (two spaces): kept byte for byte. */
+  partialKey: (indexType: string, expected: number, actual: number) =>
+    new BoxError(
+      ErrorCode.ER_PARTIAL_KEY,
+      `${indexType} index  does not support selects via a partial key (expected ${expected} parts, got ${actual}). Please Consider changing index type to TREE.`,
+    ),
   noSuchFieldNo: (fieldNo: number) =>
     new BoxError(ErrorCode.ER_NO_SUCH_FIELD_NO, `Field ${fieldNo} was not found in the tuple`),
   exactFieldCount: (actual: number, expected: number) =>
@@ -160,8 +167,8 @@ export const boxErrors = {
       ErrorCode.ER_EXACT_FIELD_COUNT,
       `Tuple field count ${actual} does not match space field count ${expected}`,
     ),
-  fieldMissing: (field: string) =>
-    new BoxError(ErrorCode.ER_FIELD_MISSING, `Tuple field ${field} required by space format is missing`),
+  fieldMissing: (fieldNo: number) =>
+    new BoxError(ErrorCode.ER_FIELD_MISSING, `Tuple field ${fieldNo} required by space format is missing`),
   walIo: () => new BoxError(ErrorCode.ER_WAL_IO, 'Failed to write to disk'),
   moreThanOneTuple: () =>
     new BoxError(ErrorCode.ER_MORE_THAN_ONE_TUPLE, "Get() doesn't support partial keys and non-unique indexes"),
@@ -184,11 +191,8 @@ export const boxErrors = {
     ),
   indexExists: (index: string) => new BoxError(ErrorCode.ER_INDEX_EXISTS, `Index '${index}' already exists`),
   missingSnapshot: (details: string) => new BoxError(ErrorCode.ER_MISSING_SNAPSHOT, `Can't find snapshot: ${details}`),
-  cantUpdatePrimaryKey: (space: string) =>
-    new BoxError(
-      ErrorCode.ER_CANT_UPDATE_PRIMARY_KEY,
-      `Attempt to modify a tuple field which is part of primary index in space '${space}'`,
-    ),
+  cantUpdatePrimaryKey: (index: string, space: string) =>
+    new BoxError(ErrorCode.ER_CANT_UPDATE_PRIMARY_KEY, `Attempt to modify a tuple field which is part of index '${index}' in space '${space}'`),
   updateIntegerOverflow: (op: string, field: string) =>
     new BoxError(
       ErrorCode.ER_UPDATE_INTEGER_OVERFLOW,

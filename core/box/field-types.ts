@@ -1,9 +1,9 @@
 /**
  * Tarantool field types and the check of one value against one type.
  *
- * Our msgpack decoder turns an integral float64 (1.0) into the JS number 1, so `unsigned` and
- * `integer` accept it, where Tarantool would see a double and refuse: the one place where the
- * difference between a JS number and a msgpack type shows. `MpFloat64` marks an explicit double.
+ * A JS number is an integer type when it is integral and a double otherwise; an integral double
+ * is an `MpFloat64` (the decoder keeps the msgpack type that way), which `unsigned` and `integer`
+ * refuse, as Tarantool does.
  */
 
 import { MpExt, MpFloat64, type MpValue } from '../codec/msgpack.ts';
@@ -125,29 +125,3 @@ export function valueMatchesType(value: MpValue, type: FieldType): boolean {
   }
 }
 
-/** The msgpack type name Tarantool prints in "got ..." of ER_FIELD_TYPE. */
-export function mpTypeName(value: MpValue): string {
-  if (value === null || value === undefined) return 'nil';
-  switch (typeof value) {
-    case 'boolean':
-      return 'boolean';
-    case 'string':
-      return 'string';
-    case 'bigint':
-      return value >= 0n ? 'unsigned' : 'integer';
-    case 'number':
-      if (!Number.isInteger(value)) return 'double';
-      return value >= 0 ? 'unsigned' : 'integer';
-    default:
-      break;
-  }
-  if (Array.isArray(value)) return 'array';
-  if (value instanceof Uint8Array) return 'varbinary';
-  if (value instanceof MpFloat64) return 'double';
-  if (value instanceof MpExt) {
-    if (value.type === MP_EXT_UUID) return 'uuid';
-    if (value.type === MP_EXT_DECIMAL) return 'decimal';
-    return 'extension';
-  }
-  return 'map';
-}

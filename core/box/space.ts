@@ -157,10 +157,11 @@ export class Space {
 
   select(key: Key = [], options: SelectOptions = {}): Tuple[] {
     const limit = options.limit ?? SELECT_LIMIT_MAX;
-    if (limit <= 0) return [];
     const index = this.index(options.index);
     const type = parseIterator(options.iterator);
+    // Checked even when nothing is to be read: Tarantool refuses a bad key with limit 0 too.
     this.checkIterator(index, type, key);
+    if (limit <= 0) return [];
     let offset = options.offset ?? 0;
     if (type === 'EQ' && this.isPointLookup(index, key)) {
       // At most one tuple matches: a lookup, without a cursor, a visitor or a growing array.
@@ -225,15 +226,23 @@ export class Space {
     index.iterate(type, key, visit);
   }
 
+  /**
+   * Tarantool's checks of a read, in its order: too many key parts, a partial key on HASH (which
+   * takes an empty key only with ALL and GT), the key's types, then the iterator.
+   */
   private checkIterator(index: EngineIndex, type: IteratorType, key: Key): void {
-    validateKey(index.def.keyDef, key);
-    if (index.def.type !== 'HASH') return;
-    const supported = type === 'ALL' || type === 'EQ' || type === 'GT';
-    if (!supported) {
-      throw boxErrors.unsupportedIndexFeature(index.def.name, 'HASH', this.def.name, this.def.engine, 'requested iterator type');
+    const def = index.def;
+    if (def.type !== 'HASH') {
+      validateKey(def.keyDef, key);
+      return;
     }
-    if (key.length > 0 && key.length !== index.def.parts.length) {
-      throw boxErrors.exactMatch(index.def.parts.length, key.length);
+    const parts = def.parts.length;
+    if (Array.isArray(key) && key.length <= parts && key.length !== parts && (key.length > 0 || (type !== 'ALL' && type !== 'GT'))) {
+      throw boxErrors.partialKey('HASH', parts, key.length);
+    }
+    validateKey(def.keyDef, key);
+    if (type !== 'ALL' && type !== 'EQ' && type !== 'GT') {
+      throw boxErrors.unsupportedIndexFeature(def.name, 'HASH', this.def.name, this.def.engine, 'requested iterator type');
     }
   }
 
@@ -275,38 +284,40 @@ export class Space {
   update(txn: Txn, key: Key, ops: unknown, indexRef?: number | string, base: IndexBase = 0): Tuple | null {
     this.checkWritable();
     const old = this.lookupUnique(key, indexRef);
-    if (old === null) {
-      validateOps(ops);
-      return null;
-    }
-    const next = freezeTuple(applyUpdate(old, ops, base));
+    // Tarantool reads the operations only once it has a tuple: none, and any list will do.
+    if (old === null) return null;
+    const next = freezeTuple(applyUpdate(old, ops, base, this.def.format));
     this.format.validate(next);
-    if (this.primaryCompare!(old, next) !== 0) throw boxErrors.cantUpdatePrimaryKey(this.def.name);
+    if (this.primaryCompare!(old, next) !== 0) throw this.primaryKeyChange(next);
     this.change(txn, old, next, 'replace');
     return next;
+  }
+
+  /** Tarantool's error for an update that moves a tuple's primary key: a duplicate if taken. */
+  private primaryKeyChange(next: Tuple): BoxError {
+    const primary = this.indexById[0]!;
+    const taken = primary.findByTuple(next) !== undefined;
+    return taken ? boxErrors.tupleFound(primary.def.name, this.def.name) : boxErrors.cantUpdatePrimaryKey(primary.def.name, this.def.name);
   }
 
   /** Inserts `tuple`, or applies `ops` to the tuple with its primary key. Returns nothing, as Tarantool. */
   upsert(txn: Txn, input: readonly MpValue[], ops: unknown, base: IndexBase = 0): void {
     this.checkWritable();
     if (!Array.isArray(input)) throw boxErrors.tupleNotArray();
-    validateOps(ops);
     const tuple = freezeFresh(copyFields(input));
     this.format.validate(tuple);
+    validateOps(ops, base, this.def.format);
     const old = this.indexById[0]!.findByTuple(tuple) ?? null;
     if (old === null) {
       this.change(txn, null, tuple, 'insert');
       return;
     }
-    const next = freezeTuple(applyUpsert(old, ops, base, (e) => this.host.upsertSkipped(this.def.name, e)));
-    try {
-      this.format.validate(next);
-    } catch (error) {
-      this.host.upsertSkipped(this.def.name, error as BoxError);
-      return;
-    }
+    const next = freezeTuple(applyUpsert(old, ops, base, this.def.format, (e) => this.host.upsertSkipped(this.def.name, e)));
+    // Tarantool skips operations that fail and a changed primary key, but a result that breaks
+    // the format fails the request.
+    this.format.validate(next);
     if (this.primaryCompare!(old, next) !== 0) {
-      this.host.upsertSkipped(this.def.name, boxErrors.cantUpdatePrimaryKey(this.def.name));
+      this.host.upsertSkipped(this.def.name, boxErrors.cantUpdatePrimaryKey(this.indexById[0]!.def.name, this.def.name));
       return;
     }
     this.change(txn, old, next, 'replace');

@@ -17,6 +17,7 @@
 import { MpFloat64, type MpValue } from '../codec/msgpack.ts';
 import { BoxError, boxErrors, ErrorCode } from './errors.ts';
 import type { Tuple } from './tuple.ts';
+import { assert } from '../lib/assert.ts';
 
 /** Tarantool's BOX_UPDATE_OP_CNT_MAX. */
 export const UPDATE_OPS_MAX = 4000;
@@ -26,58 +27,142 @@ const UINT64_MAX = 2n ** 64n - 1n;
 
 export type IndexBase = 0 | 1;
 
+/** Field names of the space's format, by 0-based position (names resolve there). */
+export type FieldNames = readonly { readonly name: string }[];
+
 interface ParsedOp {
   readonly op: string;
-  /** As the caller wrote it, for messages. */
+  /** As the caller wrote it (in `base`), for a number; for a name, its 1-based position. */
   readonly fieldArg: number;
+  /** The base `fieldArg` counts from: the request's, or 1 for a name resolved by the format. */
+  readonly base: IndexBase;
+  /** The request's base, which splice offsets count from. */
+  readonly requestBase: IndexBase;
   readonly args: readonly MpValue[];
 }
 
-function parseOps(ops: unknown): ParsedOp[] {
+/** Tarantool's argument count of an operation, the operation itself included. */
+function expectedArgCount(op: string): number {
+  return op === ':' ? 5 : 3;
+}
+
+function isUnsigned(v: MpValue): boolean {
+  return typeof v === 'bigint' ? v >= 0n : typeof v === 'number' && Number.isInteger(v) && v >= 0;
+}
+
+function isIntegerValue(v: MpValue): boolean {
+  return typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v));
+}
+
+function isNumberValue(v: MpValue): boolean {
+  return typeof v === 'number' || typeof v === 'bigint' || v instanceof MpFloat64;
+}
+
+/**
+ * Decodes the operation list as Tarantool does before it touches a tuple (xrow_update_op_decode):
+ * the shape of every operation, its argument count, its field (a number or a format field name)
+ * and the types of its arguments. UPSERT runs this for every request; UPDATE only once it has
+ * found the tuple.
+ */
+function parseOps(ops: unknown, base: IndexBase, names: FieldNames): ParsedOp[] {
   if (!Array.isArray(ops)) throw boxErrors.illegalParams('update operations must be an array {{op,..}, {op,..}}');
   if (ops.length > UPDATE_OPS_MAX) throw boxErrors.illegalParams('too many operations for update');
   const parsed: ParsedOp[] = [];
-  for (let i = 0; i < ops.length; i++) {
-    const raw: unknown = ops[i];
-    if (!Array.isArray(raw) || raw.length < 2) {
-      throw boxErrors.illegalParams('update operation must be an array {op,..}');
-    }
-    const op: unknown = raw[0];
-    if (typeof op !== 'string' || op.length !== 1 || !'=!#+-&|^:'.includes(op)) {
-      throw boxErrors.unknownUpdateOp(i + 1, 'expected a string of length 1');
-    }
-    const field: unknown = raw[1];
-    const fieldNumber = typeof field === 'bigint' ? Number(field) : field;
-    if (typeof fieldNumber !== 'number' || !Number.isInteger(fieldNumber)) {
-      throw boxErrors.illegalParams('field id must be a number');
-    }
-    const needed = op === ':' ? 5 : op === '#' ? 3 : 3;
-    if (raw.length < needed) throw boxErrors.unknownUpdateOp(i + 1, 'wrong number of arguments');
-    parsed.push({ op, fieldArg: fieldNumber, args: raw.slice(2) as MpValue[] });
-  }
+  for (let i = 0; i < ops.length; i++) parsed.push(parseOp(ops[i] as unknown, i + 1, base, names));
   return parsed;
 }
 
-/** 1-based field name for messages from a 0-based position. */
+function parseOp(raw: unknown, opNo: number, base: IndexBase, names: FieldNames): ParsedOp {
+  if (!Array.isArray(raw)) throw boxErrors.illegalParams('update operation must be an array {op,..}');
+  if (raw.length === 0) throw boxErrors.illegalParams('update operation must be an array {op,..}, got empty array');
+  const op: unknown = raw[0];
+  if (typeof op !== 'string') throw boxErrors.illegalParams('update operation name must be a string');
+  if (op.length !== 1 || !'=!#+-&|^:'.includes(op)) throw boxErrors.unknownUpdateOp(opNo, `"${op}"`);
+  const expected = expectedArgCount(op);
+  if (raw.length !== expected) throw boxErrors.unknownUpdateOp(opNo, `wrong number of arguments, expected ${expected}, got ${raw.length}`);
+  const parsed = parseField(raw[1] as unknown, op, raw.slice(2) as MpValue[], base, names);
+  checkArgs(parsed);
+  return parsed;
+}
+
+function parseField(field: unknown, op: string, args: MpValue[], base: IndexBase, names: FieldNames): ParsedOp {
+  if (typeof field === 'string') {
+    const position = fieldPosition(field, names);
+    if (position === undefined) throw boxErrors.noSuchFieldName(field);
+    return { op, fieldArg: position + 1, base: 1, requestBase: base, args };
+  }
+  const fieldNumber = typeof field === 'bigint' ? Number(field) : field;
+  if (typeof fieldNumber !== 'number' || !Number.isInteger(fieldNumber)) throw boxErrors.illegalParams('field id must be a number or a string');
+  if (fieldNumber >= 0 && fieldNumber < base) throw boxErrors.noSuchFieldNo(fieldNumber);
+  return { op, fieldArg: fieldNumber, base, requestBase: base, args };
+}
+
+/** A format field name, or a `[N]` path (1-based), as a 0-based position. */
+function fieldPosition(field: string, names: FieldNames): number | undefined {
+  const byName = names.findIndex((f) => f.name === field);
+  if (byName >= 0) return byName;
+  const path = /^\[([1-9][0-9]{0,8})\]$/.exec(field);
+  return path === null ? undefined : Number(path[1]) - 1;
+}
+
+/** The argument types each operation takes, whatever tuple it meets. */
+function checkArgs(p: ParsedOp): void {
+  const label = opLabel(p);
+  const [first, second, third] = p.args;
+  switch (p.op) {
+    case '+':
+    case '-':
+      if (!isNumberValue(first!)) throw boxErrors.updateArgType(p.op, label, 'a number');
+      return;
+    case '&':
+    case '|':
+    case '^':
+      if (!isUnsigned(first!)) throw boxErrors.updateArgType(p.op, label, 'a positive integer');
+      return;
+    case '#':
+      if (!isUnsigned(first!)) throw boxErrors.updateArgType(p.op, label, 'a positive integer');
+      if (Number(first) === 0) throw boxErrors.updateField(label, 'cannot delete 0 fields');
+      return;
+    case ':':
+      // In Tarantool's reading order: the offset, its bound, the cut length, the paste. A start
+      // offset counts from the request's base, like field numbers: with base 1, 0 is out.
+      if (!isIntegerValue(first!)) throw boxErrors.updateArgType(p.op, label, 'an integer');
+      if (Number(first) >= 0 && Number(first) < p.requestBase) throw boxErrors.updateSplice(label, 'offset is out of bound');
+      if (!isIntegerValue(second!)) throw boxErrors.updateArgType(p.op, label, 'an integer');
+      if (typeof third !== 'string') throw boxErrors.updateArgType(p.op, label, 'a string');
+      return;
+    default:
+      return;
+  }
+}
+
+/** The field as Tarantool's messages name it: 1-based when counted from the start, else as written. */
+function opLabel(p: ParsedOp): string {
+  return String(p.fieldArg >= 0 ? p.fieldArg - p.base + 1 : p.fieldArg);
+}
+
+/** 1-based field name for messages from a 0-based position (once a negative one is resolved). */
 function fieldLabel(position: number): string {
   return String(position + 1);
 }
 
 /**
- * Resolves a field argument to a 0-based position. `forInsert`: '!' and '=' may address one
- * past the end (append); negative '!' positions count so that -1 appends.
+ * Resolves a field argument to a 0-based position. `appendAllowed`: '!' and '=' may address
+ * one past the end; `isInsert`: negative '!' positions count so that -1 appends. A field out of
+ * range is named 1-based, or as written when negative.
  */
-function resolveField(fieldArg: number, base: IndexBase, length: number, appendAllowed: boolean, isInsert: boolean): number {
+function resolveField(op: ParsedOp, length: number, appendAllowed: boolean, isInsert: boolean): number {
+  const { fieldArg, base } = op;
   let pos: number;
   if (fieldArg >= 0) {
-    if (fieldArg < base) throw boxErrors.noSuchFieldNo(fieldArg);
+    assert(fieldArg >= base, 'field numbers below the base are refused when parsed');
     pos = fieldArg - base;
   } else {
     pos = isInsert ? length + 1 + fieldArg : length + fieldArg;
     if (pos < 0) throw boxErrors.noSuchFieldNo(fieldArg);
   }
   const limit = appendAllowed ? length : length - 1;
-  if (pos > limit) throw boxErrors.noSuchFieldNo(fieldArg);
+  if (pos > limit) throw boxErrors.noSuchFieldNo(fieldArg >= 0 ? pos + 1 : fieldArg);
   return pos;
 }
 
@@ -130,14 +215,12 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Splice on UTF-8 bytes, as Tarantool does (offsets count bytes). */
-function splice(current: MpValue, args: readonly MpValue[], label: string): MpValue {
+function splice(current: MpValue, args: readonly MpValue[], requestBase: IndexBase, label: string): MpValue {
   if (typeof current !== 'string') throw boxErrors.updateArgType(':', label, 'a string');
-  const [offsetArg, cutArg, paste] = args;
-  if (typeof offsetArg !== 'number' || !Number.isInteger(offsetArg)) {
-    throw boxErrors.updateArgType(':', label, 'a number');
-  }
-  if (typeof cutArg !== 'number' || !Number.isInteger(cutArg)) throw boxErrors.updateArgType(':', label, 'a number');
-  if (typeof paste !== 'string') throw boxErrors.updateArgType(':', label, 'a string');
+  // The argument types were checked when the operation was parsed; offsets are made 1-based.
+  const offsetArg = Number(args[0]) >= 0 ? Number(args[0]) - requestBase + 1 : Number(args[0]);
+  const cutArg = Number(args[1]);
+  const paste = args[2] as string;
   const bytes = encoder.encode(current);
   const length = bytes.length;
   let offset: number;
@@ -145,102 +228,124 @@ function splice(current: MpValue, args: readonly MpValue[], label: string): MpVa
     if (-offsetArg > length + 1) throw boxErrors.updateSplice(label, 'offset is out of bound');
     offset = offsetArg + length + 1;
   } else {
-    if (offsetArg === 0) throw boxErrors.updateSplice(label, 'offset is out of bound');
+    assert(offsetArg !== 0, 'a zero splice offset is refused when parsed');
     offset = offsetArg - 1 > length ? length : offsetArg - 1;
   }
   let cut = cutArg;
   if (cut < 0) {
-    if (-cut > length - offset) throw boxErrors.updateSplice(label, 'cut length is out of bound');
-    cut = length - offset + cut;
+    // A negative cut keeps that many bytes at the end; asking to keep more cuts nothing.
+    cut = -cut > length - offset ? 0 : length - offset + cut;
   } else if (cut > length - offset) {
     cut = length - offset;
   }
-  const out = new Uint8Array(offset + encoder.encode(paste).length + (length - offset - cut));
   const pasteBytes = encoder.encode(paste);
+  const out = new Uint8Array(offset + pasteBytes.length + (length - offset - cut));
   out.set(bytes.subarray(0, offset), 0);
   out.set(pasteBytes, offset);
   out.set(bytes.subarray(offset + cut), offset + pasteBytes.length);
   return decoder.decode(out);
 }
 
-function applyOne(fields: MpValue[], op: ParsedOp, base: IndexBase): void {
-  const n = fields.length;
-  switch (op.op) {
-    case '=': {
-      const pos = resolveField(op.fieldArg, base, n, true, false);
-      fields[pos] = op.args[0];
-      return;
-    }
-    case '!': {
-      const pos = resolveField(op.fieldArg, base, n, true, true);
-      fields.splice(pos, 0, op.args[0]);
-      return;
-    }
-    case '#': {
-      const pos = resolveField(op.fieldArg, base, n, false, false);
-      const count = op.args[0];
-      if (typeof count !== 'number' || !Number.isInteger(count)) {
-        throw boxErrors.updateArgType('#', fieldLabel(pos), 'a number of fields to delete');
+/**
+ * A tuple under update: its fields and, per field, whether an operation already changed it in
+ * place (`=` on an existing field, arithmetic, bitwise, splice). Tarantool refuses arithmetic,
+ * bitwise and splice on such a field ("double update"), though `=` may always overwrite; fields
+ * that `!` inserts or `=` appends start unchanged, and `!` and `#` move the marks with the fields.
+ */
+class Fields {
+  readonly values: MpValue[];
+  private readonly changedInPlace: boolean[];
+
+  constructor(values: MpValue[], changedInPlace: boolean[] = values.map(() => false)) {
+    this.values = values;
+    this.changedInPlace = changedInPlace;
+  }
+
+  copy(): Fields {
+    return new Fields(this.values.slice(), this.changedInPlace.slice());
+  }
+
+  apply(op: ParsedOp): void {
+    const fields = this.values;
+    const n = fields.length;
+    switch (op.op) {
+      case '=': {
+        const pos = resolveField(op, n, true, false);
+        fields[pos] = op.args[0];
+        this.changedInPlace[pos] = pos < n;
+        return;
       }
-      if (count <= 0) throw boxErrors.updateField(fieldLabel(pos), 'cannot delete 0 fields');
-      fields.splice(pos, Math.min(count, n - pos));
-      return;
+      case '!': {
+        const pos = resolveField(op, n, true, true);
+        fields.splice(pos, 0, op.args[0]);
+        this.changedInPlace.splice(pos, 0, false);
+        return;
+      }
+      case '#': {
+        const pos = resolveField(op, n, false, false);
+        const count = Math.min(Number(op.args[0]), n - pos);
+        fields.splice(pos, count);
+        this.changedInPlace.splice(pos, count);
+        return;
+      }
+      default: {
+        const pos = resolveField(op, n, false, false);
+        if (this.changedInPlace[pos]) throw boxErrors.updateField(fieldLabel(pos), 'double update of the same field');
+        fields[pos] = changedInPlace(op, fields[pos], fieldLabel(pos));
+        this.changedInPlace[pos] = true;
+      }
     }
-    case '+':
-    case '-': {
-      const pos = resolveField(op.fieldArg, base, n, false, false);
-      fields[pos] = arith(op.op, fields[pos], op.args[0], fieldLabel(pos));
-      return;
-    }
-    case '&':
-    case '|':
-    case '^': {
-      const pos = resolveField(op.fieldArg, base, n, false, false);
-      fields[pos] = bitwise(op.op, fields[pos], op.args[0], fieldLabel(pos));
-      return;
-    }
-    case ':': {
-      const pos = resolveField(op.fieldArg, base, n, false, false);
-      fields[pos] = splice(fields[pos], op.args, fieldLabel(pos));
-      return;
-    }
-    default:
-      throw boxErrors.unknownUpdateOp(1, 'unknown operation');
   }
 }
 
-/** Applies UPDATE operations; any failing operation fails the whole update. */
-export function applyUpdate(tuple: Tuple, ops: unknown, base: IndexBase): MpValue[] {
-  const parsed = parseOps(ops);
-  const fields = tuple.slice();
-  for (const op of parsed) applyOne(fields, op, base);
-  return fields;
+/** The new value of a field an arithmetic, bitwise or splice operation changes. */
+function changedInPlace(op: ParsedOp, current: MpValue, label: string): MpValue {
+  switch (op.op) {
+    case '+':
+    case '-':
+      return arith(op.op, current, op.args[0], label);
+    case '&':
+    case '|':
+    case '^':
+      return bitwise(op.op, current, op.args[0], label);
+    case ':':
+      return splice(current, op.args, op.requestBase, label);
+    default:
+      throw new Error(`update operation ${op.op} passed the parser`);
+  }
+}
+
+/** Applies UPDATE operations to the tuple found; any failing operation fails the whole update. */
+export function applyUpdate(tuple: Tuple, ops: unknown, base: IndexBase, names: FieldNames): MpValue[] {
+  const parsed = parseOps(ops, base, names);
+  const fields = new Fields(tuple.slice());
+  for (const op of parsed) fields.apply(op);
+  return fields.values;
 }
 
 /**
  * Applies UPSERT operations to an existing tuple: a malformed operation list fails the request,
- * but an operation that fails on this tuple is skipped (Tarantool logs and skips it), so an
- * upsert never fails because of the data it meets.
+ * but an operation that fails on this tuple is skipped (Tarantool logs and skips it).
  */
-export function applyUpsert(tuple: Tuple, ops: unknown, base: IndexBase, onSkip: (error: BoxError) => void): MpValue[] {
-  const parsed = parseOps(ops);
-  let fields = tuple.slice();
+export function applyUpsert(tuple: Tuple, ops: unknown, base: IndexBase, names: FieldNames, onSkip: (error: BoxError) => void): MpValue[] {
+  const parsed = parseOps(ops, base, names);
+  let fields = new Fields(tuple.slice());
   for (const op of parsed) {
-    const attempt = fields.slice();
+    const attempt = fields.copy();
     try {
-      applyOne(attempt, op, base);
+      attempt.apply(op);
       fields = attempt;
     } catch (error) {
       if (!(error instanceof BoxError)) throw error;
       onSkip(error);
     }
   }
-  return fields;
+  return fields.values;
 }
 
-/** Validates the shape of an operation list without a tuple (for upserts that insert). */
-export function validateOps(ops: unknown): void {
-  parseOps(ops);
+/** Checks an operation list without a tuple, as UPSERT does before it looks for one. */
+export function validateOps(ops: unknown, base: IndexBase, names: FieldNames): void {
+  parseOps(ops, base, names);
 }
 
 export function isUpdateError(error: unknown): boolean {

@@ -21,12 +21,31 @@ export class MpExt {
   }
 }
 
-/** Forces float64 encoding of an integral number (Tarantool `double` fields). */
+/**
+ * Forces float64 encoding of an integral number (Tarantool `double` fields). The decoder hands
+ * out every integral float (1.0, 2^53 sent as a double) as one, so that a double is never taken
+ * for an integer: Tarantool refuses it in `unsigned` and `integer` fields and reads it back as a
+ * double. Non-integral floats decode to plain numbers, which the encoder writes as doubles anyway.
+ */
 export class MpFloat64 {
   readonly value: number;
   constructor(value: number) {
     this.value = value;
   }
+}
+
+/**
+ * The number a value holds, double or integer, for arguments where either will do (timeouts,
+ * counts from Lua or Python clients); undefined for anything else.
+ */
+export function mpNumber(value: MpValue): number | undefined {
+  if (typeof value === 'number') return value;
+  return value instanceof MpFloat64 ? value.value : undefined;
+}
+
+/** A decoded float: integral ones stay marked as doubles (see MpFloat64). */
+function floatValue(v: number): number | MpFloat64 {
+  return Number.isInteger(v) ? new MpFloat64(v) : v;
 }
 
 export type MpObject = { [key: string]: MpValue };
@@ -555,13 +574,13 @@ export class MpReader {
         this.need(4);
         const v = this.view.getFloat32(this.offset);
         this.offset += 4;
-        return v;
+        return floatValue(v);
       }
       case 0xcb: {
         this.need(8);
         const v = this.view.getFloat64(this.offset);
         this.offset += 8;
-        return v;
+        return floatValue(v);
       }
       case 0xd9:
         return this.string(this.byte(), skipOnly);

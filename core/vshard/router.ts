@@ -20,7 +20,7 @@
  * gets vshard's replica priority list.
  */
 
-import { isMpMap, mapGet, type MpValue } from '../codec/msgpack.ts';
+import { isMpMap, mapGet, mpNumber, type MpValue } from '../codec/msgpack.ts';
 import type { Cancel } from '../env/clock.ts';
 import { BUCKET_COUNT, type Node, type ShardingConfig } from '../node/node.ts';
 import { ProcError, str } from '../rpc/proc-error.ts';
@@ -72,8 +72,9 @@ function timeoutArg(opts: MpValue): number {
   if (!isMpMap(opts)) throw new ProcError('opts must be a map');
   const timeout = mapGet(opts, 'timeout');
   if (timeout === null || timeout === undefined) return ROUTER_CALL_TIMEOUT_MS;
-  if (typeof timeout !== 'number' || !(timeout >= 0)) throw new ProcError('opts.timeout must be a non-negative number of seconds');
-  return timeout * 1000;
+  const seconds = mpNumber(timeout);
+  if (seconds === undefined || !(seconds >= 0)) throw new ProcError('opts.timeout must be a non-negative number of seconds');
+  return seconds * 1000;
 }
 
 /** Storage results: `true, r...` | `false, err` | `nil, ShardingError`, or a transport failure. */

@@ -20,7 +20,14 @@ describe('msgpack encoding is Tarantool-faithful', () => {
   it('keeps floats and forced doubles as float64', () => {
     expect(toHex(encode(1.5))).toBe('cb3ff8000000000000');
     expect(toHex(encode(new MpFloat64(1)))).toBe('cb3ff0000000000000');
-    expect(Object.is(decode(encode(-0)), -0)).toBe(true);
+    // Decoded, an integral double stays a double (MpFloat64), so nothing takes it for an integer.
+    const minusZero = decode(encode(-0));
+    expect(minusZero instanceof MpFloat64 && Object.is(minusZero.value, -0)).toBe(true);
+    expect(decode(encode(new MpFloat64(1)))).toEqual(new MpFloat64(1));
+    expect(decode(fromHex('ca3f800000'))).toEqual(new MpFloat64(1)); // float32 1.0
+    expect(decode(encode(2 ** 53))).toEqual(new MpFloat64(2 ** 53));
+    expect(decode(encode(1.5))).toBe(1.5);
+    expect(toHex(encode(decode(fromHex('cb3ff0000000000000'))))).toBe('cb3ff0000000000000');
   });
 
   it('decodes uint64 beyond 2^53 as bigint and small ones as number', () => {
