@@ -278,7 +278,8 @@ export class Space {
     const old = this.lookupUnique(key, indexRef);
     if (old === null) return null;
     this.change(txn, old, null, 'delete');
-    return old;
+    // Vinyl deletes blindly in Tarantool (a deletion marker, no read): it returns no tuple.
+    return this.def.engine === 'vinyl' ? null : old;
   }
 
   update(txn: Txn, key: Key, ops: unknown, indexRef?: number | string, base: IndexBase = 0): Tuple | null {
@@ -305,8 +306,10 @@ export class Space {
     this.checkWritable();
     if (!Array.isArray(input)) throw boxErrors.tupleNotArray();
     const tuple = freezeFresh(copyFields(input));
+    // Memtx checks the tuple, then the operations; vinyl the other way round.
+    if (this.def.engine === 'vinyl') validateOps(ops, base, this.def.format);
     this.format.validate(tuple);
-    validateOps(ops, base, this.def.format);
+    if (this.def.engine !== 'vinyl') validateOps(ops, base, this.def.format);
     const old = this.indexById[0]!.findByTuple(tuple) ?? null;
     if (old === null) {
       this.change(txn, null, tuple, 'insert');

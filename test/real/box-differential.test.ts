@@ -2,9 +2,10 @@
  * Box semantics against a real Tarantool (Debian's 2.6): random sequences of data requests
  * (select by every index and iterator, insert, replace, update and upsert with every operation,
  * delete) go as raw iproto, one at a time, to a `picodata run` process and to Tarantool holding
- * the same spaces (fixtures/box-app.mjs and fixtures/box-reference.lua). Every reply must agree:
- * the tuples returned, or the error code and message. Values come from small domains so that
- * keys collide, types mismatch, fields run out and arithmetic overflows.
+ * the same spaces (fixtures/box-app.mjs and fixtures/box-reference.lua): memtx with unique,
+ * non-unique, nullable, two-part, HASH, number and scalar indexes, and vinyl. Every reply must
+ * agree: the tuples returned, or the error code and message. Values come from small domains so
+ * that keys collide, types mismatch, fields run out and arithmetic overflows.
  *
  * The protocol-level differential test (test/iproto/differential.test.ts) checks framing against
  * a test backend; this one checks what users store and read, through the real backend and box.
@@ -28,6 +29,10 @@ if (!present) console.warn('SKIPPED box differential test: no `tarantool` binary
 
 const PEOPLE = 600;
 const PAIRS = 601;
+/** PEOPLE on vinyl, without the non-unique index. */
+const VPEOPLE = 602;
+/** number, scalar and boolean fields: id, f (unique), s (non-unique, nullable), b. */
+const MIXED = 603;
 
 /** A request as the generator builds it: its type and body, printed on a mismatch. */
 interface Op {
@@ -51,16 +56,30 @@ const integerish = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom<MpValue>('z', float(1.5), 2 ** 40, -(2 ** 40), 2 ** 63 - 1) },
 );
 const anything = fc.constantFrom<MpValue>(0, 1, -1, 'q', float(0.5), null, true, [1, 2]);
+const numberish = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom<MpValue>(0, 1, -1, 1.5, float(2), -0.25, 2 ** 40) },
+  { weight: 1, arbitrary: fc.constantFrom<MpValue>('x', null, true) },
+);
+const scalarish = fc.constantFrom<MpValue>(1, 'a', 'b', true, false, 1.5, float(1), null, -3, new Uint8Array([1, 2]), [1]);
+const booleanish = fc.constantFrom<MpValue>(true, false, null, 1);
 
 /** Mostly whole tuples (3 fields), some short ones and some with an extra field. */
 const tupleLength = fc.constantFrom(0, 1, 2, 3, 3, 3, 3, 4, 4);
 const peopleTuple = fc.tuple(unsignedish, stringish, integerish, anything, tupleLength).map(([id, name, n, extra, length]) => [id, name, n, extra].slice(0, length));
 const pairsTuple = fc.tuple(unsignedish, stringish, unsignedish, anything, tupleLength).map(([a, b, h, extra, length]) => [a, b, h, extra].slice(0, length));
+const mixedTuple = fc
+  .tuple(unsignedish, numberish, scalarish, booleanish, fc.constantFrom(1, 2, 3, 4, 4, 4, 4))
+  .map(([id, f, sc, b, length]) => [id, f, sc, b].slice(0, length));
 
 /** A key for index `index` of `space`: usually full, sometimes partial, empty or too long. */
 function keyFor(space: number, index: number): fc.Arbitrary<MpValue[]> {
-  const parts: fc.Arbitrary<MpValue>[] =
-    space === PEOPLE ? [[unsignedish], [stringish], [integerish]][index]! : [[unsignedish, stringish], [unsignedish]][index]!;
+  const partsByIndex: Record<number, fc.Arbitrary<MpValue>[][]> = {
+    [PEOPLE]: [[unsignedish], [stringish], [integerish]],
+    [VPEOPLE]: [[unsignedish], [stringish]],
+    [PAIRS]: [[unsignedish, stringish], [unsignedish]],
+    [MIXED]: [[unsignedish], [numberish], [scalarish]],
+  };
+  const parts = partsByIndex[space]![index]!;
   const full = fc.tuple(...parts) as fc.Arbitrary<MpValue[]>;
   return fc.oneof(
     { weight: 6, arbitrary: full },
@@ -129,10 +148,15 @@ function opsOn(space: number, tuple: fc.Arbitrary<MpValue[]>, indexes: number): 
   return fc.oneof({ weight: 3, arbitrary: select }, { weight: 4, arbitrary: write }, { weight: 3, arbitrary: update }, { weight: 2, arbitrary: upsert }, { weight: 1, arbitrary: remove });
 }
 
-const anyOp = fc.oneof({ weight: 3, arbitrary: opsOn(PEOPLE, peopleTuple, 3) }, { weight: 1, arbitrary: opsOn(PAIRS, pairsTuple, 2) });
+const anyOp = fc.oneof(
+  { weight: 3, arbitrary: opsOn(PEOPLE, peopleTuple, 3) },
+  { weight: 1, arbitrary: opsOn(PAIRS, pairsTuple, 2) },
+  { weight: 2, arbitrary: opsOn(VPEOPLE, peopleTuple, 2) },
+  { weight: 2, arbitrary: opsOn(MIXED, mixedTuple, 3) },
+);
 
 /** A read of everything after a sequence, so that a diverging write shows even if its reply agreed. */
-const READ_ALL: readonly Op[] = [PEOPLE, PAIRS].map((space) => ({
+const READ_ALL: readonly Op[] = [PEOPLE, PAIRS, VPEOPLE, MIXED].map((space) => ({
   type: RequestType.SELECT,
   body: body([[BodyKey.SPACE_ID, space], [BodyKey.INDEX_ID, 0], [BodyKey.LIMIT, 0xffffffff], [BodyKey.ITERATOR, 2], [BodyKey.KEY, []]]),
 }));
