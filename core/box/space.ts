@@ -365,13 +365,12 @@ export class Space {
   private applySequence(txn: Txn, tuple: MpValue[]): MpValue[] {
     if (this.sequenceId === null) return tuple;
     const fieldNo = this.indexById[0]!.def.parts[0]!.fieldNo;
+    // Only an explicit nil takes the next value: a missing field stays missing for the format
+    // check to report, as in Tarantool.
+    if (fieldNo >= tuple.length) return tuple;
     const value = tuple[fieldNo];
-    if (value === null || value === undefined) {
-      while (tuple.length < fieldNo) tuple.push(null);
-      tuple[fieldNo] = this.host.sequenceNext(txn, this.sequenceId);
-    } else {
-      this.host.sequenceObserve(txn, this.sequenceId, value);
-    }
+    if (value === null || value === undefined) tuple[fieldNo] = this.host.sequenceNext(txn, this.sequenceId);
+    else this.host.sequenceObserve(txn, this.sequenceId, value);
     return tuple;
   }
 

@@ -33,6 +33,10 @@ const PAIRS = 601;
 const VPEOPLE = 602;
 /** number, scalar and boolean fields: id, f (unique), s (non-unique, nullable), b. */
 const MIXED = 603;
+/** An auto-increment primary key. */
+const SEQ = 604;
+/** field_count 2. */
+const FIXED = 605;
 
 /** A request as the generator builds it: its type and body, printed on a mismatch. */
 interface Op {
@@ -67,6 +71,10 @@ const booleanish = fc.constantFrom<MpValue>(true, false, null, 1);
 const tupleLength = fc.constantFrom(0, 1, 2, 3, 3, 3, 3, 4, 4);
 const peopleTuple = fc.tuple(unsignedish, stringish, integerish, anything, tupleLength).map(([id, name, n, extra, length]) => [id, name, n, extra].slice(0, length));
 const pairsTuple = fc.tuple(unsignedish, stringish, unsignedish, anything, tupleLength).map(([a, b, h, extra, length]) => [a, b, h, extra].slice(0, length));
+const seqTuple = fc
+  .tuple(fc.oneof(fc.constant(null), unsignedish), anything, fc.constantFrom(0, 1, 2, 2, 2, 3))
+  .map(([id, value, length]) => [id, value, value].slice(0, length));
+const fixedTuple = fc.tuple(unsignedish, anything, fc.constantFrom(1, 2, 2, 2, 3)).map(([id, value, length]) => [id, value, value].slice(0, length));
 const mixedTuple = fc
   .tuple(unsignedish, numberish, scalarish, booleanish, fc.constantFrom(1, 2, 3, 4, 4, 4, 4))
   .map(([id, f, sc, b, length]) => [id, f, sc, b].slice(0, length));
@@ -78,6 +86,8 @@ function keyFor(space: number, index: number): fc.Arbitrary<MpValue[]> {
     [VPEOPLE]: [[unsignedish], [stringish]],
     [PAIRS]: [[unsignedish, stringish], [unsignedish]],
     [MIXED]: [[unsignedish], [numberish], [scalarish]],
+    [SEQ]: [[unsignedish]],
+    [FIXED]: [[unsignedish]],
   };
   const parts = partsByIndex[space]![index]!;
   const full = fc.tuple(...parts) as fc.Arbitrary<MpValue[]>;
@@ -131,7 +141,7 @@ function opsOn(space: number, tuple: fc.Arbitrary<MpValue[]>, indexes: number): 
     body: body([[BodyKey.SPACE_ID, space], [BodyKey.TUPLE, t]]),
   }));
   // Updates and deletes go by unique indexes only (Tarantool refuses non-unique ones; so do we).
-  const uniqueIndex = fc.constantFrom(0, 1);
+  const uniqueIndex = indexes > 1 ? fc.constantFrom(0, 1) : fc.constant(0);
   const update = uniqueIndex.chain((i) =>
     fc.tuple(keyFor(space, i), updateOps, indexBase).map(([key, ops, base]) => ({
       type: RequestType.UPDATE,
@@ -153,10 +163,12 @@ const anyOp = fc.oneof(
   { weight: 1, arbitrary: opsOn(PAIRS, pairsTuple, 2) },
   { weight: 2, arbitrary: opsOn(VPEOPLE, peopleTuple, 2) },
   { weight: 2, arbitrary: opsOn(MIXED, mixedTuple, 3) },
+  { weight: 1, arbitrary: opsOn(SEQ, seqTuple, 1) },
+  { weight: 1, arbitrary: opsOn(FIXED, fixedTuple, 1) },
 );
 
 /** A read of everything after a sequence, so that a diverging write shows even if its reply agreed. */
-const READ_ALL: readonly Op[] = [PEOPLE, PAIRS, VPEOPLE, MIXED].map((space) => ({
+const READ_ALL: readonly Op[] = [PEOPLE, PAIRS, VPEOPLE, MIXED, SEQ, FIXED].map((space) => ({
   type: RequestType.SELECT,
   body: body([[BodyKey.SPACE_ID, space], [BodyKey.INDEX_ID, 0], [BodyKey.LIMIT, 0xffffffff], [BodyKey.ITERATOR, 2], [BodyKey.KEY, []]]),
 }));
