@@ -104,7 +104,7 @@ export const boxErrors = {
     new BoxError(ErrorCode.ER_TUPLE_FOUND, `Duplicate key exists in unique index '${index}' in space '${space}'`),
   unsupported: (what: string, feature: string) =>
     new BoxError(ErrorCode.ER_UNSUPPORTED, `${what} does not support ${feature}`),
-  readonly: () => new BoxError(ErrorCode.ER_READONLY, "Can't modify data on a read-only instance"),
+  readonly: () => new BoxError(ErrorCode.ER_READONLY, "Can't modify data because this instance is in read-only mode."),
   createSpace: (space: string, details: string) =>
     new BoxError(ErrorCode.ER_CREATE_SPACE, `Failed to create space '${space}': ${details}`),
   spaceExists: (space: string) => new BoxError(ErrorCode.ER_SPACE_EXISTS, `Space '${space}' already exists`),

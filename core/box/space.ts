@@ -8,7 +8,7 @@ import { assert } from '../lib/assert.ts';
 import type { MpValue } from '../codec/msgpack.ts';
 import { boxErrors } from './errors.ts';
 import type { EngineIndex } from './engine-index.ts';
-import { parseIterator, type IteratorType } from './iterator.ts';
+import { isForeignIterator, parseIterator, type AnyIteratorType, type IteratorType } from './iterator.ts';
 import { extractKey, validateExactKey, validateKey, keyHasNull } from './key-def.ts';
 import type { IndexDef, SpaceDef } from './space-def.ts';
 import { compileTupleComparator, type TupleComparator } from './tuple-compare.ts';
@@ -158,9 +158,8 @@ export class Space {
   select(key: Key = [], options: SelectOptions = {}): Tuple[] {
     const limit = options.limit ?? SELECT_LIMIT_MAX;
     const index = this.index(options.index);
-    const type = parseIterator(options.iterator);
     // Checked even when nothing is to be read: Tarantool refuses a bad key with limit 0 too.
-    this.checkIterator(index, type, key);
+    const type = this.checkIterator(index, parseIterator(options.iterator), key);
     if (limit <= 0) return [];
     let offset = options.offset ?? 0;
     if (type === 'EQ' && this.isPointLookup(index, key)) {
@@ -221,29 +220,28 @@ export class Space {
   /** Walks matching tuples; the visitor returns false to stop. */
   walk(key: Key, options: SelectOptions, visit: (t: Tuple) => boolean): void {
     const index = this.index(options.index);
-    const type = parseIterator(options.iterator);
-    this.checkIterator(index, type, key);
+    const type = this.checkIterator(index, parseIterator(options.iterator), key);
     index.iterate(type, key, visit);
   }
 
   /**
    * Tarantool's checks of a read, in its order: too many key parts, a partial key on HASH (which
-   * takes an empty key only with ALL and GT), the key's types, then the iterator.
+   * takes an empty key only with ALL and GT), the key's types, then the iterator, which this
+   * index must be able to walk.
    */
-  private checkIterator(index: EngineIndex, type: IteratorType, key: Key): void {
+  private checkIterator(index: EngineIndex, type: AnyIteratorType, key: Key): IteratorType {
     const def = index.def;
-    if (def.type !== 'HASH') {
-      validateKey(def.keyDef, key);
-      return;
-    }
-    const parts = def.parts.length;
-    if (Array.isArray(key) && key.length <= parts && key.length !== parts && (key.length > 0 || (type !== 'ALL' && type !== 'GT'))) {
-      throw boxErrors.partialKey('HASH', parts, key.length);
+    if (def.type === 'HASH') {
+      const parts = def.parts.length;
+      if (Array.isArray(key) && key.length < parts && (key.length > 0 || (type !== 'ALL' && type !== 'GT'))) {
+        throw boxErrors.partialKey('HASH', parts, key.length);
+      }
     }
     validateKey(def.keyDef, key);
-    if (type !== 'ALL' && type !== 'EQ' && type !== 'GT') {
-      throw boxErrors.unsupportedIndexFeature(def.name, 'HASH', this.def.name, this.def.engine, 'requested iterator type');
+    if (isForeignIterator(type) || (def.type === 'HASH' && type !== 'ALL' && type !== 'EQ' && type !== 'GT')) {
+      throw boxErrors.unsupportedIndexFeature(def.name, def.type, this.def.name, this.def.engine, 'requested iterator type');
     }
+    return type;
   }
 
   // --- statements ----------------------------------------------------------------------------

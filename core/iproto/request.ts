@@ -357,7 +357,8 @@ function buildDml(type: number, body: BodyView): Request {
 
 function buildSelect(body: BodyView): SelectRequest {
   const iterator = body.uint(BodyKey.ITERATOR);
-  if (iterator > ITERATOR_CODE_MAX) throw iprotoError(ErrorCode.ITERATOR_TYPE, iterator);
+  // Tarantool's box_select refuses a code past NEIGHBOR before it looks at anything else.
+  if (iterator > ITERATOR_CODE_MAX) throw iprotoError(ErrorCode.ILLEGAL_PARAMS, 'Invalid iterator type');
   return {
     kind: 'select',
     spaceId: body.uint(BodyKey.SPACE_ID),

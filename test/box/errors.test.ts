@@ -51,7 +51,7 @@ describe('box errors: Tarantool codes and messages', () => {
     }
     box.readOnly = true;
     const ro = await failure(s.replace([2, 'b']));
-    expect([ro.code, ro.codeName, ro.message]).toEqual([7, 'ER_READONLY', "Can't modify data on a read-only instance"]);
+    expect([ro.code, ro.codeName, ro.message]).toEqual([7, 'ER_READONLY', "Can't modify data because this instance is in read-only mode."]);
   });
 
   it('applies update ops with Tarantool rules in both index bases', async () => {
