@@ -11,8 +11,10 @@ export const FOREIGN_ITERATOR_TYPES = ['BITS_ALL_SET', 'BITS_ANY_SET', 'BITS_ALL
 export type ForeignIteratorType = (typeof FOREIGN_ITERATOR_TYPES)[number];
 export type AnyIteratorType = IteratorType | ForeignIteratorType;
 
+const FOREIGN = new Set<string>(FOREIGN_ITERATOR_TYPES);
+
 export function isForeignIterator(type: AnyIteratorType): type is ForeignIteratorType {
-  return (FOREIGN_ITERATOR_TYPES as readonly string[]).includes(type);
+  return FOREIGN.has(type);
 }
 
 /** iproto ITERATOR codes: EQ 0 ... GT 6, then the foreign ones 7-11; others are invalid. */
@@ -26,7 +28,7 @@ export function parseIterator(value: IteratorType | number | string | undefined)
   if (value === undefined) return 'EQ';
   if (typeof value === 'number') return iteratorFromCode(value);
   const upper = value.toUpperCase();
-  if ((ITERATOR_TYPES as readonly string[]).includes(upper) || (FOREIGN_ITERATOR_TYPES as readonly string[]).includes(upper)) return upper as AnyIteratorType;
+  if ((ITERATOR_TYPES as readonly string[]).includes(upper) || FOREIGN.has(upper)) return upper as AnyIteratorType;
   throw boxErrors.iteratorType(value);
 }
 
