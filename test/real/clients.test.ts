@@ -146,6 +146,10 @@ describe('real clients against a picodata run process', () => {
     expect(ok('select_range')).toEqual([[[101, 'net.box'], [102, 'two']]]);
     // net.box sends INDEX_BASE 1: field 2 is the second field.
     expect(ok('update')).toEqual([[102, 'TWO']]);
+    // net.box passes field names in operations as they are; the server resolves them.
+    expect(ok('update_by_name')).toEqual([[102, 'Two']]);
+    expect(ok('upsert')).toEqual([]);
+    expect(ok('select_upserted')).toEqual([[102, 'deux']]);
     expect(ok('delete')).toEqual([[101, 'net.box']]);
     const [status] = ok('raft_status') as [Record<string, unknown>];
     expect(status).toMatchObject({ id: 1, term: 2, leader_id: 1, raft_state: 'Leader' });
