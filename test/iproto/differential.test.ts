@@ -16,7 +16,7 @@ import { encodeAuthFrame, encodeRequestFrame } from '../../core/iproto/request-e
 import { RealClock } from '../../runtime-real/clock.ts';
 import { RealNetwork } from '../../runtime-real/network.ts';
 import { anyFrame } from './frame-arbitraries.ts';
-import { bigints, exchange } from './raw-exchange.ts';
+import { forJson, exchange } from './raw-exchange.ts';
 import { startRealServer, type RealServer } from './real-server.ts';
 import { startTarantool, tarantoolPresent, type TarantoolProcess } from './tarantool-process.ts';
 
@@ -112,8 +112,8 @@ describe.skipIf(!present)('differential: our server vs a real Tarantool 2.6', ()
     const [theirs, mine] = await Promise.all([exchange(reference.port, frames), exchange(ours.port, frames)]);
     const mismatches: string[] = [];
     CASES.forEach(([name], i) => {
-      const a = JSON.stringify(theirs[i], bigints);
-      const b = JSON.stringify(mine[i], bigints);
+      const a = JSON.stringify(theirs[i], forJson);
+      const b = JSON.stringify(mine[i], forJson);
       if (a !== b) mismatches.push(`${name}:\n  tarantool ${a}\n  ours      ${b}`);
     });
     expect(mismatches.join('\n')).toBe('');
@@ -133,8 +133,8 @@ describe.skipIf(!present)('differential: our server vs a real Tarantool 2.6', ()
     frames.forEach((frame, i) => {
       if (!protocolCodes.has(theirs[i]!.type) && !protocolCodes.has(mine[i]!.type)) return;
       compared++;
-      const a = JSON.stringify(theirs[i], bigints);
-      const b = JSON.stringify(mine[i], bigints);
+      const a = JSON.stringify(theirs[i], forJson);
+      const b = JSON.stringify(mine[i], forJson);
       if (a === b) return;
       // The one known difference (documented in core/iproto/request.ts): msgpuck lets the unused
       // byte 0xc1 through inside values, our codec refuses it, so we answer "packet body".

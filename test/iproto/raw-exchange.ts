@@ -123,7 +123,12 @@ export function exchange(port: number, frames: readonly Uint8Array[]): Promise<S
   });
 }
 
-/** JSON.stringify replacer for summaries holding bigints. */
-export function bigints(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? `${value}n` : value;
+/**
+ * JSON.stringify replacer for summaries: bigints as `5n`, Maps (msgpack maps with non-string
+ * keys) as their entries in order, so that two replies print alike only when they decode alike.
+ */
+export function forJson(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value instanceof Map) return { map: [...value.entries()] };
+  return value;
 }

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MpFloat64, type MpValue } from '../../core/codec/msgpack.ts';
 import { BodyKey, RequestType } from '../../core/iproto/constants.ts';
 import { encodeRequestFrame } from '../../core/iproto/request-encode.ts';
-import { bigints, RawSession, type Summary } from '../iproto/raw-exchange.ts';
+import { forJson, RawSession, type Summary } from '../iproto/raw-exchange.ts';
 import { startTarantool, tarantoolPresent, type TarantoolProcess } from '../iproto/tarantool-process.ts';
 import { Cluster, picodataBundle, type Instance } from './harness.ts';
 
@@ -59,7 +59,7 @@ const integerish = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom<MpValue>(0, 5, -5, 7, null) },
   { weight: 1, arbitrary: fc.constantFrom<MpValue>('z', float(1.5), 2 ** 40, -(2 ** 40), 2 ** 63 - 1) },
 );
-const anything = fc.constantFrom<MpValue>(0, 1, -1, 'q', float(0.5), null, true, [1, 2]);
+const anything = fc.constantFrom<MpValue>(0, 1, -1, 'q', float(0.5), null, true, [1, 2], { a: 1, b: 'x' }, new Map<MpValue, MpValue>([[1, 'one'], [-2, [3]]]), new Uint8Array([0, 255]));
 const numberish = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom<MpValue>(0, 1, -1, 1.5, float(2), -0.25, 2 ** 40) },
   { weight: 1, arbitrary: fc.constantFrom<MpValue>('x', null, true) },
@@ -179,7 +179,7 @@ const READ_ALL: readonly Op[] = [PEOPLE, PAIRS, VPEOPLE, MIXED, SEQ, FIXED].map(
 const RESET = { type: RequestType.CALL, body: body([[BodyKey.FUNCTION_NAME, 'reset'], [BodyKey.TUPLE, []]]) };
 
 function describeOp(op: Op): string {
-  return `${op.type} ${JSON.stringify([...op.body], bigints)}`;
+  return `${op.type} ${JSON.stringify([...op.body], forJson)}`;
 }
 
 describe.skipIf(!present)('box differential: picodata run vs a real Tarantool 2.6', () => {
@@ -224,8 +224,8 @@ describe.skipIf(!present)('box differential: picodata run vs a real Tarantool 2.
           requests++;
           if (a.type !== 0) errors++;
           else if (Array.isArray(a.data)) tuplesReturned += a.data.length;
-          const want = JSON.stringify({ ...a, sync: 0 }, bigints);
-          const got = JSON.stringify({ ...b, sync: 0 }, bigints);
+          const want = JSON.stringify({ ...a, sync: 0 }, forJson);
+          const got = JSON.stringify({ ...b, sync: 0 }, forJson);
           if (want !== got) throw new Error(`${describeOp(op)}\n  tarantool ${want}\n  ours      ${got}`);
         }
       }),
