@@ -21,9 +21,9 @@ type HashKey = string | number | bigint;
 function valueKey(value: MpValue): string {
   switch (typeof value) {
     case 'number':
-      return `n${Object.is(value, -0) ? 0 : value}`;
+      return `n${numberKey(value)}`;
     case 'bigint':
-      return `n${value}`;
+      return `n${numberKey(value)}`;
     case 'string':
       return `s${value.length}:${value}`;
     case 'boolean':
@@ -32,10 +32,20 @@ function valueKey(value: MpValue): string {
       break;
   }
   if (value === null || value === undefined) return '~';
-  if (value instanceof MpFloat64) return `n${value.value}`;
+  if (value instanceof MpFloat64) return `n${numberKey(value.value)}`;
   if (value instanceof Uint8Array) return `b${toHex(value)}`;
   if (value instanceof MpExt) return `x${value.type}:${toHex(value.data)}`;
   return `?${JSON.stringify(value)}`;
+}
+
+/**
+ * One key per numeric value, however it arrived: a safe integer or a fraction as a number, any
+ * larger integer as a bigint (so 2^60 as a double and as an integer meet), -0 as 0.
+ */
+function numberKey(value: number | bigint): number | bigint {
+  if (typeof value === 'bigint') return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+  if (Number.isInteger(value) && !Number.isSafeInteger(value)) return BigInt(value);
+  return Object.is(value, -0) ? 0 : value;
 }
 
 export class HashIndex implements EngineIndex {
@@ -55,8 +65,9 @@ export class HashIndex implements EngineIndex {
   private keyOfValues(values: readonly MpValue[], picker: (i: number) => MpValue): HashKey {
     if (this.singleNumeric) {
       const v = picker(0);
-      if (typeof v === 'number') return Object.is(v, -0) ? 0 : v;
-      if (typeof v === 'bigint') return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+      if (typeof v === 'number' || typeof v === 'bigint') return numberKey(v);
+      // A double is the same key as the integer it equals (1.0 and 1 collide in a unique index).
+      if (v instanceof MpFloat64) return numberKey(v.value);
       return valueKey(v);
     }
     let out = '';

@@ -3,12 +3,12 @@
 import { boxErrors } from './errors.ts';
 
 /** The iterators TREE, HASH and vinyl indexes walk, in iproto code order (EQ 0 ... GT 6). */
-export const ITERATOR_TYPES = ['EQ', 'REQ', 'ALL', 'LT', 'LE', 'GE', 'GT'] as const;
+const ITERATOR_TYPES = ['EQ', 'REQ', 'ALL', 'LT', 'LE', 'GE', 'GT'] as const;
 export type IteratorType = (typeof ITERATOR_TYPES)[number];
 
 /** Codes 7-11: BITSET and RTREE iterators, which Tarantool knows and these indexes refuse. */
-export const FOREIGN_ITERATOR_TYPES = ['BITS_ALL_SET', 'BITS_ANY_SET', 'BITS_ALL_NOT_SET', 'OVERLAPS', 'NEIGHBOR'] as const;
-export type ForeignIteratorType = (typeof FOREIGN_ITERATOR_TYPES)[number];
+const FOREIGN_ITERATOR_TYPES = ['BITS_ALL_SET', 'BITS_ANY_SET', 'BITS_ALL_NOT_SET', 'OVERLAPS', 'NEIGHBOR'] as const;
+type ForeignIteratorType = (typeof FOREIGN_ITERATOR_TYPES)[number];
 export type AnyIteratorType = IteratorType | ForeignIteratorType;
 
 const FOREIGN = new Set<string>(FOREIGN_ITERATOR_TYPES);

@@ -6,7 +6,7 @@
 
 import { assert } from '../lib/assert.ts';
 import type { MpValue } from '../codec/msgpack.ts';
-import { boxErrors } from './errors.ts';
+import { BoxError, boxErrors } from './errors.ts';
 import type { EngineIndex } from './engine-index.ts';
 import { isForeignIterator, parseIterator, type AnyIteratorType, type IteratorType } from './iterator.ts';
 import { extractKey, validateExactKey, validateKey, keyHasNull } from './key-def.ts';
@@ -15,8 +15,7 @@ import { compileTupleComparator, type TupleComparator } from './tuple-compare.ts
 import { TupleFormat } from './tuple-format.ts';
 import { copyFields, freezeFresh, freezeTuple, type Key, type Tuple } from './tuple.ts';
 import type { Change, RowOp, Txn } from './txn.ts';
-import { applyUpdate, applyUpsert, validateOps, type IndexBase } from './update-ops.ts';
-import type { BoxError } from './errors.ts';
+import { applyUpdate, applyUpsert, parseUpdateOps, type IndexBase, type UpdateOps } from './update-ops.ts';
 
 /**
  * Runs for every change of a system space before the indexes change (DDL: `_space`, `_index`,
@@ -285,17 +284,20 @@ export class Space {
     const old = this.lookupUnique(key, indexRef);
     // Tarantool reads the operations only once it has a tuple: none, and any list will do.
     if (old === null) return null;
-    const next = freezeTuple(applyUpdate(old, ops, base, this.def.format));
+    const next = freezeTuple(applyUpdate(old, parseUpdateOps(ops, base, this.def.format)));
     this.format.validate(next);
     if (this.primaryCompare!(old, next) !== 0) throw this.primaryKeyChange(next);
     this.change(txn, old, next, 'replace');
     return next;
   }
 
-  /** Tarantool's error for an update that moves a tuple's primary key: a duplicate if taken. */
+  /**
+   * Tarantool's error for an update that moves a tuple's primary key: memtx finds a duplicate
+   * first if the new key is taken; vinyl checks the key before anything else.
+   */
   private primaryKeyChange(next: Tuple): BoxError {
-    const primary = this.indexById[0]!;
-    const taken = primary.findByTuple(next) !== undefined;
+    const primary = this.primary();
+    const taken = this.def.engine === 'memtx' && primary.findByTuple(next) !== undefined;
     return taken ? boxErrors.tupleFound(primary.def.name, this.def.name) : boxErrors.cantUpdatePrimaryKey(primary.def.name, this.def.name);
   }
 
@@ -305,23 +307,35 @@ export class Space {
     if (!Array.isArray(input)) throw boxErrors.tupleNotArray();
     const tuple = freezeFresh(copyFields(input));
     // Memtx checks the tuple, then the operations; vinyl the other way round.
-    if (this.def.engine === 'vinyl') validateOps(ops, base, this.def.format);
+    let parsed: UpdateOps | undefined = this.def.engine === 'vinyl' ? parseUpdateOps(ops, base, this.def.format) : undefined;
     this.format.validate(tuple);
-    if (this.def.engine !== 'vinyl') validateOps(ops, base, this.def.format);
+    parsed ??= parseUpdateOps(ops, base, this.def.format);
     const old = this.indexById[0]!.findByTuple(tuple) ?? null;
     if (old === null) {
       this.change(txn, null, tuple, 'insert');
       return;
     }
-    const next = freezeTuple(applyUpsert(old, ops, base, this.def.format, (e) => this.host.upsertSkipped(this.def.name, e)));
-    // Tarantool skips operations that fail and a changed primary key, but a result that breaks
-    // the format fails the request.
-    this.format.validate(next);
+    const next = freezeTuple(applyUpsert(old, parsed, (e) => this.host.upsertSkipped(this.def.name, e)));
+    // Tarantool skips operations that fail and a changed primary key. A result that breaks the
+    // format fails the request, except on a vinyl space with a primary key only: there the
+    // upsert is written without reading the old tuple, and it is skipped when it is applied.
+    try {
+      this.format.validate(next);
+    } catch (error) {
+      if (!(error instanceof BoxError) || !this.isBlindUpsert()) throw error;
+      this.host.upsertSkipped(this.def.name, error);
+      return;
+    }
     if (this.primaryCompare!(old, next) !== 0) {
-      this.host.upsertSkipped(this.def.name, boxErrors.cantUpdatePrimaryKey(this.indexById[0]!.def.name, this.def.name));
+      this.host.upsertSkipped(this.def.name, boxErrors.cantUpdatePrimaryKey(this.primary().def.name, this.def.name));
       return;
     }
     this.change(txn, old, next, 'replace');
+  }
+
+  /** Whether Tarantool writes an upsert here without reading (vinyl, no secondary index). */
+  private isBlindUpsert(): boolean {
+    return this.def.engine === 'vinyl' && this.indexes.length === 1;
   }
 
   /** Drops every tuple; recorded as one `truncate` row. */

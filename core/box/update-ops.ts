@@ -15,7 +15,7 @@
  */
 
 import { MpFloat64, type MpValue } from '../codec/msgpack.ts';
-import { BoxError, boxErrors, ErrorCode } from './errors.ts';
+import { BoxError, boxErrors } from './errors.ts';
 import type { Tuple } from './tuple.ts';
 import { assert } from '../lib/assert.ts';
 
@@ -38,6 +38,8 @@ interface ParsedOp {
   readonly base: IndexBase;
   /** The request's base, which splice offsets count from. */
   readonly requestBase: IndexBase;
+  /** The field as the caller named it (a format name or `[N]`), which messages then quote. */
+  readonly name: string | undefined;
   readonly args: readonly MpValue[];
 }
 
@@ -89,12 +91,12 @@ function parseField(field: unknown, op: string, args: MpValue[], base: IndexBase
   if (typeof field === 'string') {
     const position = fieldPosition(field, names);
     if (position === undefined) throw boxErrors.noSuchFieldName(field);
-    return { op, fieldArg: position + 1, base: 1, requestBase: base, args };
+    return { op, fieldArg: position + 1, base: 1, requestBase: base, name: field, args };
   }
   const fieldNumber = typeof field === 'bigint' ? Number(field) : field;
   if (typeof fieldNumber !== 'number' || !Number.isInteger(fieldNumber)) throw boxErrors.illegalParams('field id must be a number or a string');
   if (fieldNumber >= 0 && fieldNumber < base) throw boxErrors.noSuchFieldNo(fieldNumber);
-  return { op, fieldArg: fieldNumber, base, requestBase: base, args };
+  return { op, fieldArg: fieldNumber, base, requestBase: base, name: undefined, args };
 }
 
 /** A format field name, or a `[N]` path (1-based), as a 0-based position. */
@@ -138,6 +140,7 @@ function checkArgs(p: ParsedOp): void {
 
 /** The field as Tarantool's messages name it: 1-based when counted from the start, else as written. */
 function opLabel(p: ParsedOp): string {
+  if (p.name !== undefined) return `'${p.name}'`;
   return String(p.fieldArg >= 0 ? p.fieldArg - p.base + 1 : p.fieldArg);
 }
 
@@ -162,8 +165,10 @@ function resolveField(op: ParsedOp, length: number, appendAllowed: boolean, isIn
     if (pos < 0) throw boxErrors.noSuchFieldNo(fieldArg);
   }
   const limit = appendAllowed ? length : length - 1;
-  if (pos > limit) throw boxErrors.noSuchFieldNo(fieldArg >= 0 ? pos + 1 : fieldArg);
-  return pos;
+  if (pos <= limit) return pos;
+  // Tarantool quotes a field name twice here (its label, quoted again by the message).
+  if (op.name !== undefined) throw boxErrors.noSuchFieldName(opLabel(op));
+  throw boxErrors.noSuchFieldNo(fieldArg >= 0 ? pos + 1 : fieldArg);
 }
 
 function toBig(v: number | bigint): bigint {
@@ -290,8 +295,9 @@ class Fields {
       }
       default: {
         const pos = resolveField(op, n, false, false);
-        if (this.changedInPlace[pos]) throw boxErrors.updateField(fieldLabel(pos), 'double update of the same field');
-        fields[pos] = changedInPlace(op, fields[pos], fieldLabel(pos));
+        const label = op.name === undefined ? fieldLabel(pos) : opLabel(op);
+        if (this.changedInPlace[pos]) throw boxErrors.updateField(label, 'double update of the same field');
+        fields[pos] = inPlaceResult(op, fields[pos], label);
         this.changedInPlace[pos] = true;
       }
     }
@@ -299,7 +305,7 @@ class Fields {
 }
 
 /** The new value of a field an arithmetic, bitwise or splice operation changes. */
-function changedInPlace(op: ParsedOp, current: MpValue, label: string): MpValue {
+function inPlaceResult(op: ParsedOp, current: MpValue, label: string): MpValue {
   switch (op.op) {
     case '+':
     case '-':
@@ -315,22 +321,31 @@ function changedInPlace(op: ParsedOp, current: MpValue, label: string): MpValue 
   }
 }
 
+/** An operation list read and checked once, to apply to the tuple found (or to none). */
+export type UpdateOps = readonly ParsedOp[];
+
+/**
+ * Reads an operation list as Tarantool does before it touches a tuple (see parseOps): UPSERT
+ * reads it for every request, UPDATE only once it has found the tuple.
+ */
+export function parseUpdateOps(ops: unknown, base: IndexBase, names: FieldNames): UpdateOps {
+  return parseOps(ops, base, names);
+}
+
 /** Applies UPDATE operations to the tuple found; any failing operation fails the whole update. */
-export function applyUpdate(tuple: Tuple, ops: unknown, base: IndexBase, names: FieldNames): MpValue[] {
-  const parsed = parseOps(ops, base, names);
+export function applyUpdate(tuple: Tuple, ops: UpdateOps): MpValue[] {
   const fields = new Fields(tuple.slice());
-  for (const op of parsed) fields.apply(op);
+  for (const op of ops) fields.apply(op);
   return fields.values;
 }
 
 /**
- * Applies UPSERT operations to an existing tuple: a malformed operation list fails the request,
- * but an operation that fails on this tuple is skipped (Tarantool logs and skips it).
+ * Applies UPSERT operations to an existing tuple: an operation that fails on this tuple is
+ * skipped (Tarantool logs and skips it).
  */
-export function applyUpsert(tuple: Tuple, ops: unknown, base: IndexBase, names: FieldNames, onSkip: (error: BoxError) => void): MpValue[] {
-  const parsed = parseOps(ops, base, names);
+export function applyUpsert(tuple: Tuple, ops: UpdateOps, onSkip: (error: BoxError) => void): MpValue[] {
   let fields = new Fields(tuple.slice());
-  for (const op of parsed) {
+  for (const op of ops) {
     const attempt = fields.copy();
     try {
       attempt.apply(op);
@@ -341,16 +356,4 @@ export function applyUpsert(tuple: Tuple, ops: unknown, base: IndexBase, names: 
     }
   }
   return fields.values;
-}
-
-/** Checks an operation list without a tuple, as UPSERT does before it looks for one. */
-export function validateOps(ops: unknown, base: IndexBase, names: FieldNames): void {
-  parseOps(ops, base, names);
-}
-
-export function isUpdateError(error: unknown): boolean {
-  return (
-    error instanceof BoxError &&
-    (error.code === ErrorCode.ER_UPDATE_FIELD || error.code === ErrorCode.ER_NO_SUCH_FIELD_NO)
-  );
 }

@@ -3,7 +3,7 @@
  * operations (so every instance holds the same rows at the same applied index).
  */
 
-import { isMpMap, type MpValue } from '../codec/msgpack.ts';
+import { isMpMap, MpFloat64, type MpValue } from '../codec/msgpack.ts';
 import { assert } from '../lib/assert.ts';
 import { BTreeMap } from '../lib/btree.ts';
 
@@ -34,7 +34,10 @@ export class TableError extends Error {
 const TYPE_RANK: Record<string, number> = { boolean: 1, number: 2, bigint: 2, string: 3 };
 
 /** Orders scalar key parts: booleans < numbers < strings < anything else (by encoding rank). */
-export function compareScalar(a: MpValue, b: MpValue): number {
+export function compareScalar(x: MpValue, y: MpValue): number {
+  // A double compares as the number it holds (decoded integral doubles are MpFloat64).
+  const a = x instanceof MpFloat64 ? x.value : x;
+  const b = y instanceof MpFloat64 ? y.value : y;
   if (a === b) return 0;
   if (a === null || a === undefined) return -1;
   if (b === null || b === undefined) return 1;

@@ -8,8 +8,9 @@
  *   in their smallest form, other numbers as float64).
  *
  * A key that arrives over iproto has already lost some Lua types: a float64 that holds an
- * integer decodes as a plain number here unless it is kept as MpFloat64, and a Lua number above
- * 2^53 arrives as a bigint, which is printed as the uint64/int64 cdata it would be in Lua.
+ * integer arrives as MpFloat64 and is the Lua number it would be in Lua (which msgpack encodes
+ * as an integer), and a Lua number above 2^53 arrives as a bigint, which is printed as the
+ * uint64/int64 cdata it would be in Lua.
  */
 
 import { encode, MpFloat64, type MpValue } from '../codec/msgpack.ts';
@@ -72,6 +73,19 @@ export function bucketIdStrcrc32(key: MpValue, bucketCount: number): number {
 
 export function bucketIdMpcrc32(key: MpValue, bucketCount: number): number {
   let crc = 0xffffffff;
-  for (const part of parts(key)) crc = crc32cUpdate(crc, typeof part === 'string' ? UTF8.encode(part) : encode(part));
+  for (const part of parts(key)) crc = crc32cUpdate(crc, typeof part === 'string' ? UTF8.encode(part) : encode(asLuaValue(part)));
   return toBucket(crc, bucketCount);
+}
+
+const INT64_RANGE_ABS = 2 ** 63;
+
+/**
+ * A double as Lua holds it: just a number, which Tarantool's msgpack writes as an integer when
+ * it is integral and in the int64 range.
+ */
+function asLuaValue(part: MpValue): MpValue {
+  if (!(part instanceof MpFloat64)) return part;
+  const v = part.value;
+  if (!Number.isInteger(v) || Math.abs(v) >= INT64_RANGE_ABS) return v;
+  return Number.isSafeInteger(v) ? v : BigInt(v);
 }

@@ -60,10 +60,12 @@ function shardingOf(node: Node): ShardingConfig {
 }
 
 function bucketIdArg(value: MpValue, config: ShardingConfig): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > config.bucketCount) {
-    throw new ProcError(`Bucket is unreachable: bucket id is out of range (1..${config.bucketCount}), got ${JSON.stringify(value ?? null)}`);
+  // A Lua number may come as a double (1.0): it is still bucket 1.
+  const id = mpNumber(value);
+  if (id === undefined || !Number.isInteger(id) || id < 1 || id > config.bucketCount) {
+    throw new ProcError(`Bucket is unreachable: bucket id is out of range (1..${config.bucketCount}), got ${typeof value === 'bigint' ? String(value) : JSON.stringify(id ?? value ?? null)}`);
   }
-  return value;
+  return id;
 }
 
 /** `opts.timeout` in seconds, as milliseconds. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Box } from '../../core/box/box.ts';
+import { MpFloat64 } from '../../core/codec/msgpack.ts';
 import { BoxError } from '../../core/box/errors.ts';
 import { chapSha1PasswordHash as chapSha1Hash } from '../../core/lib/chap-sha1.ts';
 import { captureLog, MemoryDisk } from './helpers.ts';
@@ -66,6 +67,23 @@ describe('box errors: Tarantool codes and messages', () => {
     expect(await s.update([1], [['#', 4, 1], ['-', 3, 20]], { indexBase: 1 })).toEqual([1, 'A!', -5]);
     await s.upsert([1, 'ignored'], [['+', 2, 1], ['=', 9, 'skipped']]);
     expect(s.get([1])).toEqual([1, 'A!', -4]);
+  });
+
+  it('a double is the key of the integer it equals, in TREE and HASH indexes alike', async () => {
+    const box = await Box.open({ disk: new MemoryDisk(), log: captureLog() });
+    const s = await box.createSpace('nums', { format: [{ name: 'id', type: 'unsigned' }, { name: 'x', type: 'number' }] });
+    await s.createIndex('pk');
+    await s.createIndex('h', { type: 'HASH', parts: [['x', 'number']] });
+    await s.insert([1, 1]);
+    await s.insert([2, 2n ** 60n]);
+    expect(s.get([new MpFloat64(1)], 'h')).toEqual([1, 1]);
+    expect(s.get([new MpFloat64(2 ** 60)], 'h')).toEqual([2, 2n ** 60n]);
+    for (const x of [new MpFloat64(1), new MpFloat64(2 ** 60)]) {
+      const duplicate = await failure(s.insert([3, x]));
+      expect([duplicate.code, duplicate.message]).toEqual([3, "Duplicate key exists in unique index 'h' in space 'nums'"]);
+    }
+    await s.createIndex('t', { parts: [['x', 'number']] });
+    expect(s.get([new MpFloat64(1)], 't')).toEqual([1, 1]);
   });
 
   it('a failed statement in a transaction rolls back only itself; a yield aborts the transaction', async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { checkCas, type CasLogView, type CasPredicate } from '../../core/cluster/cas.ts';
 import type { Op } from '../../core/cluster/ops.ts';
-import type { Tuple } from '../../core/cluster/table.ts';
+import { compareScalar, type Tuple } from '../../core/cluster/table.ts';
+import { MpFloat64 } from '../../core/codec/msgpack.ts';
 
 /** A leader's log: entries 1..last with terms, the ones after `firstIndex - 1` still present. */
 function view(terms: number[], firstIndex: number, ops: Array<Op | null>, currentTerm = terms[terms.length - 1]!): CasLogView {
@@ -69,5 +70,14 @@ describe('CaS predicate checks (REFERENCE 1.10, scenario 22)', () => {
     };
     expect(checkCas(log, excluded)).toBeNull();
     expect(checkCas(log, { ...excluded, ranges: [{ ...excluded.ranges[0]!, keyMin: { kind: 'included', key: ['b'] } }] })?.kind).toBe('conflict');
+  });
+});
+
+describe('clusterwide table keys', () => {
+  it('order a double as the number it holds (a client may send 2.0 for 2)', () => {
+    expect(compareScalar(new MpFloat64(1), new MpFloat64(2))).toBeLessThan(0);
+    expect(compareScalar(new MpFloat64(2), 2)).toBe(0);
+    expect(compareScalar(3, new MpFloat64(2.5))).toBeGreaterThan(0);
+    expect(compareScalar(new MpFloat64(9), 'a')).toBeLessThan(0);
   });
 });

@@ -35,7 +35,7 @@ const PROTOCOL_CODES = new Set<number>([
   ErrorCode.INVALID_MSGPACK,
   ErrorCode.UNKNOWN_REQUEST_TYPE,
   ErrorCode.MISSING_REQUEST_FIELD,
-  ErrorCode.ITERATOR_TYPE,
+  ErrorCode.ILLEGAL_PARAMS, // an iterator code past NEIGHBOR
 ]);
 
 

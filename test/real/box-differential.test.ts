@@ -37,6 +37,8 @@ const MIXED = 603;
 const SEQ = 604;
 /** field_count 2. */
 const FIXED = 605;
+/** Vinyl with a primary key only (Tarantool's upserts there read nothing). */
+const VKV = 606;
 
 /** A request as the generator builds it: its type and body, printed on a mismatch. */
 interface Op {
@@ -88,6 +90,7 @@ function keyFor(space: number, index: number): fc.Arbitrary<MpValue[]> {
     [MIXED]: [[unsignedish], [numberish], [scalarish]],
     [SEQ]: [[unsignedish]],
     [FIXED]: [[unsignedish]],
+    [VKV]: [[unsignedish]],
   };
   const parts = partsByIndex[space]![index]!;
   const full = fc.tuple(...parts) as fc.Arbitrary<MpValue[]>;
@@ -104,6 +107,9 @@ const updateOp: fc.Arbitrary<MpValue[]> = fc.oneof(
   fc.tuple(fc.constantFrom('&', '|', '^'), fc.integer({ min: -3, max: 4 }), fc.constantFrom<MpValue>(1, 6, -1, 'x', float(1.0))),
   fc.tuple(fc.constant('#'), fc.integer({ min: -4, max: 5 }), fc.constantFrom<MpValue>(1, 2, 0, -1, 'x')),
   fc.tuple(fc.constant(':'), fc.integer({ min: -3, max: 4 }), fc.integer({ min: -4, max: 5 }), fc.integer({ min: -1, max: 3 }), fc.constantFrom<MpValue>('XY', '', 5)),
+  // Fields by name or JSON index, present or not, with well-formed and ill-typed arguments.
+  fc.tuple(fc.constantFrom('=', '!', '+', '&', '#'), fc.constantFrom('id', 'name', 'n', 'zz', '[2]', '[9]'), fc.constantFrom<MpValue>(1, 0, 'x')),
+  fc.tuple(fc.constant(':'), fc.constantFrom('name', 'n', '[2]', 'zz'), fc.constantFrom(1, 0, -1), fc.constant(1), fc.constantFrom<MpValue>('XY', 5)),
   // Malformed operations: unknown op, too few arguments, a field that is not a number.
   fc.constantFrom<MpValue[]>(['?', 1, 1], ['=', 1], ['=', 'name', 'x'], ['+', float(1.5), 1], [':', 1, 1]),
 );
@@ -116,6 +122,19 @@ const updateOps = fc.oneof({ weight: 3, arbitrary: fc.array(updateOp, { minLengt
 function body(entries: ReadonlyArray<[number, MpValue] | undefined>): Map<number, MpValue> {
   return new Map(entries.filter((e): e is [number, MpValue] => e !== undefined));
 }
+
+/**
+ * Upsert operations for VKV that cannot break its format. Tarantool 2.6 writes an upsert there
+ * without reading and, when it later reads the tuple, keeps a result that breaks the format (an
+ * integer field holding a string); we skip such a result instead, so the two would differ.
+ */
+const formatKeepingOps: fc.Arbitrary<MpValue[][]> = fc.array(
+  fc.oneof(
+    fc.tuple(fc.constantFrom('+', '-'), fc.constantFrom<MpValue>('n', -1), fc.constantFrom<MpValue>(1, -7, 2n ** 62n)),
+    fc.tuple(fc.constant('='), fc.constant('name'), fc.constant('q')),
+  ),
+  { maxLength: 3 },
+);
 
 /** INDEX_BASE absent (0-based field numbers, as raw iproto) or 1 (as net.box sends it). */
 const indexBase = fc.constantFrom<[number, MpValue] | undefined>(undefined, undefined, [BodyKey.INDEX_BASE, 1]);
@@ -151,7 +170,7 @@ function opsOn(space: number, tuple: fc.Arbitrary<MpValue[]>, indexes: number): 
       body: body([[BodyKey.SPACE_ID, space], [BodyKey.INDEX_ID, i], [BodyKey.KEY, key], [BodyKey.TUPLE, ops], base]),
     })),
   );
-  const upsert = fc.tuple(tuple, updateOps, indexBase).map(([t, ops, base]) => ({
+  const upsert = fc.tuple(tuple, space === VKV ? formatKeepingOps : updateOps, indexBase).map(([t, ops, base]) => ({
     type: RequestType.UPSERT,
     body: body([[BodyKey.SPACE_ID, space], [BodyKey.TUPLE, t], [BodyKey.OPS, ops], base]),
   }));
@@ -168,10 +187,11 @@ const anyOp = fc.oneof(
   { weight: 2, arbitrary: opsOn(MIXED, mixedTuple, 3) },
   { weight: 1, arbitrary: opsOn(SEQ, seqTuple, 1) },
   { weight: 1, arbitrary: opsOn(FIXED, fixedTuple, 1) },
+  { weight: 2, arbitrary: opsOn(VKV, peopleTuple, 1) },
 );
 
 /** A read of everything after a sequence, so that a diverging write shows even if its reply agreed. */
-const READ_ALL: readonly Op[] = [PEOPLE, PAIRS, VPEOPLE, MIXED, SEQ, FIXED].map((space) => ({
+const READ_ALL: readonly Op[] = [PEOPLE, PAIRS, VPEOPLE, MIXED, SEQ, FIXED, VKV].map((space) => ({
   type: RequestType.SELECT,
   body: body([[BodyKey.SPACE_ID, space], [BodyKey.INDEX_ID, 0], [BodyKey.LIMIT, 0xffffffff], [BodyKey.ITERATOR, 2], [BodyKey.KEY, []]]),
 }));
