@@ -16,7 +16,7 @@
  */
 
 import { assert } from '../lib/assert.ts';
-import type { MpObject, MpValue } from '../codec/msgpack.ts';
+import { mpNumber, type MpObject, type MpValue } from '../codec/msgpack.ts';
 import type { Clock } from '../env/clock.ts';
 import type { Disk, Store } from '../env/disk.ts';
 import type { Log } from '../env/log.ts';
@@ -277,7 +277,10 @@ export class Box implements SpaceHost {
     let value: number;
     if (data === null) value = start;
     else {
-      value = (data[1] as number) + step;
+      // Our encoder writes a value past 2^53 as a double, which reads back as MpFloat64.
+      const current = mpNumber(data[1]);
+      assert(current !== undefined, 'a sequence value is a number');
+      value = current + step;
       if (value > max || value < min) {
         if (!cycle) throw boxErrors.sequenceOverflow(name);
         value = step > 0 ? min : max;

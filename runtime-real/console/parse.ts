@@ -86,7 +86,9 @@ function parseNumber(text: string): number | bigint {
     const big = BigInt(body);
     return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
   }
-  return Number(body);
+  // Lua sends an integral number (1e18) as an integer; a JS number past 2^53 would go as a double.
+  const value = Number(body);
+  return Number.isInteger(value) && !Number.isSafeInteger(value) && Math.abs(value) < 2 ** 64 ? BigInt(value) : value;
 }
 
 function readString(text: string, start: number): [string, number] {

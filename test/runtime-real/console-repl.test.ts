@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseStatement } from '../../runtime-real/console/parse.ts';
 import { appendHistory, complete, historyPath, loadHistory, type CompletionSchema } from '../../runtime-real/console/repl.ts';
 
 const schema: CompletionSchema = {
@@ -93,5 +94,16 @@ describe('history', () => {
     const file = join(dir, 'missing-directory', 'history');
     expect(() => appendHistory(file, 'pico.whoami()')).not.toThrow();
     expect(loadHistory(file)).toEqual([]);
+  });
+});
+
+describe('parseStatement numbers', () => {
+  it('reads integers as Lua sends them: past 2^53 as 64-bit integers, also in exponent form', () => {
+    expect(parseStatement('box.space.t:insert({1e18, 12345678901234567890, 1.5, 7})')).toEqual({
+      kind: 'call',
+      path: ['box', 'space', 't'],
+      method: 'insert',
+      args: [[10n ** 18n, 12345678901234567890n, 1.5, 7]],
+    });
   });
 });
