@@ -52,6 +52,20 @@ function isUnsigned(v: MpValue): boolean {
   return typeof v === 'bigint' ? v >= 0n : typeof v === 'number' && Number.isInteger(v) && v >= 0;
 }
 
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+const UINT32_VALUES = 2 ** 32;
+
+function isInt32(v: number): boolean {
+  return v >= INT32_MIN && v <= INT32_MAX;
+}
+
+/** A '#' operation's count as Tarantool keeps it: the low 32 bits of the unsigned given. */
+function deleteCount(p: ParsedOp): number {
+  const count = p.args[0]!;
+  return typeof count === 'bigint' ? Number(count % BigInt(UINT32_VALUES)) : Number(count) % UINT32_VALUES;
+}
+
 function isIntegerValue(v: MpValue): boolean {
   return typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v));
 }
@@ -95,6 +109,9 @@ function parseField(field: unknown, op: string, args: MpValue[], base: IndexBase
   }
   const fieldNumber = typeof field === 'bigint' ? Number(field) : field;
   if (typeof fieldNumber !== 'number' || !Number.isInteger(fieldNumber)) throw boxErrors.illegalParams('field id must be a number or a string');
+  // Tarantool reads a field number as int32. (Its message then names a field it has not read
+  // yet, which we cannot reproduce: we name the number given.)
+  if (!isInt32(fieldNumber)) throw boxErrors.updateArgType(op, String(fieldNumber), 'an integer');
   if (fieldNumber >= 0 && fieldNumber < base) throw boxErrors.noSuchFieldNo(fieldNumber);
   return { op, fieldArg: fieldNumber, base, requestBase: base, name: undefined, args };
 }
@@ -123,14 +140,16 @@ function checkArgs(p: ParsedOp): void {
       return;
     case '#':
       if (!isUnsigned(first!)) throw boxErrors.updateArgType(p.op, label, 'a positive integer');
-      if (Number(first) === 0) throw boxErrors.updateField(label, 'cannot delete 0 fields');
+      // Tarantool keeps the count in 32 bits: 2^32 deletes nothing, and is refused as such.
+      if (deleteCount(p) === 0) throw boxErrors.updateField(label, 'cannot delete 0 fields');
       return;
     case ':':
-      // In Tarantool's reading order: the offset, its bound, the cut length, the paste. A start
-      // offset counts from the request's base, like field numbers: with base 1, 0 is out.
-      if (!isIntegerValue(first!)) throw boxErrors.updateArgType(p.op, label, 'an integer');
+      // In Tarantool's reading order: the offset, its bound, the cut length, the paste, the
+      // numbers as int32. A start offset counts from the request's base, like field numbers:
+      // with base 1, 0 is out.
+      if (!isIntegerValue(first!) || !isInt32(Number(first))) throw boxErrors.updateArgType(p.op, label, 'an integer');
       if (Number(first) >= 0 && Number(first) < p.requestBase) throw boxErrors.updateSplice(label, 'offset is out of bound');
-      if (!isIntegerValue(second!)) throw boxErrors.updateArgType(p.op, label, 'an integer');
+      if (!isIntegerValue(second!) || !isInt32(Number(second))) throw boxErrors.updateArgType(p.op, label, 'an integer');
       if (typeof third !== 'string') throw boxErrors.updateArgType(p.op, label, 'a string');
       return;
     default:
@@ -288,7 +307,7 @@ class Fields {
       }
       case '#': {
         const pos = resolveField(op, n, false, false);
-        const count = Math.min(Number(op.args[0]), n - pos);
+        const count = Math.min(deleteCount(op), n - pos);
         fields.splice(pos, count);
         this.changedInPlace.splice(pos, count);
         return;

@@ -46,6 +46,9 @@ describe('box errors: Tarantool codes and messages', () => {
       [await failure(box.createSpace('test')), 10, "Space 'test' already exists"],
       [await failure(() => s.select([], { iterator: 'XX' })), 72, "Unknown iterator type 'XX'"],
       [await failure(s.update([1], [[':', 1, -5, 1, 'z']])), 25, 'SPLICE error on field 2: offset is out of bound'],
+      // Field numbers, splice offsets and '#' counts are 32-bit in Tarantool.
+      [await failure(s.update([1], [['=', 2 ** 40, 1]])), 26, "Argument type in operation '=' on field 1099511627776 does not match field type: expected an integer"],
+      [await failure(s.update([1], [['#', 1, 2 ** 32]])), 29, 'Field 2 UPDATE error: cannot delete 0 fields'],
     ];
     for (const [error, code, message] of cases) {
       expect({ code: error.code, message: error.message }).toEqual({ code, message });

@@ -110,6 +110,10 @@ const updateOp: fc.Arbitrary<MpValue[]> = fc.oneof(
   // Fields by name or JSON index, present or not, with well-formed and ill-typed arguments.
   fc.tuple(fc.constantFrom('=', '!', '+', '&', '#'), fc.constantFrom('id', 'name', 'n', 'zz', '[2]', '[9]'), fc.constantFrom<MpValue>(1, 0, 'x')),
   fc.tuple(fc.constant(':'), fc.constantFrom('name', 'n', '[2]', 'zz'), fc.constantFrom(1, 0, -1), fc.constant(1), fc.constantFrom<MpValue>('XY', 5)),
+  // Numbers past 32 bits where Tarantool reads a 32-bit one: splice offsets and cuts, counts.
+  // (Not field numbers: Tarantool's message for those names a field from uninitialised memory.)
+  fc.tuple(fc.constant(':'), fc.constant(1), fc.constantFrom<MpValue>(2 ** 40, -(2 ** 40), 1), fc.constantFrom<MpValue>(2 ** 40, -(2 ** 40), 1), fc.constant('XY')),
+  fc.tuple(fc.constant('#'), fc.constant(1), fc.constantFrom<MpValue>(2 ** 32, 2 ** 40)),
   // Malformed operations: unknown op, too few arguments, a field that is not a number.
   fc.constantFrom<MpValue[]>(['?', 1, 1], ['=', 1], ['=', 'name', 'x'], ['+', float(1.5), 1], [':', 1, 1]),
 );
