@@ -1,17 +1,24 @@
 /**
- * UPDATE and UPSERT operations with Tarantool's rules.
+ * UPDATE and UPSERT operations with Tarantool's rules (2.6, held to it by
+ * test/real/box-differential.test.ts).
  *
- * An operation is `[op, field, arg...]`. Field numbers arrive in the caller's base (`indexBase`:
- * 0 for raw iproto without INDEX_BASE, 1 for Lua/net.box); negative numbers count from the end
- * (-1 = last field). Operations apply in order, each to the result of the previous one (1.10
- * semantics). Messages name fields 1-based, as Tarantool prints them.
+ * An operation is `[op, field, arg...]`. The field is a number in the caller's base
+ * (`indexBase`: 0 for raw iproto without INDEX_BASE, 1 for net.box), negative from the end (-1 =
+ * last field), or a name of the space format (or `[N]`). Two phases, as in Tarantool:
  *
- * - `=` set (the position one past the end appends), `!` insert before (past the end appends),
- *   `#` delete `count` fields (count > 0, clipped at the end);
- * - `+ -` on numbers: integers stay integers with int64/uint64 overflow checks, a float makes
- *   the result a float;
+ * - **read** (parseUpdateOps): shape, exact argument count, field, and the argument types of
+ *   each operation, in order; UPSERT reads every request's list, UPDATE only once it found the
+ *   tuple. Messages name a field 1-based, as written when negative, quoted when named.
+ * - **apply**: in order, each to the result of the previous one. A field changed in place (`=`,
+ *   arithmetic, bitwise, splice) takes no arithmetic, bitwise or splice after that.
+ *
+ * - `=` set (one past the end appends), `!` insert before (past the end appends), `#` delete
+ *   `count` fields (the low 32 bits of it, > 0, clipped at the end);
+ * - `+ -` on numbers: integers stay integers with int64/uint64 overflow checks, a double makes
+ *   the result a double;
  * - `& | ^` on unsigned integers;
- * - `:` splice `[':', field, offset, cut, paste]` on strings, offset 1-based, negative from the end.
+ * - `:` splice `[':', field, offset, cut, paste]` on strings, bytes: the offset counts from the
+ *   base, negative from the end; a negative cut keeps that many bytes at the end.
  */
 
 import { MpFloat64, type MpValue } from '../codec/msgpack.ts';
@@ -74,13 +81,16 @@ function isNumberValue(v: MpValue): boolean {
   return typeof v === 'number' || typeof v === 'bigint' || v instanceof MpFloat64;
 }
 
+/** An operation list read and checked once, to apply to the tuple found (or to none). */
+export type UpdateOps = readonly ParsedOp[];
+
 /**
- * Decodes the operation list as Tarantool does before it touches a tuple (xrow_update_op_decode):
+ * Reads an operation list as Tarantool does before it touches a tuple (xrow_update_op_decode):
  * the shape of every operation, its argument count, its field (a number or a format field name)
- * and the types of its arguments. UPSERT runs this for every request; UPDATE only once it has
+ * and the types of its arguments. UPSERT reads every request's list; UPDATE only once it has
  * found the tuple.
  */
-function parseOps(ops: unknown, base: IndexBase, names: FieldNames): ParsedOp[] {
+export function parseUpdateOps(ops: unknown, base: IndexBase, names: FieldNames): UpdateOps {
   if (!Array.isArray(ops)) throw boxErrors.illegalParams('update operations must be an array {{op,..}, {op,..}}');
   if (ops.length > UPDATE_OPS_MAX) throw boxErrors.illegalParams('too many operations for update');
   const parsed: ParsedOp[] = [];
@@ -338,17 +348,6 @@ function inPlaceResult(op: ParsedOp, current: MpValue, label: string): MpValue {
     default:
       throw new Error(`update operation ${op.op} passed the parser`);
   }
-}
-
-/** An operation list read and checked once, to apply to the tuple found (or to none). */
-export type UpdateOps = readonly ParsedOp[];
-
-/**
- * Reads an operation list as Tarantool does before it touches a tuple (see parseOps): UPSERT
- * reads it for every request, UPDATE only once it has found the tuple.
- */
-export function parseUpdateOps(ops: unknown, base: IndexBase, names: FieldNames): UpdateOps {
-  return parseOps(ops, base, names);
 }
 
 /** Applies UPDATE operations to the tuple found; any failing operation fails the whole update. */
