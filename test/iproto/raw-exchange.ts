@@ -13,6 +13,8 @@ export interface Summary {
   readonly type: number;
   readonly sync: number | bigint;
   readonly message?: string;
+  /** The error's type in the 2.4+ error stack (ClientError, ...). */
+  readonly errorType?: MpValue;
   readonly data?: MpValue;
 }
 
@@ -27,11 +29,17 @@ function lengthPrefixed(frame: Uint8Array): Buffer {
   return Buffer.concat([prefix, frame]);
 }
 
+function errorTypeOf(reply: { body: MpValue }): MpValue {
+  const stack = mapGet(mapGet(reply.body, 0x52), 0x00);
+  const top = Array.isArray(stack) ? (stack[0] as MpValue) : undefined;
+  return mapGet(top, 0x00) ?? null;
+}
+
 function summarize(frame: Uint8Array): Summary {
   const reply = decodeReply(frame);
   if (reply === undefined) throw new Error(`undecodable reply ${Buffer.from(frame).toString('hex')}`);
   return isErrorReply(reply)
-    ? { type: reply.type, sync: reply.sync, message: replyError(reply).message }
+    ? { type: reply.type, sync: reply.sync, message: replyError(reply).message, errorType: errorTypeOf(reply) }
     : { type: reply.type, sync: reply.sync, data: mapGet(reply.body, 0x30) };
 }
 
