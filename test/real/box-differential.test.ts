@@ -3,9 +3,11 @@
  * (select by every index and iterator, insert, replace, update and upsert with every operation,
  * delete) go as raw iproto, one at a time, to a `picodata run` process and to Tarantool holding
  * the same spaces (fixtures/box-app.mjs and fixtures/box-reference.lua): memtx with unique,
- * non-unique, nullable, two-part, HASH, number and scalar indexes, and vinyl. Every reply must
- * agree: the tuples returned, or the error code and message. Values come from small domains so
- * that keys collide, types mismatch, fields run out and arithmetic overflows.
+ * non-unique, nullable, two-part, HASH, number and scalar indexes, vinyl with and without
+ * secondary indexes, a sequence and a field count. Every reply must agree: the tuples returned,
+ * or the error code, message and type. Values come from small domains so that keys collide,
+ * types mismatch, fields run out and arithmetic overflows. A second test restarts our daemon
+ * (SIGKILL, then SIGTERM) and reads every space back.
  *
  * The protocol-level differential test (test/iproto/differential.test.ts) checks framing against
  * a test backend; this one checks what users store and read, through the real backend and box.
