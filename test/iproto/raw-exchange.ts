@@ -50,12 +50,16 @@ function summarize(frame: Uint8Array): Summary {
 export class RawSession {
   private buffer = Buffer.alloc(0);
   private greeted = false;
-  private readonly waiting: Array<(reply: Summary) => void> = [];
+  private readonly waiting: Array<{ resolve: (reply: Summary) => void; reject: (error: Error) => void }> = [];
   private readonly socket: Socket;
 
   private constructor(socket: Socket) {
     this.socket = socket;
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    // A server that closes the connection fails what is pending at once, not at the timeout.
+    socket.on('close', () => {
+      for (const waiter of this.waiting.splice(0)) waiter.reject(new Error('connection closed'));
+    });
   }
 
   static open(port: number): Promise<RawSession> {
@@ -63,16 +67,23 @@ export class RawSession {
       const socket = tcpConnect({ host: '127.0.0.1', port });
       const session = new RawSession(socket);
       socket.once('error', reject);
-      session.waiting.push(() => resolve(session)); // the greeting counts as the first reply
+      // The greeting counts as the first reply.
+      session.waiting.push({ resolve: () => resolve(session), reject });
     });
   }
 
   request(frame: Uint8Array): Promise<Summary> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no reply')), REPLY_TIMEOUT_MS);
-      this.waiting.push((reply) => {
-        clearTimeout(timer);
-        resolve(reply);
+      this.waiting.push({
+        resolve: (reply) => {
+          clearTimeout(timer);
+          resolve(reply);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
       });
       this.socket.write(lengthPrefixed(frame));
     });
@@ -87,7 +98,7 @@ export class RawSession {
     if (!this.greeted && this.buffer.length >= GREETING_BYTES) {
       this.buffer = this.buffer.subarray(GREETING_BYTES);
       this.greeted = true;
-      this.waiting.shift()!({ type: 0, sync: 0 });
+      this.waiting.shift()!.resolve({ type: 0, sync: 0 });
     }
     while (this.greeted && this.buffer.length >= LENGTH_PREFIX_BYTES) {
       const length = this.buffer.readUInt32BE(1);
@@ -96,7 +107,7 @@ export class RawSession {
       this.buffer = this.buffer.subarray(LENGTH_PREFIX_BYTES + length);
       const next = this.waiting.shift();
       if (next === undefined) throw new Error('a reply nobody asked for');
-      next(summarize(frame));
+      next.resolve(summarize(frame));
     }
   }
 }
