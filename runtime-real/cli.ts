@@ -10,6 +10,7 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import { VERSION } from '../core/api/pico.ts';
+import { AssertionError } from '../core/lib/assert.ts';
 import { normalizeAddress, resolveRunOptions, RunOptionsError, WAL_MODES, type RunOptions } from './run-options.ts';
 
 export const EXIT_USAGE = 2;
@@ -163,8 +164,14 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
     const command = program.args[0] ?? '';
     process.stderr.write(`picodata${command === '' ? '' : ` ${command}`}: error: ${error instanceof Error ? error.message : String(error)}\n`);
+    // A failure of ours, not of the environment: the stack is what a bug report needs.
+    if (isInternalError(error)) process.stderr.write(`${error.stack ?? ''}\n`);
     process.exit(1);
   }
+}
+
+function isInternalError(error: unknown): error is Error {
+  return error instanceof RangeError || error instanceof TypeError || error instanceof ReferenceError || error instanceof SyntaxError || error instanceof AssertionError;
 }
 
 await main(process.argv);

@@ -35,6 +35,7 @@ import { Wal, type WalMode, type WalStats } from './wal.ts';
 import { txnRows, type DecodedRow } from './wal-record.ts';
 import { BoxSpace } from './box-space.ts';
 import { makeKeyDef } from './key-def.ts';
+import { pushAll } from '../lib/arrays.ts';
 
 export interface BoxOptions {
   readonly disk: Disk;
@@ -165,7 +166,7 @@ export class Box implements SpaceHost {
       committed: (txn) => this.committed(txn),
       failed: (txns, error) => this.walFailed(txns, error),
     }, this.options.clock ?? null);
-    this.wal.spans.push(...result.walSpans);
+    pushAll(this.wal.spans, result.walSpans);
     this.loading = false;
     if (result.fresh) await this.bootstrap();
     await this.collectVinylGarbage();

@@ -14,6 +14,7 @@ import type { Op, Store } from '../env/disk.ts';
 import { boxErrors, type BoxError } from './errors.ts';
 import { openRecord, readU64Key, sealRecord, u64Key } from './record-codec.ts';
 import type { Tuple } from './tuple.ts';
+import { pushAll } from '../lib/arrays.ts';
 
 /** A chunk closes once its encoding passes this size. */
 export const SNAPSHOT_CHUNK_BYTES_MAX = 256 * 1024;
@@ -136,7 +137,7 @@ export function readSnapshot(
     for (const t of list) Object.freeze(t);
     tuples += list.length;
     const last = images[images.length - 1];
-    if (last !== undefined && last.spaceId === spaceId) (last.tuples as Tuple[]).push(...list);
+    if (last !== undefined && last.spaceId === spaceId) pushAll(last.tuples as Tuple[], list);
     else images.push({ spaceId, tuples: list });
   }
   if (expected !== chunkCount || tuples !== tupleCount) {

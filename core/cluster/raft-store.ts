@@ -18,6 +18,7 @@ import { CorruptionError, seal, unseal } from '../lib/sealed.ts';
 import { MemoryStorage } from '../raft/storage.ts';
 import { EMPTY_SNAPSHOT, type ConfState, type Entry, type HardState, type LogIndex, type Snapshot } from '../raft/types.ts';
 import { entryFromValue, entryToValue, hardStateFromValue, hardStateToValue, snapshotFromValue, snapshotToValue } from './raft-codec.ts';
+import { pushAll } from '../lib/arrays.ts';
 
 const KEY_HARD_STATE = utf8('hs');
 const KEY_SNAPSHOT = utf8('snap');
@@ -122,8 +123,8 @@ export class RaftStore {
    */
   async persist(snapshot: Snapshot | undefined, entries: readonly Entry[], hardState: HardState | undefined, mustSync: boolean, extra: readonly Op[] = []): Promise<void> {
     const ops: Op[] = [...extra];
-    if (snapshot !== undefined) ops.push(...this.snapshotOps(snapshot));
-    if (entries.length > 0) ops.push(...this.entryOps(entries));
+    if (snapshot !== undefined) pushAll(ops, this.snapshotOps(snapshot));
+    if (entries.length > 0) pushAll(ops, this.entryOps(entries));
     if (hardState !== undefined) ops.push({ kind: 'put', key: KEY_HARD_STATE, value: sealed(hardStateToValue(hardState)) });
     if (ops.length > 0) {
       const durability: Durability = mustSync ? 'fsync' : 'write';

@@ -13,6 +13,7 @@
  */
 
 import { MpExt, MpFloat64, type MpValue } from '../../core/codec/msgpack.ts';
+import { pushAll } from '../../core/lib/arrays.ts';
 
 /** Deeper structures are cut (a cycle cannot happen in decoded msgpack, but size can). */
 const DEPTH_MAX = 32;
@@ -20,7 +21,7 @@ const DEPTH_MAX = 32;
 export function formatResults(values: readonly MpValue[]): string {
   if (values.length === 0) return '---\n...\n';
   const lines: string[] = ['---'];
-  for (const value of values) lines.push(...item(value, 0));
+  for (const value of values) pushAll(lines, item(value, 0));
   lines.push('...');
   return lines.join('\n') + '\n';
 }

@@ -56,3 +56,20 @@ describe('box recovery and a corrupt WAL record', () => {
     expect(space.get([4])).toEqual([4, 'v4']);
   });
 });
+
+describe('box recovery of a long WAL', () => {
+  it('replays more separately written transactions than a call takes arguments (no spread of the WAL spans)', async () => {
+    // Each awaited write is a WAL record of its own; V8 overflows the stack spreading ~120k
+    // arguments, which is what a restart after that many requests without a checkpoint did.
+    const disk = new MemoryDisk();
+    const box = await Box.open({ disk, log: captureLog(), walMode: 'write', checkpointWalRowsMax: 0 });
+    const s = await box.createSpace('t');
+    await s.createIndex('pk');
+    const writes = 150_000;
+    for (let i = 0; i < writes; i++) await s.replace([i % 1000, i]);
+    await box.drain();
+    const again = await Box.open({ disk, log: captureLog(), walMode: 'write', checkpointWalRowsMax: 0 });
+    expect(again.space('t').len()).toBe(1000);
+    expect(again.space('t').get([999])).toEqual([999, writes - 1]);
+  }, 60_000);
+});
