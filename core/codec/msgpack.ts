@@ -35,11 +35,12 @@ export class MpFloat64 {
 }
 
 /**
- * The number a value holds, double or integer, for arguments where either will do (timeouts,
- * counts from Lua or Python clients); undefined for anything else.
+ * The number a value holds, double or integer (a 64-bit one rounded), for arguments where any
+ * will do (timeouts, log indexes from Lua or Python clients); undefined for anything else.
  */
 export function mpNumber(value: MpValue): number | undefined {
   if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
   return value instanceof MpFloat64 ? value.value : undefined;
 }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decode, encode, MpExt, MpFloat64, MpReader, MpWriter, MsgpackError, type MpValue } from '../../core/codec/msgpack.ts';
+import { decode, encode, MpExt, MpFloat64, mpNumber, MpReader, MpWriter, MsgpackError, type MpValue } from '../../core/codec/msgpack.ts';
 import { toHex, fromHex } from '../../core/lib/bytes.ts';
 
 describe('msgpack encoding is Tarantool-faithful', () => {
@@ -28,6 +28,8 @@ describe('msgpack encoding is Tarantool-faithful', () => {
     expect(decode(encode(2 ** 53))).toEqual(new MpFloat64(2 ** 53));
     expect(decode(encode(1.5))).toBe(1.5);
     expect(toHex(encode(decode(fromHex('cb3ff0000000000000'))))).toBe('cb3ff0000000000000');
+    // Where either kind will do, mpNumber reads any number.
+    expect([mpNumber(new MpFloat64(2)), mpNumber(2), mpNumber(2n ** 64n - 1n), mpNumber('2')]).toEqual([2, 2, 2 ** 64, undefined]);
   });
 
   it('decodes uint64 beyond 2^53 as bigint and small ones as number', () => {
