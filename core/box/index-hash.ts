@@ -21,7 +21,6 @@ type HashKey = string | number | bigint;
 function valueKey(value: MpValue): string {
   switch (typeof value) {
     case 'number':
-      return `n${numberKey(value)}`;
     case 'bigint':
       return `n${numberKey(value)}`;
     case 'string':

@@ -187,7 +187,8 @@ export class Space {
     const index = this.index(indexId);
     // Before the key checks: a caller that gets undefined selects, and select checks the key.
     if (!this.isPointLookup(index, key)) return undefined;
-    this.checkIterator(index, 'EQ', key);
+    // checkIterator for a full key and EQ comes down to this: no partial key, a walkable iterator.
+    validateKey(index.def.keyDef, key);
     return index.get(key) ?? null;
   }
 

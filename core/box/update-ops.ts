@@ -39,14 +39,11 @@ export type FieldNames = readonly { readonly name: string }[];
 
 interface ParsedOp {
   readonly op: string;
-  /** As the caller wrote it (in `base`), for a number; for a name, its 1-based position. */
-  readonly fieldArg: number;
-  /** The base `fieldArg` counts from: the request's, or 1 for a name resolved by the format. */
-  readonly base: IndexBase;
-  /** The request's base, which splice offsets count from. */
-  readonly requestBase: IndexBase;
+  /** 0-based when >= 0 (the request's base taken off), else counted from the end (-1 = last). */
+  readonly field: number;
   /** The field as the caller named it (a format name or `[N]`), which messages then quote. */
   readonly name: string | undefined;
+  /** The operation's arguments; a splice's start offset made 1-based (negative ones as given). */
   readonly args: readonly MpValue[];
 }
 
@@ -107,7 +104,7 @@ function parseOp(raw: unknown, opNo: number, base: IndexBase, names: FieldNames)
   const expected = expectedArgCount(op);
   if (raw.length !== expected) throw boxErrors.unknownUpdateOp(opNo, `wrong number of arguments, expected ${expected}, got ${raw.length}`);
   const parsed = parseField(raw[1] as unknown, op, raw.slice(2) as MpValue[], base, names);
-  checkArgs(parsed);
+  checkArgs(parsed, base);
   return parsed;
 }
 
@@ -115,7 +112,7 @@ function parseField(field: unknown, op: string, args: MpValue[], base: IndexBase
   if (typeof field === 'string') {
     const position = fieldPosition(field, names);
     if (position === undefined) throw boxErrors.noSuchFieldName(field);
-    return { op, fieldArg: position + 1, base: 1, requestBase: base, name: field, args };
+    return { op, field: position, name: field, args };
   }
   const fieldNumber = typeof field === 'bigint' ? Number(field) : field;
   if (typeof fieldNumber !== 'number' || !Number.isInteger(fieldNumber)) throw boxErrors.illegalParams('field id must be a number or a string');
@@ -123,7 +120,7 @@ function parseField(field: unknown, op: string, args: MpValue[], base: IndexBase
   // yet, which we cannot reproduce: we name the number given.)
   if (!isInt32(fieldNumber)) throw boxErrors.updateArgType(op, String(fieldNumber), 'an integer');
   if (fieldNumber >= 0 && fieldNumber < base) throw boxErrors.noSuchFieldNo(fieldNumber);
-  return { op, fieldArg: fieldNumber, base, requestBase: base, name: undefined, args };
+  return { op, field: fieldNumber >= 0 ? fieldNumber - base : fieldNumber, name: undefined, args };
 }
 
 /** A format field name, or a `[N]` path (1-based), as a 0-based position. */
@@ -134,8 +131,11 @@ function fieldPosition(field: string, names: FieldNames): number | undefined {
   return path === null ? undefined : Number(path[1]) - 1;
 }
 
-/** The argument types each operation takes, whatever tuple it meets. */
-function checkArgs(p: ParsedOp): void {
+/**
+ * The argument types each operation takes, whatever tuple it meets (apply counts on them). A
+ * splice's start offset is made 1-based here.
+ */
+function checkArgs(p: ParsedOp, base: IndexBase): void {
   const label = opLabel(p);
   const [first, second, third] = p.args;
   switch (p.op) {
@@ -158,9 +158,10 @@ function checkArgs(p: ParsedOp): void {
       // numbers as int32. A start offset counts from the request's base, like field numbers:
       // with base 1, 0 is out.
       if (!isIntegerValue(first!) || !isInt32(Number(first))) throw boxErrors.updateArgType(p.op, label, 'an integer');
-      if (Number(first) >= 0 && Number(first) < p.requestBase) throw boxErrors.updateSplice(label, 'offset is out of bound');
+      if (Number(first) >= 0 && Number(first) < base) throw boxErrors.updateSplice(label, 'offset is out of bound');
       if (!isIntegerValue(second!) || !isInt32(Number(second))) throw boxErrors.updateArgType(p.op, label, 'an integer');
       if (typeof third !== 'string') throw boxErrors.updateArgType(p.op, label, 'a string');
+      if (Number(first) >= 0) (p.args as MpValue[])[0] = Number(first) - base + 1;
       return;
     default:
       return;
@@ -170,7 +171,7 @@ function checkArgs(p: ParsedOp): void {
 /** The field as Tarantool's messages name it: 1-based when counted from the start, else as written. */
 function opLabel(p: ParsedOp): string {
   if (p.name !== undefined) return `'${p.name}'`;
-  return String(p.fieldArg >= 0 ? p.fieldArg - p.base + 1 : p.fieldArg);
+  return String(p.field >= 0 ? p.field + 1 : p.field);
 }
 
 /** 1-based field name for messages from a 0-based position (once a negative one is resolved). */
@@ -184,20 +185,14 @@ function fieldLabel(position: number): string {
  * range is named 1-based, or as written when negative.
  */
 function resolveField(op: ParsedOp, length: number, appendAllowed: boolean, isInsert: boolean): number {
-  const { fieldArg, base } = op;
-  let pos: number;
-  if (fieldArg >= 0) {
-    assert(fieldArg >= base, 'field numbers below the base are refused when parsed');
-    pos = fieldArg - base;
-  } else {
-    pos = isInsert ? length + 1 + fieldArg : length + fieldArg;
-    if (pos < 0) throw boxErrors.noSuchFieldNo(fieldArg);
-  }
+  const field = op.field;
+  const pos = field >= 0 ? field : isInsert ? length + 1 + field : length + field;
+  if (pos < 0) throw boxErrors.noSuchFieldNo(field);
   const limit = appendAllowed ? length : length - 1;
   if (pos <= limit) return pos;
   // Tarantool quotes a field name twice here (its label, quoted again by the message).
   if (op.name !== undefined) throw boxErrors.noSuchFieldName(opLabel(op));
-  throw boxErrors.noSuchFieldNo(fieldArg >= 0 ? pos + 1 : fieldArg);
+  throw boxErrors.noSuchFieldNo(field >= 0 ? pos + 1 : field);
 }
 
 function toBig(v: number | bigint): bigint {
@@ -218,10 +213,10 @@ function isFloat(v: MpValue): boolean {
   return v instanceof MpFloat64 || (typeof v === 'number' && !Number.isInteger(v));
 }
 
+/** `current op arg`; the argument's type was checked when the operation was read. */
 function arith(op: string, current: MpValue, arg: MpValue, label: string): MpValue {
   const a = numericValue(current);
-  const b = numericValue(arg);
-  if (b === undefined) throw boxErrors.updateArgType(op, label, 'a number');
+  const b = numericValue(arg)!;
   if (a === undefined) throw boxErrors.updateArgType(op, label, 'a number');
   if (isFloat(current) || isFloat(arg)) {
     const r = op === '+' ? Number(a) + Number(b) : Number(a) - Number(b);
@@ -232,15 +227,11 @@ function arith(op: string, current: MpValue, arg: MpValue, label: string): MpVal
   return normaliseInt(r);
 }
 
+/** `current op arg` on unsigned integers; the argument's type was checked when read. */
 function bitwise(op: string, current: MpValue, arg: MpValue, label: string): MpValue {
-  const a = numericValue(current);
-  const b = numericValue(arg);
-  const unsigned = (v: number | bigint | undefined): v is number | bigint =>
-    v !== undefined && (typeof v === 'bigint' ? v >= 0n : Number.isInteger(v) && v >= 0);
-  if (!unsigned(b) || isFloat(arg)) throw boxErrors.updateArgType(op, label, 'a positive integer');
-  if (!unsigned(a) || isFloat(current)) throw boxErrors.updateArgType(op, label, 'a positive integer');
-  const x = toBig(a);
-  const y = toBig(b);
+  if (!isUnsigned(current)) throw boxErrors.updateArgType(op, label, 'a positive integer');
+  const x = toBig(current as number | bigint);
+  const y = toBig(arg as number | bigint);
   const r = op === '&' ? x & y : op === '|' ? x | y : x ^ y;
   return normaliseInt(r);
 }
@@ -249,10 +240,10 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** Splice on UTF-8 bytes, as Tarantool does (offsets count bytes). */
-function splice(current: MpValue, args: readonly MpValue[], requestBase: IndexBase, label: string): MpValue {
+function splice(current: MpValue, args: readonly MpValue[], label: string): MpValue {
   if (typeof current !== 'string') throw boxErrors.updateArgType(':', label, 'a string');
-  // The argument types were checked when the operation was parsed; offsets are made 1-based.
-  const offsetArg = Number(args[0]) >= 0 ? Number(args[0]) - requestBase + 1 : Number(args[0]);
+  // The argument types were checked, and the offset made 1-based, when the operation was read.
+  const offsetArg = Number(args[0]);
   const cutArg = Number(args[1]);
   const paste = args[2] as string;
   const bytes = encoder.encode(current);
@@ -344,7 +335,7 @@ function inPlaceResult(op: ParsedOp, current: MpValue, label: string): MpValue {
     case '^':
       return bitwise(op.op, current, op.args[0], label);
     case ':':
-      return splice(current, op.args, op.requestBase, label);
+      return splice(current, op.args, label);
     default:
       throw new Error(`update operation ${op.op} passed the parser`);
   }
