@@ -194,20 +194,23 @@ export class Governor {
     await this.setGrades(instances, 'Replicated');
   }
 
-  /** The vshard configuration over instances that may respond (minus `excluding`). */
+  /**
+   * The vshard configuration over instances that may respond (minus `excluding`). A replicaset
+   * with none of them is left out, as Picodata builds it from the instances: its master is gone
+   * (expelled, or going Offline with no one to take over), and a router that kept asking it
+   * would answer UNREACHABLE_REPLICASET for every bucket no one else has, for good, instead of
+   * NO_ROUTE_TO_BUCKET.
+   */
   private shardingConfig(excluding?: string): ShardingConfig {
     const tables = this.node.tables;
     const instances = tables.instances().filter((i) => i.instanceId !== excluding && mayRespond(i.targetGrade));
-    return {
-      bucketCount: BUCKET_COUNT,
-      replicasets: tables.replicasets().map((r) => ({
-        replicasetId: r.replicasetId,
-        uuid: r.replicasetUuid,
-        weight: r.weight.value,
-        master: r.masterId,
-        replicas: instances.filter((i) => i.replicasetId === r.replicasetId).map((i) => i.instanceId),
-      })),
-    };
+    const replicasets: ShardingConfig['replicasets'][number][] = [];
+    for (const r of tables.replicasets()) {
+      const replicas = instances.filter((i) => i.replicasetId === r.replicasetId).map((i) => i.instanceId);
+      if (replicas.length === 0) continue;
+      replicasets.push({ replicasetId: r.replicasetId, uuid: r.replicasetUuid, weight: r.weight.value, master: r.masterId, replicas });
+    }
+    return { bucketCount: BUCKET_COUNT, replicasets };
   }
 
   // --- plumbing -------------------------------------------------------------------------------

@@ -130,6 +130,19 @@ describe('vshard router', () => {
     });
   });
 
+  it('a replicaset whose last member is expelled leaves the configuration: its buckets get NO_ROUTE_TO_BUCKET', async () => {
+    await simulate(507, async (cluster, world) => {
+      const { holder, other } = await twoReplicasets(cluster, world);
+      const gone = cluster.node(holder)!.self()!.replicasetId;
+      await ok(cluster, other, 'pico.expel', [holder]);
+      await world.waitFor(() => !(cluster.node(other)!.sharding?.replicasets ?? []).some((r) => r.replicasetId === gone), 10_000);
+      // No master to ask is left for those buckets: not UNREACHABLE_REPLICASET (8) for ever.
+      const lost = errorOf(await ok(cluster, other, 'vshard.router.callrw', [1, 'pico.whoami', [], { timeout: 0.3 }]));
+      expect(lost.code).toBe(9); // NO_ROUTE_TO_BUCKET
+      expect(cluster.node(other)!.sharding!.replicasets.map((r) => r.replicasetId)).toEqual([cluster.node(other)!.self()!.replicasetId]);
+    });
+  });
+
   it('storage refuses writes on a replica that is not the master', async () => {
     await simulate(504, async (cluster, world) => {
       await startAll(cluster, ['i1', 'i2'], { initReplicationFactor: 2 });
