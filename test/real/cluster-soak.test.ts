@@ -2,14 +2,15 @@
  * A soak of a real cluster: four `picodata run` processes (replication factor 2, --wal-mode
  * fsync) lose instances again and again while a writer keeps proposing clusterwide rows.
  *
- * Each cycle, picked by a seeded PRNG:
+ * A writer sends `pico.cas` inserts into `_picodata_property` through random running members
+ * all along, and records every acknowledged one with its Raft index and term (see Writer).
+ * Each cycle, picked by a seeded PRNG, either
  * - stops one instance, or two at once (then the Raft voters may lose their quorum until the
- *   restart), each by SIGKILL or SIGTERM, while the writer keeps going;
- * - restarts them from their data directories, sometimes on another port (a new --advertise
- *   address), and sometimes kills the restart again (SIGKILL 50-800 ms in: during recovery or
- *   the rejoin) and starts it once more;
- * - the writer sends `pico.cas` inserts into `_picodata_property` through random running
- *   instances and records every acknowledged one with its Raft index and term (see Writer);
+ *   restart), each by SIGKILL or SIGTERM, and restarts them from their data directories:
+ *   sometimes on another port (a new --advertise address), sometimes killing the restart again
+ *   (SIGKILL 50-800 ms in: during recovery or the rejoin) and starting it once more; or
+ * - (REPLACE_CHANCE) expels a random member with `picodata expel` (its process exits 0 and it
+ *   leaves the Raft configuration) and joins a new instance in its place.
  * After every cycle:
  * - every instance is Online, a stopped one in a higher incarnation;
  * - exactly one leader, and every instance agrees on it and on the term;
@@ -27,10 +28,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Sfc32Random } from '../../core/lib/sfc32-random.ts';
 import { CLUSTER_STATUS_FUNCTION, type ClusterStatus } from '../../runtime-real/cluster-info.ts';
-import { Cluster, freePort, picodataBundle, until, type Instance } from './harness.ts';
+import { Cluster, freePort, picodataBundle, runCli, until, type Instance } from './harness.ts';
 
 const SEED = Number(process.env.SOAK_SEED ?? 5);
 const CYCLES = Number(process.env.SOAK_CYCLES ?? 5);
+const INSTANCES = 4;
+/** Share of cycles that expel a member and join a new instance instead of stopping some. */
+const REPLACE_CHANCE = 0.15;
 /** How long the writer runs while instances are down, before the restart (ms). */
 const DOWN_MS_MIN = 300;
 const DOWN_MS_MAX = 1_500;
@@ -141,10 +145,12 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-describe(`a real 4-instance cluster survives ${CYCLES} cycles of SIGKILL/SIGTERM and restart (seed ${SEED})`, () => {
+describe(`a real 4-instance cluster survives ${CYCLES} cycles of SIGKILL/SIGTERM and restart or expel and join (seed ${SEED})`, () => {
   const cluster = new Cluster('soak');
   const random = Sfc32Random.fromSeed(SEED);
-  let all: Instance[] = [];
+  /** The cluster's current members (an expelled instance leaves, its replacement joins). */
+  const members: Instance[] = [];
+  let instancesAdded = 0;
   /** Each instance's incarnation as last seen Online. */
   const incarnations = new Map<Instance, number>();
   /** The instance the sharding bootstrap put every bucket on. */
@@ -154,13 +160,12 @@ describe(`a real 4-instance cluster survives ${CYCLES} cycles of SIGKILL/SIGTERM
 
   beforeAll(async () => {
     await picodataBundle();
-    for (const name of ['i1', 'i2', 'i3', 'i4']) await cluster.add(name, { instanceId: name, initReplicationFactor: 2, walMode: 'fsync' });
-    all = cluster.instances;
-    const first = all[0]!;
-    for (const instance of all) instance.spec = { ...instance.spec, peers: [first.address] };
-    await Promise.all(all.map((i) => i.start()));
+    for (let n = 0; n < INSTANCES; n++) members.push(await addInstance());
+    const first = members[0]!;
+    for (const instance of members) instance.spec = { ...instance.spec, peers: [first.address] };
+    await Promise.all(members.map((i) => i.start()));
     try {
-      for (const info of await Promise.all(all.map((i) => i.waitOnline(30_000)))) {
+      for (const info of await Promise.all(members.map((i) => i.waitOnline(30_000)))) {
         incarnations.set(cluster.get(info.instance_id), info.current_grade.incarnation);
       }
       const [holder] = await until('the buckets to be served', async () => {
@@ -173,6 +178,33 @@ describe(`a real 4-instance cluster survives ${CYCLES} cycles of SIGKILL/SIGTERM
     }
   }, 60_000);
   afterAll(() => cluster.destroy());
+
+  function addInstance(peers?: string[]): Promise<Instance> {
+    const name = `i${++instancesAdded}`;
+    return cluster.add(name, { instanceId: name, initReplicationFactor: 2, walMode: 'fsync', ...(peers === undefined ? {} : { peers }) });
+  }
+
+  /**
+   * `picodata expel` of a random member through another one (its process must exit 0 and it must
+   * leave the Raft configuration), then a new instance joins through a random member.
+   */
+  async function replaceCycle(): Promise<string> {
+    const target = random.pick(members);
+    const peer = random.pick(members.filter((m) => m !== target));
+    const { raft_id: raftId } = await peer.info(target.name);
+    const { code, stdout, stderr } = await runCli(['expel', '--instance-id', target.name, '--peer', peer.address], { timeoutMs: 30_000 });
+    expect(code, `${stdout}${stderr}`).toBe(0);
+    expect(await target.waitExit(20_000), target.log.slice(-3000)).toEqual({ code: 0, signal: null });
+    members.splice(members.indexOf(target), 1);
+    await until(`${target.name} out of the raft configuration`, async () => {
+      const status = await peer.raftStatus();
+      return [...status.voters, ...status.learners].includes(raftId) ? undefined : true;
+    }, RECOVERY_TIMEOUT_MS);
+    const fresh = await addInstance([random.pick(members).address]);
+    await fresh.start();
+    members.push(fresh);
+    return `expelled ${target.name}, ${fresh.name} joined`;
+  }
 
   /** Stops `victims` (SIGKILL or SIGTERM each, by the PRNG) while the writer runs, then restarts them. */
   async function cycle(victims: readonly Instance[]): Promise<string> {
@@ -205,14 +237,14 @@ describe(`a real 4-instance cluster survives ${CYCLES} cycles of SIGKILL/SIGTERM
   async function checkRecovered(victims: readonly Instance[], acknowledgedSoFar: readonly Acknowledged[]): Promise<void> {
     // The writer goes on meanwhile: rows acknowledged after this point may not be applied yet.
     const acknowledged = acknowledgedSoFar.slice();
-    for (const instance of all) {
+    for (const instance of members) {
       expect(instance.running, `${instance.name} exited on its own\n${instance.log.slice(-3000)}`).toBe(true);
       const minIncarnation = (incarnations.get(instance) ?? 1) + (victims.includes(instance) ? 1 : 0);
       const info = await instance.waitOnline(RECOVERY_TIMEOUT_MS, minIncarnation);
       incarnations.set(instance, info.current_grade.incarnation);
     }
     const agreed = await until('one leader that every instance knows', async () => {
-      const statuses = await Promise.all(all.map((i) => i.raftStatus()));
+      const statuses = await Promise.all(members.map((i) => i.raftStatus()));
       const leaders = new Set(statuses.map((s) => s.leader_id));
       const terms = new Set(statuses.map((s) => s.term));
       const leading = statuses.filter((s) => s.raft_state === 'Leader');
@@ -221,7 +253,7 @@ describe(`a real 4-instance cluster survives ${CYCLES} cycles of SIGKILL/SIGTERM
     expect(agreed[0]!.leader_id).toBe(agreed.find((s) => s.raft_state === 'Leader')!.id);
     // Tens of thousands of entries in a long hunt: no spread into Math.max (call argument limit).
     const lastIndex = acknowledged.reduce((max, a) => Math.max(max, a.index), 0);
-    for (const instance of all) {
+    for (const instance of members) {
       const [applied] = await instance.call('pico.raft_wait_index', [lastIndex, RECOVERY_TIMEOUT_MS / 1000], RECOVERY_TIMEOUT_MS + 5_000);
       expect(applied as number).toBeGreaterThanOrEqual(lastIndex);
       const log = await raftLog(instance);
@@ -250,9 +282,9 @@ describe(`a real 4-instance cluster survives ${CYCLES} cycles of SIGKILL/SIGTERM
       try {
         await until(`bucket ${bucket} routed alike through every router`, async () => {
           const expected = (await holderIsMaster()) ? bucketHolder : 'error 9';
-          const answers = await Promise.all(all.map((i) => i.call('vshard.router.callrw', [bucket, 'whereami', [], { timeout: 2 }], 5_000)));
+          const answers = await Promise.all(members.map((i) => i.call('vshard.router.callrw', [bucket, 'whereami', [], { timeout: 2 }], 5_000)));
           const where = answers.map((a) => (typeof a[0] === 'string' ? a[0] : `error ${String((a[1] as { code?: unknown } | null)?.code)}`));
-          last = where.map((w, k) => `via ${all[k]!.name}: ${w}`);
+          last = where.map((w, k) => `via ${members[k]!.name}: ${w}`);
           return where.every((w) => w === expected) ? true : undefined;
         }, RECOVERY_TIMEOUT_MS, 250);
       } catch (error) {
@@ -261,22 +293,27 @@ describe(`a real 4-instance cluster survives ${CYCLES} cycles of SIGKILL/SIGTERM
     }
   }
 
-  /** Whether the instance holding the buckets is its replicaset's master (in i1's clusterwide tables). */
+  /** Whether the instance holding the buckets is its replicaset's master (in a member's clusterwide tables). */
   async function holderIsMaster(): Promise<boolean> {
-    const [status] = await all[0]!.call(CLUSTER_STATUS_FUNCTION);
+    const [status] = await members[0]!.call(CLUSTER_STATUS_FUNCTION);
     const { instances, replicasets } = status as unknown as ClusterStatus;
     const holder = instances.find((i) => i.instance_id === bucketHolder);
     return replicasets.some((r) => r.replicaset_id === holder?.replicaset_id && r.master_id === bucketHolder);
   }
 
   it('every cycle ends with all instances Online, one leader and no acknowledged row lost', async () => {
-    const writer = new Writer(all, random.fork('writer'));
+    const writer = new Writer(members, random.fork('writer'));
     const history: string[] = [];
     writer.start();
     try {
       for (let c = 0; c < CYCLES; c++) {
-        const victims = random.shuffle([...all]).slice(0, random.chance(0.25) ? 2 : 1);
-        history.push(await cycle(victims));
+        let victims: Instance[] = [];
+        if (random.chance(REPLACE_CHANCE)) {
+          history.push(await replaceCycle());
+        } else {
+          victims = random.shuffle([...members]).slice(0, random.chance(0.25) ? 2 : 1);
+          history.push(await cycle(victims));
+        }
         try {
           await checkRecovered(victims, writer.acknowledged);
           await checkBucketsRouted();
@@ -292,6 +329,7 @@ describe(`a real 4-instance cluster survives ${CYCLES} cycles of SIGKILL/SIGTERM
     expect(writer.acknowledged.length, progress).toBeGreaterThan(CYCLES * 5);
     await checkRecovered([], writer.acknowledged);
     expect(entriesChecked, progress).toBeGreaterThan(CYCLES * 5);
-    console.info(`soak seed ${SEED}, ${CYCLES} cycles: ${progress}, entries checked ${entriesChecked}`);
+    const replaced = history.filter((h) => h.startsWith('expelled')).length;
+    console.info(`soak seed ${SEED}, ${CYCLES} cycles (${replaced} expel and join): ${progress}, entries checked ${entriesChecked}; members now ${members.map((m) => m.name).join(', ')}`);
   }, 60_000 + CYCLES * 60_000);
 });
