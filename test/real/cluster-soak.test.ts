@@ -30,7 +30,8 @@ import { Sfc32Random } from '../../core/lib/sfc32-random.ts';
 import { CLUSTER_STATUS_FUNCTION, type ClusterStatus } from '../../runtime-real/cluster-info.ts';
 import { Cluster, freePort, picodataBundle, runCli, until, type Instance } from './harness.ts';
 
-const SEED = Number(process.env.SOAK_SEED ?? 5);
+/** The suite's seed: its 5 cycles have each kind (two victims, SIGKILL and SIGTERM, a move, a killed restart, expel and join). */
+const SEED = Number(process.env.SOAK_SEED ?? 23);
 const CYCLES = Number(process.env.SOAK_CYCLES ?? 5);
 const INSTANCES = 4;
 /** Share of cycles that expel a member and join a new instance instead of stopping some. */
@@ -282,7 +283,8 @@ describe(`a real 4-instance cluster survives ${CYCLES} cycles of SIGKILL/SIGTERM
       try {
         await until(`bucket ${bucket} routed alike through every router`, async () => {
           const expected = (await holderIsMaster()) ? bucketHolder : 'error 9';
-          const answers = await Promise.all(members.map((i) => i.call('vshard.router.callrw', [bucket, 'whereami', [], { timeout: 2 }], 5_000)));
+          // A bucket no one has takes the router its whole timeout (it retries NO_ROUTE_TO_BUCKET).
+          const answers = await Promise.all(members.map((i) => i.call('vshard.router.callrw', [bucket, 'whereami', [], { timeout: 1 }], 5_000)));
           const where = answers.map((a) => (typeof a[0] === 'string' ? a[0] : `error ${String((a[1] as { code?: unknown } | null)?.code)}`));
           last = answers.map((a, k) => `via ${members[k]!.name}: ${typeof a[0] === 'string' ? a[0] : JSON.stringify(a[1] ?? null)}`);
           return where.every((w) => w === expected) ? true : undefined;
