@@ -143,6 +143,30 @@ describe('vshard router', () => {
     });
   });
 
+  it('after both members of the holder\'s replicaset are expelled, a newcomer routes like everyone else', async () => {
+    // The real-cluster soak's seed 606, cycle 18, in virtual time: RF 2, the holder's partner
+    // expelled, then the holder, then a new instance joins (a replicaset of its own).
+    await simulate(508, async (cluster, world) => {
+      const names = ['i1', 'i2', 'i3', 'i4'];
+      await startAll(cluster, names, { initReplicationFactor: 2 });
+      await world.waitFor(() => cluster.node('i1')!.tables.vshardBootstrapped() && names.every((n) => cluster.node(n)!.sharding !== null), 10_000);
+      const holder = names.find((n) => cluster.node(n)!.box.hasSpace(BUCKET_SPACE) && cluster.node(n)!.box.space(BUCKET_SPACE).len() === 3000)!;
+      const gone = cluster.node(holder)!.self()!.replicasetId;
+      const partner = names.find((n) => n !== holder && cluster.node(n)!.self()!.replicasetId === gone)!;
+      const survivors = names.filter((n) => n !== holder && n !== partner);
+      for (const expelled of [partner, holder]) {
+        await ok(cluster, survivors[0]!, 'pico.expel', [expelled]);
+        await world.waitFor(() => cluster.node(expelled) === undefined, 10_000);
+      }
+      await startAll(cluster, ['i5'], { initReplicationFactor: 2, peers: [cluster.address(survivors[0]!)] });
+      for (const via of [...survivors, 'i5']) {
+        await world.waitFor(() => !(cluster.node(via)!.sharding?.replicasets ?? []).some((r) => r.replicasetId === gone), 10_000);
+        const lost = errorOf(await ok(cluster, via, 'vshard.router.callrw', [1, 'pico.whoami', [], { timeout: 0.3 }]));
+        expect({ via, code: lost.code, message: lost.message }).toEqual({ via, code: 9, message: expect.any(String) });
+      }
+    });
+  });
+
   it('storage refuses writes on a replica that is not the master', async () => {
     await simulate(504, async (cluster, world) => {
       await startAll(cluster, ['i1', 'i2'], { initReplicationFactor: 2 });
