@@ -5,7 +5,7 @@
  */
 
 import { assert } from '../lib/assert.ts';
-import { MpExt, MpFloat64, type MpValue } from '../codec/msgpack.ts';
+import { MpExt, MpFloat64, narrowInteger, type MpValue } from '../codec/msgpack.ts';
 import { toHex } from '../lib/bytes.ts';
 import type { EngineIndex, TupleVisitor } from './engine-index.ts';
 import type { IteratorType } from './iterator.ts';
@@ -42,7 +42,7 @@ function valueKey(value: MpValue): string {
  * larger integer as a bigint (so 2^60 as a double and as an integer meet), -0 as 0.
  */
 function numberKey(value: number | bigint): number | bigint {
-  if (typeof value === 'bigint') return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+  if (typeof value === 'bigint') return narrowInteger(value);
   if (Number.isInteger(value) && !Number.isSafeInteger(value)) return BigInt(value);
   return Object.is(value, -0) ? 0 : value;
 }

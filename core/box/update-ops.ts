@@ -21,7 +21,7 @@
  *   base, negative from the end; a negative cut keeps that many bytes at the end.
  */
 
-import { MpFloat64, type MpValue } from '../codec/msgpack.ts';
+import { MpFloat64, narrowInteger, type MpValue } from '../codec/msgpack.ts';
 import { BoxError, boxErrors } from './errors.ts';
 import type { Tuple } from './tuple.ts';
 import { assert } from '../lib/assert.ts';
@@ -200,7 +200,7 @@ function toBig(v: number | bigint): bigint {
 }
 
 function normaliseInt(v: bigint): number | bigint {
-  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+  return narrowInteger(v);
 }
 
 function numericValue(v: MpValue): number | bigint | undefined {

@@ -34,6 +34,14 @@ export class MpFloat64 {
   }
 }
 
+const SAFE_MIN = BigInt(Number.MIN_SAFE_INTEGER);
+const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** An integer in the form the decoder gives it: a number when it is safe, else the bigint. */
+export function narrowInteger(value: bigint): number | bigint {
+  return value >= SAFE_MIN && value <= SAFE_MAX ? Number(value) : value;
+}
+
 /**
  * The number a value holds, double or integer (a 64-bit one rounded), for arguments where any
  * will do (timeouts, log indexes from Lua or Python clients); undefined for anything else.
@@ -471,8 +479,7 @@ export class MpReader {
     this.need(8);
     const v = this.view.getBigInt64(this.offset);
     this.offset += 8;
-    if (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v);
-    return v;
+    return narrowInteger(v);
   }
 
   /** Reads an array header; throws if the next value is not an array. */

@@ -16,7 +16,7 @@
  * text as EVAL, as Tarantool's console would).
  */
 
-import type { MpValue } from '../../core/codec/msgpack.ts';
+import { narrowInteger, type MpValue } from '../../core/codec/msgpack.ts';
 
 export type Statement =
   | { readonly kind: 'value'; readonly value: MpValue }
@@ -83,8 +83,7 @@ function parseNumber(text: string): number | bigint {
   const body = integerSuffix === null ? text : text.slice(0, -integerSuffix[0].length);
   if (/^-?0x/i.test(body)) return Number(body);
   if (/^-?\d+$/.test(body)) {
-    const big = BigInt(body);
-    return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
+    return narrowInteger(BigInt(body));
   }
   // Lua sends an integral number (1e18) as an integer; a JS number past 2^53 would go as a double.
   const value = Number(body);

@@ -10,9 +10,15 @@ import { ok, simulate, startAll } from '../cluster/helpers.ts';
 async function twoReplicasets(cluster: SimCluster, world: World): Promise<{ holder: string; other: string }> {
   await startAll(cluster, ['i1', 'i2']);
   await world.waitFor(() => cluster.node('i1')!.tables.vshardBootstrapped() && ['i1', 'i2'].every((n) => cluster.node(n)!.sharding !== null), 10_000);
-  const holder = ['i1', 'i2'].find((n) => cluster.node(n)!.box.hasSpace(BUCKET_SPACE) && cluster.node(n)!.box.space(BUCKET_SPACE).len() === 3000);
+  const holder = bucketHolder(cluster, ['i1', 'i2']);
+  return { holder, other: holder === 'i1' ? 'i2' : 'i1' };
+}
+
+/** The one of `names` the sharding bootstrap put all 3000 buckets on. */
+function bucketHolder(cluster: SimCluster, names: readonly string[]): string {
+  const holder = names.find((n) => cluster.node(n)!.box.hasSpace(BUCKET_SPACE) && cluster.node(n)!.box.space(BUCKET_SPACE).len() === 3000);
   expect(holder).toBeDefined();
-  return { holder: holder!, other: holder === 'i1' ? 'i2' : 'i1' };
+  return holder!;
 }
 
 function instanceIdOf(values: MpValue[]): MpValue {
@@ -150,7 +156,7 @@ describe('vshard router', () => {
       const names = ['i1', 'i2', 'i3', 'i4'];
       await startAll(cluster, names, { initReplicationFactor: 2 });
       await world.waitFor(() => cluster.node('i1')!.tables.vshardBootstrapped() && names.every((n) => cluster.node(n)!.sharding !== null), 10_000);
-      const holder = names.find((n) => cluster.node(n)!.box.hasSpace(BUCKET_SPACE) && cluster.node(n)!.box.space(BUCKET_SPACE).len() === 3000)!;
+      const holder = bucketHolder(cluster, names);
       const gone = cluster.node(holder)!.self()!.replicasetId;
       const partner = names.find((n) => n !== holder && cluster.node(n)!.self()!.replicasetId === gone)!;
       const survivors = names.filter((n) => n !== holder && n !== partner);
