@@ -1,13 +1,15 @@
 /**
  * `picodata run`: one instance as a production daemon. The order matters for operators:
  * 1. options were validated by the caller (bad ones exit 2 before anything here runs);
- * 2. the `--script` module is imported and the HTTP port bound, so a broken script or a busy
- *    port stops the start before the data directory is touched;
+ * 2. the `--script` module is imported, the HTTP port bound and the iproto address tried, so a
+ *    broken script, a busy port or an unknown host stops the start before the data directory is
+ *    touched;
  * 3. the real env opens the data directory (LMDB) and the core's instance program runs:
  *    discover -> boot | join -> postjoin (the script) -> Online; SIGTERM/SIGINT stop it
  *    gracefully; it exits through env.lifecycle.exit, which closes HTTP and the disk first.
  */
 
+import { createServer } from 'node:net';
 import type { NodeBackend } from '../core/node/backend.ts';
 import type { IprotoBackend } from '../core/iproto/backend.ts';
 import { instanceProgram } from '../core/instance.ts';
@@ -17,6 +19,7 @@ import { DEFAULT_TUNING, EXIT_FAILURE, type NodeOptions } from '../core/node/opt
 import { VERSION } from '../core/api/pico.ts';
 import { clusterStatus, registerClusterStatus } from './cluster-info.ts';
 import { createRealEnv } from './env.ts';
+import { parseHostPort } from './network.ts';
 import { watchOperatorEvents } from './events.ts';
 import { HttpListenError, startHttp, type HttpEndpoint } from './http.ts';
 import { createRealLog } from './log.ts';
@@ -55,6 +58,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const metrics = new DaemonMetrics();
   let http: HttpEndpoint | null = null;
   if (run.httpListen !== undefined) http = await startHttpOrExit(run.httpListen, state, metrics, log);
+  await checkListenOrExit(run.listen, log);
   process.off('SIGTERM', stopEarly);
   process.off('SIGINT', stopEarly);
   const env = createRealEnv({
@@ -152,6 +156,27 @@ async function startHttpOrExit(address: string, state: { node: Node | null }, me
     log.error(error instanceof HttpListenError ? error.message : `http: ${String(error)}`);
     return exitNow(EXIT_FAILURE);
   }
+}
+
+/**
+ * Binds the iproto address and lets it go: the instance binds it for real only once its data
+ * directory is open, and a new directory must not be left behind by a start that cannot serve.
+ * (Another process may still take the port in between; then the start fails as before, exit 1.)
+ */
+async function checkListenOrExit(address: string, log: Log): Promise<void> {
+  const { host, port } = parseHostPort(address);
+  const probe = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen(port, host, () => resolve());
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    log.error(`cannot listen on ${address}: ${code ?? String(error)}`);
+    return exitNow(EXIT_FAILURE);
+  }
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
 }
 
 function health(node: Node | null): { healthy: boolean; body: Record<string, unknown> } {

@@ -41,8 +41,12 @@ export class RunOptionsError extends Error {
 }
 
 /**
- * Picodata's address forms: `host:port`; `:port` means localhost; a bare `host` gets port 3301
- * (so `1234` is the host "1234"). A port above 65535 or a second colon is an error.
+ * Address forms: `host:port`; `:port` and a bare `port` mean localhost; a bare `host` gets port
+ * 3301. A port above 65535 or a second colon is an error.
+ *
+ * Picodata 22.11 reads a bare number as a host (`1234` -> `1234:3301`); we read it as a port, as
+ * our CLI promises (`--listen 3302`): a host name of digits only resolves as a 32-bit IPv4
+ * number (3302 is 0.0.12.230), which nobody means.
  */
 export function normalizeAddress(text: string, what: string): string {
   const value = text.trim();
@@ -50,6 +54,7 @@ export function normalizeAddress(text: string, what: string): string {
   if (colons > 1) throw new RunOptionsError(`invalid ${what} address "${text}": too many colons`);
   if (colons === 0) {
     if (value === '') throw new RunOptionsError(`invalid ${what} address: empty`);
+    if (/^\d+$/.test(value)) return normalizeAddress(`:${value}`, what);
     return `${value}:${DEFAULT_PORT}`;
   }
   const [host, port] = value.split(':') as [string, string];

@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { normalizeAddress, resolveRunOptions, RunOptionsError } from '../../runtime-real/run-options.ts';
 
 describe('picodata run options', () => {
-  it('normalizes Picodata address forms', () => {
-    expect(normalizeAddress('1234', 'listen')).toBe('1234:3301');
+  it('normalizes the address forms', () => {
+    // A bare number is a port (Picodata 22.11 would take it for a host: see normalizeAddress).
+    expect(normalizeAddress('3302', 'listen')).toBe('localhost:3302');
+    expect(normalizeAddress(' 1234 ', 'peer')).toBe('localhost:1234');
+    expect(() => normalizeAddress('70000', 'listen')).toThrow(/bad port "70000"/);
     expect(normalizeAddress(':1234', 'listen')).toBe('localhost:1234');
     expect(normalizeAddress('host', 'listen')).toBe('host:3301');
     expect(normalizeAddress('127.0.0.1:3302', 'listen')).toBe('127.0.0.1:3302');
@@ -32,6 +35,21 @@ describe('picodata run options', () => {
     expect(fromEnv).toMatchObject({ listen: 'localhost:3302', peers: ['a:1', 'b:2'], failureDomain: { PLANET: 'EARTH' }, clusterId: 'x' });
     const flags = resolveRunOptions({ listen: '127.0.0.1:4000', clusterId: 'y', peer: ['c:3'] }, env);
     expect(flags).toMatchObject({ listen: '127.0.0.1:4000', advertise: '127.0.0.1:4000', clusterId: 'y', peers: ['c:3'] });
+  });
+
+  it('reads a variable for every option of the admin guide', () => {
+    const env = {
+      PICODATA_CLUSTER_ID: 'c', PICODATA_DATA_DIR: '/srv/i9', PICODATA_INSTANCE_ID: 'i9', PICODATA_LISTEN: '0.0.0.0:4001',
+      PICODATA_ADVERTISE: '10.0.0.9', PICODATA_PEER: '10.0.0.1:3301', PICODATA_FAILURE_DOMAIN: 'dc=msk', PICODATA_REPLICASET_ID: 'r7',
+      PICODATA_LOG_LEVEL: 'verbose', PICODATA_INIT_REPLICATION_FACTOR: '3', PICODATA_SCRIPT: 'app.mjs', PICODATA_HTTP_LISTEN: '8081',
+    };
+    expect(resolveRunOptions({}, env)).toEqual({
+      clusterId: 'c', dataDir: '/srv/i9', instanceId: 'i9', listen: '0.0.0.0:4001', advertise: '10.0.0.9:3301', peers: ['10.0.0.1:3301'],
+      failureDomain: { DC: 'MSK' }, replicasetId: 'r7', logLevel: 'verbose', initReplicationFactor: 3, script: 'app.mjs',
+      httpListen: 'localhost:8081', walMode: 'write', checkpointIntervalSeconds: 3600, forceRecovery: false,
+    });
+    expect(() => resolveRunOptions({}, { PICODATA_INIT_REPLICATION_FACTOR: 'two' })).toThrow(/replication factor "two"/);
+    expect(() => resolveRunOptions({}, { PICODATA_LOG_LEVEL: 'loud' })).toThrow('invalid log level "loud"');
   });
 
   it('takes --wal-mode and --checkpoint-interval, with their variables and defaults', () => {
