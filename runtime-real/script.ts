@@ -27,7 +27,10 @@ import type { NodeBackend, UserFunction } from '../core/node/backend.ts';
 import type { Node } from '../core/node/node.ts';
 
 export interface ScriptContext {
-  /** Makes `fn` callable over iproto CALL by `name` (a stored procedure). */
+  /**
+   * Makes `fn` callable over iproto CALL by `name` (a stored procedure). An array result is the
+   * list of return values, as a Lua function's (`[1, 'a']` is two values); one tuple is `[[1, 'a']]`.
+   */
   registerFunction(name: string, fn: UserFunction): void;
   /** Local storage. Read-only on replicas and on restarted instances until promoted. */
   readonly box: Box;

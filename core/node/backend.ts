@@ -1,8 +1,8 @@
 /**
  * What the iproto server of an instance serves: data requests on box spaces by id, CALL of the
  * `.proc_*` RPCs, the `pico.*` API, vshard's router and storage calls (core/vshard/) and
- * functions registered by `--script`, and a small EVAL that understands `return <function>(...)`. Every failure becomes an error reply with a Tarantool
- * code (core/iproto/errors.ts).
+ * functions registered by `--script`, and EVAL of the API slice of Lua (./eval.ts). Every failure
+ * becomes an error reply with a Tarantool code (core/iproto/errors.ts).
  */
 
 import type { MpValue } from '../codec/msgpack.ts';
@@ -10,6 +10,7 @@ import type { Space } from '../box/space.ts';
 import type { Tuple } from '../box/tuple.ts';
 import type { Txn } from '../box/txn.ts';
 import { RaftNodeFailure } from '../cluster/raft-node.ts';
+import { BOX } from '../api/box-info.ts';
 import { PICO, type PicoFunction } from '../api/pico.ts';
 import type { IprotoBackend, IprotoSession, UserCredentials } from '../iproto/backend.ts';
 import { ErrorCode } from '../iproto/constants.ts';
@@ -19,8 +20,10 @@ import { PROCS } from '../rpc/procs.ts';
 import { ProcError } from '../rpc/proc-error.ts';
 import type { VshardContext } from '../vshard/context.ts';
 import { VSHARD } from '../vshard/functions.ts';
+import { boxMethodByName, evaluate } from './eval.ts';
 import type { Node } from './node.ts';
 
+/** A stored procedure: an array result is its list of return values (Lua's multiple returns), anything else one value. */
 export type UserFunction = (args: readonly MpValue[]) => MpValue[] | MpValue | Promise<MpValue[] | MpValue>;
 
 export class NodeBackend implements IprotoBackend {
@@ -84,11 +87,13 @@ export class NodeBackend implements IprotoBackend {
     return this.invoke(request.functionName, request.args, session);
   }
 
-  /** EVAL of `return <name>(...)`, `return <name>()` or `return <name>` (a value-returning function). */
-  async eval(request: EvalRequest, session: IprotoSession): Promise<readonly MpValue[]> {
-    const m = /^\s*return\s+([A-Za-z_.][\w.]*)\s*(?:\(\s*(\.\.\.)?\s*\))?\s*;?\s*$/.exec(request.expr);
-    if (m === null) throw iprotoError(ErrorCode.PROC_LUA, `eval is limited to "return <function>(...)", got: ${request.expr}`);
-    return this.invoke(m[1]!, m[2] === '...' ? request.args : [], session);
+  /** EVAL of the API slice of Lua (core/node/eval.ts): API calls, `box.space` methods, literals. */
+  eval(request: EvalRequest, session: IprotoSession): Promise<readonly MpValue[]> {
+    return evaluate(request.expr, request.args, {
+      box: this.node.box,
+      invoke: (name, args) => this.invoke(name, args, session),
+      has: (name) => this.lookup(name, session) !== undefined,
+    });
   }
 
   private async invoke(name: string, args: readonly MpValue[], session: IprotoSession): Promise<readonly MpValue[]> {
@@ -107,7 +112,7 @@ export class NodeBackend implements IprotoBackend {
   private lookup(name: string, session: IprotoSession): ((args: readonly MpValue[]) => MpValue[] | Promise<MpValue[]>) | undefined {
     const proc = PROCS.get(name);
     if (proc !== undefined) return (args) => proc.handle(this.node, args);
-    const pico: PicoFunction | undefined = PICO.get(name);
+    const pico: PicoFunction | undefined = PICO.get(name) ?? BOX.get(name);
     if (pico !== undefined) return (args) => pico(this.node, args);
     const vshard = VSHARD.get(name);
     if (vshard !== undefined) {
@@ -122,6 +127,9 @@ export class NodeBackend implements IprotoBackend {
         return Array.isArray(result) ? (result as MpValue[]) : [result as MpValue];
       };
     }
+    // Last: a script function's CALL should not pay for this name match.
+    const boxMethod = boxMethodByName(name);
+    if (boxMethod !== undefined) return (args) => boxMethod(this.node.box, args);
     return undefined;
   }
 }

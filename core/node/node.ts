@@ -70,9 +70,12 @@ export class Node {
   private topologyCache: { term: number; topology: Topology } | null = null;
   private readonly changeListeners = new Set<() => void>();
   private exitRequested = false;
+  /** This node's monotonic time when its stores were open (box.info.uptime counts from it). */
+  readonly openedAtMs: number;
 
   private constructor(env: Env, options: NodeOptions, box: Box, raftStore: RaftStore) {
     this.env = env;
+    this.openedAtMs = env.clock.nowMs();
     this.options = options;
     this.log = env.log;
     this.box = box;

@@ -5,23 +5,32 @@
  *   `_vspace` / `_vindex` like any connector (re-read once when a name is missing); update and
  *   upsert field numbers are 1-based as in Lua (sent with INDEX_BASE 1);
  * - `box.space.<name>` shows the space, `box.space` lists spaces;
+ * - other bare paths (`box.info`, `box.cfg.listen`) go as EVAL of `return <path>`;
  * - any other call `a.b.c(args)` (`pico.raft_status()`, `vshard.router.callro(...)`) is a CALL
  *   of that name; a bare `pico.<name>` is a CALL without arguments (`pico.VERSION`);
  * - a literal evaluates to itself; anything the parser does not know goes as EVAL of the text.
  * Results are Lua-style value lists; failures come back as a message, never as an exception.
  */
 
-import type { MpValue } from '../../core/codec/msgpack.ts';
+import { MpExt, MpFloat64, type MpValue } from '../../core/codec/msgpack.ts';
 import type { IprotoClient, Result } from '../../core/iproto/client.ts';
 import { BodyKey, ErrorCode, Iterator, RequestType } from '../../core/iproto/constants.ts';
 import { replyData } from '../../core/iproto/reply.ts';
 import { SELECT_LIMIT_ALL } from '../../core/iproto/request-encode.ts';
-import { parseStatement, ParseError, type Statement } from './parse.ts';
+import { parseStatement, ParseError, type Statement } from '../../core/api/statement.ts';
+import { callFields } from '../../core/node/eval.ts';
+import { renderTable } from './yaml.ts';
 
 const VSPACE = 281;
 const VINDEX = 289;
 
-export type Evaluation = { readonly ok: true; readonly values: MpValue[] } | { readonly ok: false; readonly error: string };
+export type Evaluation =
+  /** `table`: an fselect result, printed as its lines (`values` holds the same lines). */
+  | { readonly ok: true; readonly values: MpValue[]; readonly table?: readonly string[] }
+  | { readonly ok: false; readonly error: string };
+
+/** fselect's line width when the caller knows no terminal width. */
+export const FSELECT_LINE_WIDTH_DEFAULT = 140;
 
 interface SpaceInfo {
   readonly id: number;
@@ -32,8 +41,9 @@ interface SpaceInfo {
   readonly indexes: Map<string, { id: number; type: string; unique: boolean; parts: MpValue }>;
 }
 
-export const SPACE_METHODS = ['select', 'get', 'insert', 'replace', 'put', 'update', 'upsert', 'delete', 'count', 'len', 'min', 'max', 'format'] as const;
-export const INDEX_METHODS = ['select', 'get', 'update', 'delete', 'count', 'min', 'max'] as const;
+/** A space's methods (Tarantool's space object has no min/max: its indexes do). */
+export const SPACE_METHODS = ['select', 'fselect', 'get', 'insert', 'replace', 'put', 'update', 'upsert', 'delete', 'count', 'len', 'format'] as const;
+export const INDEX_METHODS = ['select', 'fselect', 'get', 'update', 'delete', 'count', 'min', 'max'] as const;
 
 /** The pico.* and vshard.* API names for completion (the server is the authority on what exists). */
 export const KNOWN_FUNCTIONS = [
@@ -42,7 +52,11 @@ export const KNOWN_FUNCTIONS = [
   'pico.raft_compact_log', 'pico.raft_log', 'pico.cas', 'pico.expel', 'pico.exit', 'daemon.cluster_status',
   'vshard.router.callro', 'vshard.router.callrw', 'vshard.router.call', 'vshard.router.bucket_id_strcrc32',
   'vshard.router.bucket_id_mpcrc32', 'vshard.router.bucket_count', 'vshard.storage.call', 'vshard.storage.bucket_stat',
+  'box.info', 'box.cfg',
 ];
+
+/** Names completed without a parenthesis: values, not functions. */
+export const KNOWN_VALUES: ReadonlySet<string> = new Set(['pico.VERSION', 'box.info', 'box.cfg']);
 
 const ITERATORS: Readonly<Record<string, number>> = Iterator;
 
@@ -54,10 +68,13 @@ export class ConsoleEvaluator {
   private readonly client: IprotoClient;
   private spaces: Map<string, SpaceInfo> | null = null;
   private readonly timeoutMs: number;
+  /** fselect's default line width (the terminal's, when there is one). */
+  private readonly fselectLineWidthMax: () => number;
 
-  constructor(client: IprotoClient, timeoutMs = 30_000) {
+  constructor(client: IprotoClient, timeoutMs = 30_000, fselectLineWidthMax: () => number = () => FSELECT_LINE_WIDTH_DEFAULT) {
     this.client = client;
     this.timeoutMs = timeoutMs;
+    this.fselectLineWidthMax = fselectLineWidthMax;
   }
 
   /** Space names known from the last schema load (for completion). */
@@ -78,7 +95,11 @@ export class ConsoleEvaluator {
       return this.eval(text);
     }
     try {
-      return { ok: true, values: await this.run(statement) };
+      if (statement.kind === 'call' && statement.method === 'fselect') {
+        const table = await this.fselect(statement);
+        return { ok: true, values: [table], table };
+      }
+      return { ok: true, values: await this.runWithFields(statement) };
     } catch (error) {
       if (error instanceof EvalError) return { ok: false, error: error.message };
       throw error;
@@ -86,7 +107,7 @@ export class ConsoleEvaluator {
   }
 
   private async run(s: Statement): Promise<MpValue[]> {
-    if (s.kind === 'value') return [s.value];
+    if (s.kind === 'values') return [...s.values];
     const [root, second, name] = s.path;
     if (root === 'box' && second === 'space') {
       if (name === undefined) {
@@ -97,15 +118,46 @@ export class ConsoleEvaluator {
     }
     if (s.kind === 'path') {
       if (root === 'pico') return this.call(s.path.join('.'), []);
-      throw new EvalError(`cannot show ${s.path.join('.')}: only calls, box.space.<name> and pico.* values are understood`);
+      // box.info, box.cfg.listen, ...: the server knows its values (core/node/eval.ts).
+      const result = await this.client.eval(`return ${pathExpression(s.path)}`, [], { timeoutMs: this.timeoutMs });
+      return unwrapOrThrow(result);
     }
     if (s.method !== null) throw new EvalError(`unknown method ${s.path.join('.')}:${s.method}()`);
     return this.call(s.path.join('.'), s.args);
   }
 
+  /** `pico.instance_info('i1').raft_id`, `box.space.t:get{1}[2]`: fields of a call's first result. */
+  private async runWithFields(s: Statement): Promise<MpValue[]> {
+    const results = await this.run(s);
+    if (s.kind !== 'call') return results;
+    try {
+      return [...callFields(s, results)];
+    } catch (error) {
+      throw new EvalError(error instanceof Error ? error.message.replace(/^eval: /, '') : String(error));
+    }
+  }
+
+  /**
+   * `box.space.<name>[.index.<name>]:fselect(key, opts, {max_width = N})`: select, then the rows as
+   * a table under the format's field names (1-based numbers past the format), values in JSON.
+   */
+  private async fselect(s: Extract<Statement, { kind: 'call' }>): Promise<string[]> {
+    const [root, second, name] = s.path;
+    if (root !== 'box' || second !== 'space' || name === undefined) throw new EvalError(`unknown method ${s.path.join('.')}:fselect()`);
+    const [rows] = (await this.spaceStatement({ ...s, method: 'select', args: s.args.slice(0, 2) }, name)) as [MpValue[][]];
+    const space = await this.space(name);
+    const names = Array.isArray(space.format) ? (space.format as MpValue[]).map((f, i) => fieldName(f, i)) : [];
+    const fieldCount = rows.reduce((most, r) => Math.max(most, r.length), names.length);
+    const columns = Array.from({ length: fieldCount }, (_, i) => names[i] ?? String(i + 1));
+    const options = s.args[2];
+    const requested = options !== null && typeof options === 'object' && !Array.isArray(options) ? (options as Record<string, MpValue>)['max_width'] : undefined;
+    const lineWidthMax = typeof requested === 'number' && requested > 0 ? requested : this.fselectLineWidthMax();
+    return renderTable(columns, rows.map((r) => columns.map((_, i) => (i < r.length ? cellText(r[i]!) : ''))), { paddingChars: 0, lineWidthMax });
+  }
+
   private async spaceStatement(s: Statement, name: string): Promise<MpValue[]> {
     const space = await this.space(name);
-    const path = s.kind === 'value' ? [] : s.path;
+    const path = s.kind === 'values' ? [] : s.path;
     let indexId = 0;
     let onIndex = false;
     if (path.length > 3) {
@@ -255,6 +307,29 @@ export class ConsoleEvaluator {
     for (const s of spaces) out[s.name] = s.id;
     return out;
   }
+}
+
+/** `a.b[1]` back from a parsed path (a bracketed segment came in as its text). */
+function pathExpression(path: readonly string[]): string {
+  return path.map((segment, i) => (i === 0 ? segment : /^[A-Za-z_][A-Za-z0-9_]*$/.test(segment) ? `.${segment}` : `[${JSON.stringify(segment)}]`)).join('');
+}
+
+function fieldName(field: MpValue, index: number): string {
+  const name = field !== null && typeof field === 'object' && !Array.isArray(field) ? (field as Record<string, MpValue>)['name'] : undefined;
+  return typeof name === 'string' ? name : String(index + 1);
+}
+
+/** A value as fselect prints it: JSON (strings quoted, big integers exact, bytes as hex). */
+function cellText(value: MpValue): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof MpFloat64) return String(value.value);
+  if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString('hex'));
+  if (Array.isArray(value)) return `[${(value as MpValue[]).map(cellText).join(',')}]`;
+  const entries = value instanceof Map ? [...value.entries()] : typeof value === 'object' && !(value instanceof MpExt) ? Object.entries(value) : null;
+  if (entries !== null) return `{${entries.map(([k, v]) => `${typeof k === 'string' ? JSON.stringify(k) : cellText(k)}:${cellText(v)}`).join(',')}}`;
+  if (value instanceof MpExt) return `ext${value.type}:${Buffer.from(value.data).toString('hex')}`;
+  return JSON.stringify(value);
 }
 
 function describeSpace(space: SpaceInfo): MpValue {

@@ -21,8 +21,8 @@ import { join } from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import type { IprotoClient } from '../../core/iproto/client.ts';
 import { connectTo } from '../admin.ts';
-import { ConsoleEvaluator, INDEX_METHODS, KNOWN_FUNCTIONS, SPACE_METHODS } from './evaluate.ts';
-import { formatError, formatResults } from './yaml.ts';
+import { ConsoleEvaluator, FSELECT_LINE_WIDTH_DEFAULT, INDEX_METHODS, KNOWN_FUNCTIONS, KNOWN_VALUES, SPACE_METHODS } from './evaluate.ts';
+import { formatError, formatResults, formatTable } from './yaml.ts';
 
 const HISTORY_LINES_MAX = 1_000;
 
@@ -30,9 +30,11 @@ const HELP = `Statements (a subset of Lua, as in Tarantool's console):
   pico.raft_status()                     any function: CALL by its name
   pico.instance_info('i1')               arguments: numbers, 'strings', true/false/nil, {tables}
   box.space.test:select()                select, get, insert, replace, update, upsert, delete,
-  box.space.test:insert{1, 'x'}          count, len, min, max, format
-  box.space.test.index.pk:select{1}      the same on an index
+  box.space.test:insert{1, 'x'}          count, len, format
+  box.space.test:fselect()               select printed as a table (3rd argument {max_width = N})
+  box.space.test.index.pk:select{1}      select, get, count, min, max, update, delete on an index
   box.space                              list spaces; box.space.test shows one
+  box.info, box.cfg.listen               the instance's box.info and box.cfg (and their fields)
   vshard.router.callro(1, 'fn', {...})   forwarded as a CALL
   \\q, \\quit or Ctrl-D                    leave
 `;
@@ -79,7 +81,9 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
     process.stderr.write(`picodata connect: error: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
-  const evaluator = new ConsoleEvaluator(client, options.timeoutMs);
+  // fselect fits the terminal, as Tarantool's does; piped output gets the default width.
+  const fselectWidth = (): number => (process.stdout.isTTY === true && process.stdout.columns > 0 ? process.stdout.columns : FSELECT_LINE_WIDTH_DEFAULT);
+  const evaluator = new ConsoleEvaluator(client, options.timeoutMs, fselectWidth);
   evaluatorRef.current = evaluator;
   await evaluator.schema(false).catch(() => undefined); // for completion; errors show up on use
   let lost: string | null = null;
@@ -102,7 +106,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
     else if (line !== '') {
       if (interactive) appendHistory(historyFile, line);
       const evaluation = await evaluator.evaluate(line);
-      process.stdout.write(evaluation.ok ? formatResults(evaluation.values) : formatError(evaluation.error));
+      process.stdout.write(!evaluation.ok ? formatError(evaluation.error) : evaluation.table !== undefined ? formatTable(evaluation.table) : formatResults(evaluation.values));
     }
     if (interactive) rl.prompt();
   }
@@ -197,7 +201,7 @@ export interface CompletionSchema {
  */
 export function complete(line: string, schema: CompletionSchema | null): [string[], string] {
   const word = /[A-Za-z0-9_.:]*$/.exec(line)![0];
-  const candidates = new Set<string>(KNOWN_FUNCTIONS.map((f) => (f === 'pico.VERSION' ? f : `${f}(`)));
+  const candidates = new Set<string>(KNOWN_FUNCTIONS.map((f) => (KNOWN_VALUES.has(f) ? f : `${f}(`)));
   candidates.add('box.space.');
   for (const space of schema?.spaceNames() ?? []) {
     const base = `box.space.${space}`;

@@ -97,9 +97,26 @@ function mapEntries(value: MpValue): Array<[MpValue, MpValue]> | null {
   return null;
 }
 
-/** Strings safe to print unquoted: start with a letter, no YAML indicators (`: `, ` #`). */
-const PLAIN = /^[A-Za-z_][A-Za-z0-9_.\-/:@ ]*$/;
-const RESERVED = /^(true|false|null|yes|no|on|off|y|n|~)$/i;
+/**
+ * When Tarantool's console (lyaml over libyaml, 2.6) quotes a string in block context, measured
+ * case by case with `yaml.encode` of Debian's tarantool: a string Lua would read as a number
+ * (`'12'`, `'1.5'`, `'0x10'`, `'inf'`), the words null, ~, true, false, yes and no (lowercase
+ * only), a leading or trailing blank, `: ` or ` #` inside or `:` at the end, and a first
+ * character that starts YAML syntax (`-`, `?` and `:` before a blank or alone; `[ ] { } , & * ! |
+ * > % @ \` # ' "`). Everything else prints plain: `127.0.0.1:3301`, `2026-01-01`, `Yes`,
+ * `Space 'nope' does not exist`.
+ */
+function needsQuotes(text: string): boolean {
+  if (text === '' || RESERVED.has(text) || LUA_NUMBER.test(text)) return true;
+  if (/^\s|\s$/.test(text) || text.includes(': ') || text.includes(' #') || text.endsWith(':')) return true;
+  const first = text[0]!;
+  if ('-?:'.includes(first)) return text.length === 1 || /\s/.test(text[1]!);
+  return '[]{},&*!|>%@`#\'"'.includes(first);
+}
+
+const RESERVED: ReadonlySet<string> = new Set(['null', '~', 'true', 'false', 'yes', 'no']);
+/** What Lua's tonumber takes: decimal with optional fraction and exponent, hex, inf and nan. */
+const LUA_NUMBER = /^[-+]?(0x[0-9a-f]+(\.[0-9a-f]*)?(p[-+]?\d+)?|(\d+\.?\d*|\.\d+)(e[-+]?\d+)?|inf(inity)?|nan|0b[01]+)$/i;
 
 /** A scalar: strings quoted when YAML would read them as something else (always in flow). */
 export function scalar(value: MpValue, inFlow: boolean): string {
@@ -108,7 +125,8 @@ export function scalar(value: MpValue, inFlow: boolean): string {
   if (typeof value === 'number') return Number.isInteger(value) ? String(value) : formatFloat(value);
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'string') {
-    const plain = !inFlow && PLAIN.test(value) && !RESERVED.test(value) && !value.endsWith(' ') && !value.endsWith(':') && !value.includes(': ') && !value.includes(' #');
+    // Control characters (a tab) always go quoted; a newline never reaches here in block style.
+    const plain = !inFlow && !needsQuotes(value) && !/[\x00-\x1f\x7f]/.test(value);
     return plain ? value : `'${value.replace(/'/g, "''").replace(/\n/g, '\\n')}'`;
   }
   if (value instanceof Uint8Array) return `!!binary ${Buffer.from(value).toString('base64')}`;
@@ -123,15 +141,48 @@ function formatFloat(value: number): string {
   return String(value);
 }
 
-/** `fselect`-style table: a header row and one row per record, cells centred. */
-export function renderTable(columns: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
-  const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => (r[i] ?? '').length)) + 2);
+export interface TableLayout {
+  /** Blank characters added to every column's natural width (the status tables breathe). */
+  readonly paddingChars?: number;
+  /** Longest line: the widest columns give up a character each (the last of equals first) until it fits. */
+  readonly lineWidthMax?: number;
+}
+
+/** A column gives up no more than this under `lineWidthMax`. */
+const COLUMN_WIDTH_MIN = 1;
+
+/**
+ * `fselect`-style table: a header row and one row per record, cells centred (the extra space on
+ * the right), cut at their column's width. Shrinking the last of the widest columns first gives
+ * the admin guide's raft_group table (15.3) its widths from 100 characters.
+ */
+export function renderTable(columns: readonly string[], rows: ReadonlyArray<readonly string[]>, layout: TableLayout = {}): string[] {
+  const padding = layout.paddingChars ?? 2;
+  // A reduce, not Math.max(...cells): a space can hold more rows than a call takes arguments.
+  const widths = columns.map((c, i) => rows.reduce((widest, r) => Math.max(widest, (r[i] ?? '').length), c.length) + padding);
+  if (layout.lineWidthMax !== undefined) shrinkToFit(widths, layout.lineWidthMax);
   const rule = '+' + widths.map((w) => '-'.repeat(w)).join('+') + '+';
-  const line = (cells: readonly string[]): string => '|' + cells.map((cell, i) => centre(cell, widths[i]!)).join('|') + '|';
+  const line = (cells: readonly string[]): string => '|' + widths.map((w, i) => centre((cells[i] ?? '').slice(0, w), w)).join('|') + '|';
   return [rule, line(columns), rule, ...rows.map(line), rule];
+}
+
+function shrinkToFit(widths: number[], lineWidthMax: number): void {
+  let lineWidth = widths.reduce((sum, w) => sum + w + 1, 1);
+  while (lineWidth > lineWidthMax) {
+    let widest = widths.length - 1;
+    for (let i = widths.length - 1; i >= 0; i--) if (widths[i]! > widths[widest]!) widest = i;
+    if (widths[widest]! <= COLUMN_WIDTH_MIN) return;
+    widths[widest]!--;
+    lineWidth--;
+  }
 }
 
 function centre(text: string, width: number): string {
   const left = Math.floor((width - text.length) / 2);
   return ' '.repeat(left) + text + ' '.repeat(width - text.length - left);
+}
+
+/** An fselect result as the guide shows it: one list of table lines, printed as they are. */
+export function formatTable(lines: readonly string[]): string {
+  return ['---', ...lines.map((l, i) => (i === 0 ? `- - ${l}` : `  - ${l}`)), '...'].join('\n') + '\n';
 }

@@ -9,8 +9,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseStatement } from '../../runtime-real/console/parse.ts';
+import { parseStatement } from '../../core/api/statement.ts';
 import { appendHistory, complete, historyPath, loadHistory, type CompletionSchema } from '../../runtime-real/console/repl.ts';
+import { formatTable, renderTable, scalar } from '../../runtime-real/console/yaml.ts';
 
 const schema: CompletionSchema = {
   spaceNames: () => ['test', 'warehouse'],
@@ -34,8 +35,8 @@ describe('complete', () => {
   });
 
   it('completes live space names, their methods and their indexes', () => {
-    const spaceMethods = ['count', 'delete', 'format', 'get', 'insert', 'len', 'max', 'min', 'put', 'replace', 'select', 'update', 'upsert'];
-    const indexMethods = ['count', 'delete', 'get', 'max', 'min', 'select', 'update'];
+    const spaceMethods = ['count', 'delete', 'format', 'fselect', 'get', 'insert', 'len', 'put', 'replace', 'select', 'update', 'upsert'];
+    const indexMethods = ['count', 'delete', 'fselect', 'get', 'max', 'min', 'select', 'update'];
     expect(complete('box.space.w', schema)).toEqual([
       [
         'box.space.warehouse',
@@ -105,5 +106,57 @@ describe('parseStatement numbers', () => {
       method: 'insert',
       args: [[10n ** 18n, 12345678901234567890n, 1.5, 7]],
     });
+  });
+});
+
+describe('fselect tables (renderTable, formatTable)', () => {
+  const uuid1 = '68d4a766-0000-4000-8000-000000000001';
+  const rs1 = '"e0df68c5-e7f9-395f-86b3-30ad9e1b7b07"';
+
+  it("reproduces the admin guide's raft_group table (15.3): 100 characters, the last of the widest shrink first", () => {
+    const columns = ['instance_id', 'instance_uuid', 'raft_id', 'peer_address', 'replicaset_id', 'replicaset_uuid', 'commit_index', 'current_grade', 'target_grade', 'failure_domain'];
+    const row = ['"i1"', `"${uuid1}"`, '1', '"localhost:3301"', '"r1"', rs1, '12', '["Online",1]', '["Online",1]', '{}'];
+    expect(renderTable(columns, [row], { paddingChars: 0, lineWidthMax: 100 })).toEqual([
+      '+----------+---------+-------+---------+---------+---------+---------+---------+---------+---------+',
+      '|instance_i|instance_|raft_id|peer_addr|replicase|replicase|commit_in|current_g|target_gr|failure_d|',
+      '+----------+---------+-------+---------+---------+---------+---------+---------+---------+---------+',
+      '|   "i1"   |"68d4a766|   1   |"localhos|  "r1"   |"e0df68c5|   12    |["Online"|["Online"|   {}    |',
+      '+----------+---------+-------+---------+---------+---------+---------+---------+---------+---------+',
+    ]);
+  });
+
+  it("keeps natural widths when they fit, as the guide's replicasets table", () => {
+    const columns = ['replicaset_id', 'replicaset_uuid', 'master_id', 'weight', 'current_schema_version'];
+    const lines = renderTable(columns, [['"r1"', rs1, '"i1"', '1', '0']], { paddingChars: 0, lineWidthMax: 100 });
+    expect(lines.slice(1, 4)).toEqual([
+      '|replicaset_id|           replicaset_uuid            |master_id|weight|current_schema_version|',
+      '+-------------+--------------------------------------+---------+------+----------------------+',
+      '|    "r1"     |"e0df68c5-e7f9-395f-86b3-30ad9e1b7b07"|  "i1"   |  1   |          0           |',
+    ]);
+    expect(formatTable(lines.slice(0, 2))).toBe(`---\n- - ${lines[0]}\n  - ${lines[1]}\n...\n`);
+  });
+
+  it('takes more rows than a function call takes arguments', () => {
+    const rows = Array.from({ length: 300_000 }, (_, i) => [String(i)]);
+    expect(renderTable(['n'], rows, { paddingChars: 0 })[0]).toBe('+------+');
+  });
+
+  it('never cuts a column below one character, whatever the width asked', () => {
+    const lines = renderTable(['a', 'bb'], [['x', 'yy']], { paddingChars: 0, lineWidthMax: 1 });
+    expect(lines).toEqual(['+-+-+', '|a|b|', '+-+-+', '|x|y|', '+-+-+']);
+  });
+});
+
+describe('YAML scalars quoted as Tarantool 2.6 quotes them', () => {
+  // Each case measured with Debian's tarantool: yaml.encode({...}) in block style.
+  const plain = ['127.0.0.1:3301', 'abc', '2026-01-01', ':x', '-x', '1 2', 'i1', 'Yes', '1:2', 'a/b', 'on', 'y', 'Null', 'NULL', 'a,b', 'a"b', "a'b", '1_000', 'a#b', 'é', 'off', 'n', 'TRUE', "Space 'nope' does not exist", '1e', '0x', 'a]', 'a}', '=a', '~a', 'a~'];
+  const quoted = ['1.5', '0x10', '1e3', 'null', '#x', 'x #y', '~', '12', '3301', ' lead', 'trail ', 'true', 'false', 'no', 'yes', '-', '?', '? x', '- x', '[a', '{a', '&a', '*a', '!a', '|a', '>a', '%a', '@a', '`a', ' ', '-1', '+1', '.5', '1.', 'inf', 'nan', '0b1', 'a:', 'a: b', '0X1F', ' 1', '1 '];
+
+  it.each(plain)('prints %j plain', (text) => {
+    expect(scalar(text, false)).toBe(text);
+  });
+
+  it.each(quoted)('quotes %j', (text) => {
+    expect(scalar(text, false)).toBe(`'${text.replace(/'/g, "''")}'`);
   });
 });
