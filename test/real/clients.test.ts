@@ -23,6 +23,7 @@ interface DriverConnection {
   delete(space: string | number, index: string | number, key: unknown[]): Promise<unknown[]>;
   upsert(space: string | number, ops: unknown[], tuple: unknown[]): Promise<unknown[]>;
   call(name: string, ...args: unknown[]): Promise<unknown[]>;
+  eval(expression: string, ...args: unknown[]): Promise<unknown[]>;
 }
 type DriverConstructor = new (options: Record<string, unknown>) => DriverConnection;
 
@@ -77,6 +78,11 @@ describe('real clients against a picodata run process', () => {
       const [[status]] = (await conn.call('pico.raft_status')) as [[Record<string, unknown>]];
       expect(status).toMatchObject({ id: 1, term: 2, leader_id: 1, raft_state: 'Leader' });
       expect(await conn.call('sum', 1, 2, 3)).toEqual([[6]]);
+      // Box methods by name and EVAL of the API slice, as applications written for Tarantool do.
+      expect(await conn.call('box.space.test:select', [3])).toEqual([[3, 'THREE']]);
+      expect(await conn.call('box.space.test:get', [99])).toEqual([]);
+      expect(await conn.eval('return box.space.test:count(), ...', 'x')).toEqual([2, 'x']);
+      expect(await conn.eval("return pico.instance_info('i1').instance_id")).toEqual(['i1']);
       // Tarantool 2.6's wording, measured with this driver against Debian's tarantool.
       await expect(conn.insert('test', [2, 'dup'])).rejects.toThrow("Duplicate key exists in unique index 'pk' in space 'test'");
       await expect(conn.call('nope')).rejects.toThrow("Procedure 'nope' is not defined");
@@ -156,6 +162,14 @@ describe('real clients against a picodata run process', () => {
     expect(ok('instance_info')).toEqual([null, 'instance with id "nope" not found']);
     expect(ok('sum')).toEqual([6]);
     expect(ok('eval')).toEqual([{ raft_id: 1, cluster_id: 'demo', instance_id: 'i1' }]);
+    expect(ok('eval_literal')).toMatchObject([{ instance_id: 'i1', raft_id: 1 }]);
+    expect(ok('eval_box')).toEqual([[102, 'deux']]);
+    expect(steps.get('eval_refused')).toMatchObject({ ok: false });
+    expect(steps.get('eval_refused')!.error).toMatch(/^eval: only a call, box\.info, box\.cfg or pico\.VERSION can be returned/);
+    expect(ok('eval_miss')).toEqual([]); // no value at all, as Tarantool's get returns on a miss
+    expect(ok('eval_box_info')).toEqual([false, i1.address]);
+    expect(ok('call_box_method')).toEqual([[[102, 'deux']]]);
+    expect(ok('index_count')).toEqual([1]);
   }, 40_000);
 });
 

@@ -66,7 +66,7 @@ describe('picodata CLI usage errors', () => {
     expect(stdout).toContain('PICODATA_FAILURE_DOMAIN');
   });
 
-  it('a missing script or a busy HTTP port stops the start (exit 1) before the data directory is touched', async () => {
+  it('a missing script, a busy HTTP or iproto port stops the start (exit 1) before the data directory is touched', async () => {
     const dataDir = join(cluster.dir, 'never');
     const missing = await runCli(['run', '--listen', `127.0.0.1:${await freePort()}`, '--data-dir', dataDir, '--script', join(cluster.dir, 'nope.mjs')]);
     expect(missing.code).toBe(1);
@@ -78,6 +78,9 @@ describe('picodata CLI usage errors', () => {
       const taken = await runCli(['run', '--listen', `127.0.0.1:${await freePort()}`, '--data-dir', dataDir, '--http-listen', `127.0.0.1:${port}`]);
       expect(taken.code).toBe(1);
       expect(taken.stderr).toContain(`cannot listen for HTTP on 127.0.0.1:${port}: EADDRINUSE`);
+      const iprotoTaken = await runCli(['run', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir]);
+      expect(iprotoTaken.code).toBe(1);
+      expect(iprotoTaken.stderr).toContain(`cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
     } finally {
       busy.close();
     }
@@ -214,7 +217,7 @@ describe('a single instance: env options, TS script, HTTP, console, status, logs
   });
 
   it('picodata connect -u tester evaluates API calls and box.space DML, printing YAML', async () => {
-    const input = ['secret', 'pico.raft_status()', "box.space.test:insert{1, 'one'}", 'box.space.test:replace{2, {a = 1}}', 'box.space.test:select()', "box.space.test:update({1}, {{'=', 2, 'ONE'}})", 'box.space.test:get{1}', 'sum(40, 2)', 'box.space.nope:select()', "vshard.router.callrw(1, 'sum', {40, 2})", 'vshard.router.bucket_id_mpcrc32(1)', '\\q'].join('\n');
+    const input = ['secret', 'pico.raft_status()', "box.space.test:insert{1, 'one'}", 'box.space.test:replace{2, {a = 1}}', 'box.space.test:select()', "box.space.test:update({1}, {{'=', 2, 'ONE'}})", 'box.space.test:get{1}', 'sum(40, 2)', 'box.space.nope:select()', "vshard.router.callrw(1, 'sum', {40, 2})", 'vshard.router.bucket_id_mpcrc32(1)', 'box.space.test:fselect()', 'box.space.test.index.pk:fselect({2}, nil, {max_width = 10})', "vshard.router.callrw(1, 'box.space.test:insert', {{3, 'three'}})", 'box.info.status', 'box.cfg.listen', 'pico.whoami().raft_id', 'box.info.replication[1].uuid == nil', '\\q'].join('\n');
     const { code, stdout, stderr } = await runCli(['connect', i1.address, '-u', 'tester'], { input: `${input}\n` });
     expect(stderr).toBe('');
     expect(code).toBe(0);
@@ -225,10 +228,23 @@ describe('a single instance: env options, TS script, HTTP, console, status, logs
     expect(stdout).toContain("box.space.test:select()\n---\n- - [1, 'one']\n  - [2, {'a': 1}]\n...\n");
     expect(stdout).toContain("box.space.test:get{1}\n---\n- [1, 'ONE']\n...\n");
     expect(stdout).toContain('sum(40, 2)\n---\n- 42\n...\n');
-    expect(stdout).toContain("box.space.nope:select()\n---\n- error: 'Space ''nope'' does not exist'\n...\n");
+    // Plain, as Tarantool's console prints it (quotes inside do not make YAML quote the whole).
+    expect(stdout).toContain("box.space.nope:select()\n---\n- error: Space 'nope' does not exist\n...\n");
     // vshard's router on the instance: the bucket's master runs the script's function.
     expect(stdout).toContain("vshard.router.callrw(1, 'sum', {40, 2})\n---\n- 42\n...\n");
     expect(stdout).toContain('vshard.router.bucket_id_mpcrc32(1)\n---\n- 1614\n...\n');
+    // fselect as in the admin guide (15.3, 15.7): field names, centred JSON cells, piped output 140 wide.
+    expect(stdout).toContain(
+      'box.space.test:fselect()\n---\n- - +--+-------+\n  - |id| value |\n  - +--+-------+\n  - |1 | "ONE" |\n  - |2 |{"a":1}|\n  - +--+-------+\n...\n',
+    );
+    expect(stdout).toContain('box.space.test.index.pk:fselect({2}, nil, {max_width = 10})\n---\n- - +--+-----+\n  - |id|value|\n  - +--+-----+\n  - |2 |{"a":|\n  - +--+-----+\n...\n');
+    // The admin guide's way of writing through the router (15.5).
+    expect(stdout).toContain("vshard.router.callrw(1, 'box.space.test:insert', {{3, 'three'}})\n---\n- [3, 'three']\n...\n");
+    // box.info and box.cfg fields, read by the server (EVAL).
+    expect(stdout).toContain('box.info.status\n---\n- running\n...\n');
+    expect(stdout).toContain('pico.whoami().raft_id\n---\n- 1\n...\n');
+    expect(stdout).toContain(`box.cfg.listen\n---\n- ${i1.address}\n...\n`);
+    expect(stdout).toMatch(/box\.info\.replication\[1\]\.uuid == nil\n---\n- error: .*eval: /);
   });
 
   // util-linux `script` gives the console a pseudo-terminal, so readline runs as it does for a
@@ -262,6 +278,21 @@ describe('a single instance: env options, TS script, HTTP, console, status, logs
     second.type('\\q\r');
     expect(await second.exit()).toBe(0);
     expect(readFileSync(history, 'utf8')).toBe('pico.raft_status()\nbox.space.test:count()\npico.raft_status()\n');
+  });
+
+  it.skipIf(!HAS_SCRIPT)('picodata run on a terminal logs readable lines, and Ctrl-C stops it gracefully', async () => {
+    const dataDir = join(cluster.dir, 'on-a-terminal');
+    const address = `127.0.0.1:${await freePort()}`;
+    const run = await TerminalSession.open(['run', '--instance-id', 't1', '--listen', address, '--peer', address, '--data-dir', dataDir], {});
+    await run.waitFor(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} INFO +picodata starting version=\S+ listen=127\.0\.0\.1:\d+/);
+    // Its own view, not the governor's proposal: a stop before it has applied Online takes the
+    // "no quorum" way out (no Online voter), which exits 0 without the Offline hand-over.
+    await run.waitFor(/INFO +own current grade changed from=\S+ to=Online\(1\)/);
+    run.type('\x03'); // the terminal sends SIGINT
+    await run.waitFor(/INFO +shutting down signal=SIGINT/);
+    await run.waitFor(/INFO +current grade is Offline, exiting/);
+    expect(await run.exit()).toBe(0);
+    expect(run.shown()).not.toContain('{"level"');
   });
 
   it('picodata connect refuses a wrong password with exit code 1', async () => {
@@ -372,6 +403,11 @@ class TerminalSession {
       this.child.kill('SIGKILL');
       throw new Error(`${String(error)}\n${JSON.stringify(this.output)}`);
     }
+  }
+
+  /** Everything the terminal showed. */
+  shown(): string {
+    return this.output;
   }
 
   async exit(): Promise<number | null> {
