@@ -378,7 +378,10 @@ class TerminalSession {
   }
 
   private constructor(argv: readonly string[], env: Record<string, string>) {
-    const command = argv.map((a) => `'${a}'`).join(' ');
+    // `script` runs the command through $SHELL -c. dash (the /bin/sh CI gets when SHELL is unset)
+    // stays as the parent, so Ctrl-C would kill the shell too and `script` would report 130:
+    // `exec` makes the picodata process the terminal's only foreground process.
+    const command = `exec ${argv.map((a) => `'${a}'`).join(' ')}`;
     this.child = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm', ...env } });
     this.child.stdout.setEncoding('utf8').on('data', (c: string) => (this.output += c));
     this.child.stderr.setEncoding('utf8').on('data', (c: string) => (this.output += c));
