@@ -1,7 +1,8 @@
 /**
  * RealNetwork framing on real TCP: frames split at every possible byte boundary, a large frame
  * arriving in many reads, every msgpack uint length form, coalesced output (many sends in one
- * event-loop iteration leave in a few writes, each frame prefixed `ce` + u32), frames sent just
+ * event-loop iteration leave in a few writes, each frame prefixed `ce` + u32; the flush waits one
+ * iteration, so replies to a request read in the next one share the write), frames sent just
  * before close() still delivered, input delivered in slices (in order, across reads, before
  * the close that follows them), frames handed to a range handler as ranges of the read, and
  * frames committed in place in the output arena kept in order with frames given to `send`.
@@ -112,6 +113,22 @@ describe('RealNetwork framing', () => {
     }
     // Flushed every 8 frames (so a waiting client gets the first replies early), not per frame.
     expect(chunks.length).toBeLessThanOrEqual(Math.ceil(100 / 8));
+  });
+
+  it('flushes one iteration late: replies to a request read in the next iteration leave in the same write', async () => {
+    const { client, server, chunks } = await connectedPair();
+    let requests = 0;
+    server.onFrame(() => {
+      requests++;
+      for (let i = 0; i < 3; i++) server.send(Uint8Array.of(requests, i));
+      // The second request goes out after this iteration's flush would have run, and is read by
+      // the next iteration's poll.
+      if (requests === 1) setImmediate(() => client.write(prefixed(Uint8Array.of(2), 'fix')));
+    });
+    client.write(prefixed(Uint8Array.of(1), 'fix'));
+    await sleep(50);
+    expect(Buffer.concat(chunks).length).toBe(6 * 7);
+    expect(chunks.length).toBe(1);
   });
 
   it('delivers frames sent right before close()', async () => {
