@@ -2,7 +2,8 @@
  * RealNetwork framing on real TCP: frames split at every possible byte boundary, a large frame
  * arriving in many reads, every msgpack uint length form, coalesced output (many sends in one
  * event-loop iteration leave in a few writes, each frame prefixed `ce` + u32; the flush waits one
- * iteration, so replies to a request read in the next one share the write), frames sent just
+ * iteration, so replies to a request read in the next one share the write, and a few more while
+ * the peer keeps sending), frames sent just
  * before close() still delivered, input delivered in slices (in order, across reads, before
  * the close that follows them), frames handed to a range handler as ranges of the read, and
  * frames committed in place in the output arena kept in order with frames given to `send`.
@@ -129,6 +130,27 @@ describe('RealNetwork framing', () => {
     await sleep(50);
     expect(Buffer.concat(chunks).length).toBe(6 * 7);
     expect(chunks.length).toBe(1);
+  });
+
+  it('keeps a busy connection\'s replies back for a few iterations only', async () => {
+    const { client, server, chunks } = await connectedPair();
+    server.onFrame((frame) => server.send(frame));
+    // The client sends one request per iteration, 50 in all; the first reply must not wait for
+    // the stream to end.
+    let sent = 0;
+    let sentAtFirstReply = 0;
+    client.once('data', () => (sentAtFirstReply = sent));
+    const sendNext = (): void => {
+      client.write(prefixed(Uint8Array.of(sent++), 'fix'));
+      if (sent < 50) setImmediate(sendNext);
+    };
+    sendNext();
+    await sleep(100);
+    expect(Buffer.concat(chunks).length).toBe(50 * 6);
+    // Held back while requests kept coming (8 here; flushing one iteration late gives 4, in the
+    // producing iteration 3), but not until the stream ends or 32 replies pile up (33).
+    expect(sentAtFirstReply).toBeGreaterThan(5);
+    expect(sentAtFirstReply).toBeLessThan(12);
   });
 
   it('delivers frames sent right before close()', async () => {
