@@ -105,7 +105,8 @@ const deferredConnections = new Set<TcpConnection>();
 
 function flushAll(): void {
   flushScheduled = false;
-  for (const connection of [...deferredConnections]) {
+  // Deleting the entry being visited is safe in a Set's iteration, and flush() adds none.
+  for (const connection of deferredConnections) {
     if (connection.receivedSinceFlushCheck && connection.flushDeferrals < FLUSH_DEFERRALS_WHILE_RECEIVING_MAX) {
       connection.receivedSinceFlushCheck = false;
       connection.flushDeferrals++;

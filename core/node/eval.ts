@@ -30,7 +30,7 @@ export interface EvalContext {
 }
 
 /** Names a chunk may return without calling them (in Lua they are values, not functions). */
-const VALUE_NAMES: ReadonlySet<string> = new Set(['pico.VERSION', 'box.info', 'box.cfg']);
+export const EVAL_VALUE_NAMES: ReadonlySet<string> = new Set(['pico.VERSION', 'box.info', 'box.cfg']);
 
 /**
  * A bare path: the longest prefix that names a value, read (a call without arguments), then
@@ -41,7 +41,7 @@ const VALUE_NAMES: ReadonlySet<string> = new Set(['pico.VERSION', 'box.info', 'b
 async function valueAt(path: readonly string[], context: EvalContext): Promise<readonly MpValue[]> {
   for (let length = path.length; length > 0; length--) {
     const name = path.slice(0, length).join('.');
-    if (!VALUE_NAMES.has(name)) continue;
+    if (!EVAL_VALUE_NAMES.has(name)) continue;
     let value: MpValue = (await context.invoke(name, []))[0] ?? null;
     for (let at = length; at < path.length; at++) value = luaField(value, path[at]!, path.slice(0, at).join('.'));
     return [value];

@@ -18,7 +18,7 @@ import { BodyKey, ErrorCode, Iterator, RequestType } from '../../core/iproto/con
 import { replyData } from '../../core/iproto/reply.ts';
 import { SELECT_LIMIT_ALL } from '../../core/iproto/request-encode.ts';
 import { parseStatement, ParseError, type Statement } from '../../core/api/statement.ts';
-import { callFields } from '../../core/node/eval.ts';
+import { callFields, EVAL_VALUE_NAMES } from '../../core/node/eval.ts';
 import { renderTable } from './yaml.ts';
 
 const VSPACE = 281;
@@ -55,8 +55,8 @@ export const KNOWN_FUNCTIONS = [
   'box.info', 'box.cfg',
 ];
 
-/** Names completed without a parenthesis: values, not functions. */
-export const KNOWN_VALUES: ReadonlySet<string> = new Set(['pico.VERSION', 'box.info', 'box.cfg']);
+/** Names completed without a parenthesis: the values the server's EVAL returns as they are. */
+export const KNOWN_VALUES: ReadonlySet<string> = EVAL_VALUE_NAMES;
 
 const ITERATORS: Readonly<Record<string, number>> = Iterator;
 
