@@ -115,6 +115,23 @@ export class LogIndex {
     for (const column of this.columns()) column.splice(i, 1);
   }
 
+  /** Removes the live entries at positions first..end-1. Positions after them shift down unless they were first. */
+  removeRange(first: number, end: number): void {
+    assert(first >= this.head && first <= end && end <= this.keyStart.length, 'log index range out of range');
+    if (first === end) return;
+    if (first === this.head) {
+      this.head = end;
+      this.compactHead();
+      return;
+    }
+    if (end === this.keyStart.length) {
+      this.keyBytesUsed = this.keyStart[first]!;
+      for (const column of this.columns()) column.length = first;
+      return;
+    }
+    for (const column of this.columns()) column.splice(first, end - first);
+  }
+
   private columns(): number[][] {
     return [this.keyStart, this.keyLength, this.segmentSeq, this.valueOffset, this.valueLength];
   }

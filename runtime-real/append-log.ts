@@ -1,7 +1,8 @@
 /**
  * A Store kept as an append-only log of files, for stores written the way a write-ahead log is:
- * every put appends a key greater than any live key; deletes may remove any key (in practice a
- * prefix when a checkpoint trims the log, or the newest key when a failed write is undone).
+ * every put appends a key greater than any live key; deletes may remove any key or range of keys
+ * (in practice a prefix when a checkpoint trims the log, or the newest key when a failed write is
+ * undone).
  *
  * Why not LMDB for these: an LMDB commit rewrites the B-tree path and free-list pages and the meta
  * page, ~6 pwrites and ~19 µs of CPU per commit on this machine, where appending the same record
@@ -11,8 +12,10 @@
  * Layout: a directory of segments `<seq>.log` (seq = 16 hex digits, increasing). Each `write`
  * appends one frame holding the whole batch, so a batch is atomic:
  *   u32 headerBytes | u32 valueBytes | u32 crc32c(header) | header | values
- *   header = u32 opCount, then per op: u8 kind (1 put, 2 delete), u16 keyBytes, key,
- *            and for a put u32 valueBytes (the values follow the header in op order).
+ *   header = u32 opCount, then per op: u8 kind (1 put, 2 delete, 3 range delete), u16 keyBytes,
+ *            key, then for a put u32 valueBytes (the values follow the header in op order), for
+ *            a range delete u16 toBytes, to (the key is the range's inclusive start, `to` its
+ *            exclusive end).
  * Only the header is checksummed (it holds the structure and the keys); values are checksummed
  * by the layer that stores them, as for every Store (core/env/disk.ts).
  *
@@ -43,6 +46,7 @@ export interface AppendLogOptions {
 const FRAME_PREFIX_BYTES = 12;
 const KIND_PUT = 1;
 const KIND_DELETE = 2;
+const KIND_DELETE_RANGE = 3;
 const KEY_BYTES_MAX = 0xffff;
 
 interface Segment {
@@ -215,14 +219,19 @@ export class AppendLogStore implements Store {
   }
 
   /**
-   * A batch is all puts (each key after the previous one and after every live key) or all deletes:
-   * the two ways a write-ahead log is written, and what keeps the order checks this simple.
+   * A batch is all puts (each key after the previous one and after every live key) or all deletes
+   * (of keys or ranges): the two ways a write-ahead log is written, and what keeps the order
+   * checks this simple.
    */
   private checkAppendable(ops: readonly Op[]): void {
     const puts = ops[0]!.kind === 'put';
     let previous: Uint8Array | null = null;
     for (const op of ops) {
       assert((op.kind === 'put') === puts, 'an append-only log batch is all puts or all deletes');
+      if (op.kind === 'deleteRange') {
+        assert(op.from.length <= KEY_BYTES_MAX && op.to.length <= KEY_BYTES_MAX, 'log range key too long');
+        continue;
+      }
       assert(op.key.length <= KEY_BYTES_MAX, 'log key too long');
       if (op.kind === 'delete') continue;
       // The first put against the newest live key (compared in place: this runs per commit).
@@ -271,11 +280,28 @@ export class AppendLogStore implements Store {
         this.index.push(op.key, segment.seq, offset, op.value.length);
         segment.live++;
         offset += op.value.length;
-      } else {
+      } else if (op.kind === 'delete') {
         this.remove(op.key);
+      } else {
+        this.removeRange(op.from, op.to);
       }
     }
     this.dropDeadSegments();
+  }
+
+  /** Removes the live keys k with from <= k < to: no per-key allocation, whatever their number. */
+  private removeRange(from: Uint8Array, to: Uint8Array): void {
+    const first = this.index.lowerBound(from);
+    const end = this.index.lowerBound(to);
+    if (end <= first) return;
+    let segment: Segment | undefined;
+    for (let i = first; i < end; i++) {
+      const seq = this.index.seqAt(i);
+      if (segment === undefined || segment.seq !== seq) segment = this.segmentsBySeq.get(seq)!;
+      segment.live--;
+      assert(segment.live >= 0, 'segment live count below zero');
+    }
+    this.index.removeRange(first, end);
   }
 
   private remove(key: Uint8Array): void {
@@ -375,6 +401,10 @@ function encodeFrame(ops: readonly Op[]): EncodedFrame {
   let headerBytes = 4;
   let valueBytes = 0;
   for (const op of ops) {
+    if (op.kind === 'deleteRange') {
+      headerBytes += 1 + 2 + op.from.length + 2 + op.to.length;
+      continue;
+    }
     headerBytes += 1 + 2 + op.key.length;
     if (op.kind === 'put') {
       headerBytes += 4;
@@ -386,6 +416,12 @@ function encodeFrame(ops: readonly Op[]): EncodedFrame {
   bytes.writeUInt32BE(ops.length, at);
   at += 4;
   for (const op of ops) {
+    if (op.kind === 'deleteRange') {
+      bytes[at++] = KIND_DELETE_RANGE;
+      at = writeKey(bytes, at, op.from);
+      at = writeKey(bytes, at, op.to);
+      continue;
+    }
     bytes[at++] = op.kind === 'put' ? KIND_PUT : KIND_DELETE;
     bytes.writeUInt16BE(op.key.length, at);
     bytes.set(op.key, at + 2);
@@ -404,6 +440,13 @@ function encodeFrame(ops: readonly Op[]): EncodedFrame {
   bytes.writeUInt32BE(valueBytes, 4);
   bytes.writeUInt32BE(crc32c(bytes, FRAME_PREFIX_BYTES, FRAME_PREFIX_BYTES + headerBytes), 8);
   return { bytes, valuesOffset: FRAME_PREFIX_BYTES + headerBytes };
+}
+
+/** Writes `u16 length, key` at `at`; returns the offset past it. */
+function writeKey(bytes: Buffer, at: number, key: Uint8Array): number {
+  bytes.writeUInt16BE(key.length, at);
+  bytes.set(key, at + 2);
+  return at + 2 + key.length;
 }
 
 /**
@@ -453,6 +496,15 @@ function decodeFrame(data: Buffer, at: number, size: number): DecodedFrame | nul
     p += keyBytes;
     if (kind === KIND_DELETE) {
       ops.push({ kind: 'delete', key });
+      continue;
+    }
+    if (kind === KIND_DELETE_RANGE) {
+      if (p + 2 > headerEnd) return null;
+      const toBytes = data.readUInt16BE(p);
+      p += 2;
+      if (p + toBytes > headerEnd) return null;
+      ops.push({ kind: 'deleteRange', from: key, to: data.subarray(p, p + toBytes) });
+      p += toBytes;
       continue;
     }
     if (kind !== KIND_PUT || p + 4 > headerEnd) return null;

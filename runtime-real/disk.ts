@@ -135,7 +135,8 @@ export class LmdbDisk implements Disk {
       this.root.transactionSync(() => {
         for (const op of ops) {
           if (op.kind === 'put') void db.put(op.key, op.value);
-          else void db.remove(op.key);
+          else if (op.kind === 'delete') void db.remove(op.key);
+          else removeRange(db, op.from, op.to);
         }
       });
     } catch (error) {
@@ -164,6 +165,14 @@ export class LmdbDisk implements Disk {
     this.closed = true;
     await this.root.close();
   }
+}
+
+/** Removes the keys k with from <= k < to, inside the caller's write transaction. */
+function removeRange(db: Database<Bytes, Bytes>, from: Uint8Array, to: Uint8Array): void {
+  if (Buffer.compare(from, to) >= 0) return;
+  // Collected first: the range is read from the transaction that the removals change.
+  const keys = [...db.getKeys({ start: from, end: to })];
+  for (const key of keys) void db.remove(key);
 }
 
 class LmdbStore implements Store {

@@ -230,6 +230,10 @@ export class SimDisk {
   private growth(data: SimStoreData, ops: readonly Op[]): number {
     let bytes = 0;
     for (const op of ops) {
+      if (op.kind === 'deleteRange') {
+        for (const [key, value] of rangeEntries(data, op.from, op.to)) bytes -= key.length + value.length;
+        continue;
+      }
       const prior = data.entries.get(op.key);
       if (prior !== undefined) bytes -= op.key.length + prior.length;
       if (op.kind === 'put') bytes += op.key.length + op.value.length;
@@ -240,6 +244,14 @@ export class SimDisk {
   private apply(data: SimStoreData, ops: readonly Op[]): Batch {
     const batch: Batch = { undo: [], written: false, writtenAtMs: 0, seq: ++data.lastSeq };
     for (const op of ops) {
+      if (op.kind === 'deleteRange') {
+        for (const [key, prior] of rangeEntries(data, op.from, op.to)) {
+          batch.undo.push([key, prior]);
+          this.usedBytes -= key.length + prior.length;
+          data.entries.delete(key);
+        }
+        continue;
+      }
       const prior = data.entries.get(op.key);
       batch.undo.push([op.key, prior]);
       if (prior !== undefined) this.usedBytes -= op.key.length + prior.length;
@@ -298,6 +310,12 @@ export class SimDisk {
   private traceOp(code: number, text: string): void {
     this.trace.eventText('disk', this.scheduler.nowMs, this.hostId * 16 + code, text);
   }
+}
+
+/** The entries with from <= key < to, copied out (the caller may delete them). */
+function rangeEntries(data: SimStoreData, from: Uint8Array, to: Uint8Array): Array<[Uint8Array, Uint8Array]> {
+  if (compareBytes(from, to) >= 0) return [];
+  return [...data.entries.entries({ from, to })];
 }
 
 class SimStoreData {

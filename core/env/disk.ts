@@ -21,9 +21,15 @@ export class DiskError extends Error {
   }
 }
 
+/**
+ * `deleteRange` removes every key k with from <= k < to (bytewise), as one op however many keys it
+ * covers: trimming a write-ahead log up to a checkpoint is a range, and a delete per record made a
+ * million-row trim allocate a million ops and write them all out.
+ */
 export type Op =
   | { readonly kind: 'put'; readonly key: Uint8Array; readonly value: Uint8Array }
-  | { readonly kind: 'delete'; readonly key: Uint8Array };
+  | { readonly kind: 'delete'; readonly key: Uint8Array }
+  | { readonly kind: 'deleteRange'; readonly from: Uint8Array; readonly to: Uint8Array };
 
 /**
  * - `none`: kept in the process; lost if the process dies.

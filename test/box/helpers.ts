@@ -47,7 +47,8 @@ class MemoryStore implements Store {
   write(ops: readonly Op[], _durability: Durability): Promise<void> {
     for (const op of ops) {
       if (op.kind === 'put') this.data.set(op.key, op.value);
-      else this.data.delete(op.key);
+      else if (op.kind === 'delete') this.data.delete(op.key);
+      else for (const key of [...this.data.keys({ from: op.from, to: op.to })]) this.data.delete(key);
     }
     return Promise.resolve();
   }

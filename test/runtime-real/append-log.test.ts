@@ -29,6 +29,7 @@ const keyOf = (k: Uint8Array): number => new DataView(k.buffer, k.byteOffset, 8)
 const value = (n: number, bytes = 10): Buffer => Buffer.alloc(bytes, n & 0xff);
 const put = (n: number, bytes = 10): Op => ({ kind: 'put', key: key(n), value: value(n, bytes) });
 const del = (n: number): Op => ({ kind: 'delete', key: key(n) });
+const delRange = (from: number, to: number): Op => ({ kind: 'deleteRange', from: key(from), to: key(to) });
 const contents = (log: AppendLogStore): Array<[number, number]> => [...log.range()].map(([k, v]) => [keyOf(k), v[0]!]);
 function segments(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.endsWith('.log')).sort();
@@ -70,6 +71,27 @@ describe('AppendLogStore', () => {
     const again = AppendLogStore.open('wal', dir);
     expect(contents(again)).toEqual([[4, 4], [5, 5], [6, 6]]);
     expect(again.get(key(6))).toEqual(value(6, 4));
+    await again.close();
+  });
+
+  it('deletes ranges (a prefix, the middle, the newest keys) in one op each, across a reopen', async () => {
+    const dir = tempDir();
+    const log = AppendLogStore.open('wal', dir, { segmentBytesMax: 100 });
+    for (let i = 1; i <= 20; i++) await log.write([put(i, 30)], 'write');
+    const segmentsBefore = segments(dir).length;
+    await log.write([delRange(0, 9)], 'write'); // 1..8: the trim a checkpoint makes
+    expect(segments(dir).length).toBeLessThan(segmentsBefore); // their segments are dead
+    await log.write([delRange(12, 14), delRange(30, 10)], 'write'); // a reversed range deletes nothing
+    await log.write([delRange(19, 25)], 'write');
+    await log.write([put(19, 5)], 'write'); // the newest key is free again
+    const expected = [9, 10, 11, 14, 15, 16, 17, 18, 19];
+    expect(contents(log).map(([k]) => k)).toEqual(expected);
+    expect(log.get(key(12))).toBeUndefined();
+    expect(log.get(key(19))).toEqual(value(19, 5));
+    await log.close();
+    const again = AppendLogStore.open('wal', dir, { segmentBytesMax: 100 });
+    expect(contents(again).map(([k]) => k)).toEqual(expected);
+    expect(again.get(key(19))).toEqual(value(19, 5));
     await again.close();
   });
 
@@ -161,10 +183,10 @@ describe('AppendLogStore', () => {
     expect(() => AppendLogStore.open('wal', dir, { segmentBytesMax: 100 })).toThrow(/EIO: .*corrupt/);
   });
 
-  it('agrees with a sorted map under random appends, trims, undos and reopens', async () => {
+  it('agrees with a sorted map under random appends, trims, range deletes, undos and reopens', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.oneof(fc.constant<'append'>('append'), fc.constant<'trim'>('trim'), fc.constant<'undo'>('undo'), fc.constant<'reopen'>('reopen')), { maxLength: 60 }),
+        fc.array(fc.constantFrom<'append' | 'trim' | 'range' | 'undo' | 'reopen'>('append', 'trim', 'range', 'undo', 'reopen'), { maxLength: 60 }),
         fc.integer({ min: 1, max: 2000 }),
         async (steps, seed) => {
           const dir = tempDir();
@@ -192,6 +214,12 @@ describe('AppendLogStore', () => {
               const n = 1 + rand(keys.length);
               await log.write(keys.slice(0, n).map(del), 'write');
               for (const k of keys.slice(0, n)) model.delete(k);
+            } else if (step === 'range') {
+              // Any bounds, reversed and empty ranges included.
+              const from = rand(next + 2);
+              const to = rand(next + 2);
+              await log.write([delRange(from, to)], 'write');
+              for (const k of keys) if (k >= from && k < to) model.delete(k);
             } else if (step === 'undo' && keys.length > 0) {
               const newest = keys[keys.length - 1]!;
               await log.write([del(newest)], 'write');

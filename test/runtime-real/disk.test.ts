@@ -26,6 +26,11 @@ describe('LmdbDisk', () => {
     await store.write([{ kind: 'put', key: b(2), value: b(20) }, { kind: 'put', key: b(1), value: b(10) }, { kind: 'put', key: b(1, 5), value: b(15) }, { kind: 'put', key: b(3), value: b(30) }], 'fsync');
     expect(store.get(b(1))).toEqual(Buffer.from([10]));
     await store.write([{ kind: 'delete', key: b(3) }], 'write');
+    await store.write([{ kind: 'put', key: b(4), value: b(40) }, { kind: 'put', key: b(4, 1), value: b(41) }, { kind: 'put', key: b(5), value: b(50) }], 'write');
+    // [4, 5) holds 4 and 4,1; a reversed range deletes nothing.
+    await store.write([{ kind: 'deleteRange', from: b(4), to: b(5) }, { kind: 'deleteRange', from: b(9), to: b(1) }], 'write');
+    expect(store.get(b(4, 1))).toBeUndefined();
+    await store.write([{ kind: 'deleteRange', from: b(5), to: b(6) }], 'write');
     await disk.close();
     const again = LmdbDisk.open(dir);
     expect(await again.list()).toEqual(['s']);

@@ -68,6 +68,23 @@ describe('simulated disk', () => {
     });
   });
 
+  it('a range delete removes [from, to) and, lost in a crash, brings every key back', async () => {
+    const { world, host } = worldWith(11);
+    const live = (store: Store): number[] => [...store.range()].map(([k]) => Number(fromUtf8(k).slice(1)));
+    await inProcess(world, host, async (store) => {
+      await store.write([1, 2, 3, 4, 5].map((i) => ({ kind: 'put' as const, key: key(i), value: utf8(`v${i}`) })), 'fsync');
+      await store.write([{ kind: 'deleteRange', from: key(2), to: key(4) }, { kind: 'deleteRange', from: key(9), to: key(0) }], 'fsync');
+      expect(live(store)).toEqual([1, 4, 5]);
+      void store.write([{ kind: 'deleteRange', from: key(0), to: key(9) }], 'none');
+      expect(live(store)).toEqual([]);
+    });
+    host.crash('process'); // the last range delete stayed in the process
+    await inProcess(world, host, async (store) => {
+      expect(live(store)).toEqual([1, 4, 5]);
+      expect(fromUtf8(store.get(key(4))!)).toBe('v4');
+    });
+  });
+
   it('survivors of a power loss are a prefix of the write order, never a reordering', async () => {
     for (let seed = 1; seed <= 30; seed++) {
       const { world, host } = worldWith(seed);
