@@ -72,7 +72,7 @@ export const DEFAULT_CHECKPOINT_COUNT = 2;
  * (checkpoints) or the back (an undone write), so a runtime may keep it as an append-only log.
  */
 export const WAL_STORE = 'wal';
-const SNAP_STORE = 'snap';
+export const SNAP_STORE = 'snap';
 const VINYL_STORE_PREFIX = 'vinyl.';
 
 export interface CreateSpaceOptions {
@@ -669,7 +669,11 @@ export class Box implements SpaceHost {
     }
     this.rowsSinceCheckpoint = 0;
     await this.wal.waitCommitted(lsn);
-    if (lsn > 0 || images.length > 0) await writeSnapshot(this.snapStore, lsn, images);
+    // Between chunks the clock lets requests in: tuples are immutable, so the image stays the
+    // one at `lsn` while later transactions commit.
+    const clock = this.options.clock;
+    const pause = clock === undefined ? undefined : () => clock.sleep(0);
+    if (lsn > 0 || images.length > 0) await writeSnapshot(this.snapStore, lsn, images, pause);
     for (const store of this.vinylStores.values()) {
       if (this.wal.pendingCount === 0 && store.memBytes() > 0) await this.dumpVinyl(store);
     }

@@ -342,17 +342,17 @@ export class Wal {
     return this.broken;
   }
 
-  /** Deletes records wholly at or below `lsn` (a checkpoint covers them). */
+  /**
+   * Deletes records wholly at or below `lsn` (a checkpoint covers them), as one range delete:
+   * records are keyed by their first LSN, so they are the keys up to the last covered record's.
+   */
   async trim(lsn: number): Promise<number> {
     if (this.store === null) return 0;
-    const ops = [];
     let n = 0;
-    while (n < this.spans.length && this.spans[n]!.lastLsn <= lsn) {
-      ops.push({ kind: 'delete' as const, key: u64Key(this.spans[n]!.firstLsn) });
-      n++;
-    }
-    if (ops.length === 0) return 0;
-    await this.store.write(ops, this.mode === 'none' ? 'write' : this.mode);
+    while (n < this.spans.length && this.spans[n]!.lastLsn <= lsn) n++;
+    if (n === 0) return 0;
+    const to = u64Key(this.spans[n - 1]!.firstLsn + 1);
+    await this.store.write([{ kind: 'deleteRange', from: u64Key(0), to }], this.mode === 'none' ? 'write' : this.mode);
     this.spans.splice(0, n);
     return n;
   }
