@@ -68,6 +68,13 @@ function walContinues(wal: readonly WalEntry[], base: number): boolean {
   return true;
 }
 
+/** The last LSN the WAL holds; 0 when it is empty. */
+function walLastLsn(wal: readonly WalEntry[]): number {
+  const last = wal[wal.length - 1];
+  if (last === undefined) return 0;
+  return last.batch === null ? readU64Key(last.key) : lastLsnOf(last.batch);
+}
+
 export interface RecoveryOptions {
   /** Start from the last good WAL record when a later one is corrupt (losing what follows). */
   readonly forceRecovery: boolean;
@@ -79,9 +86,17 @@ export async function recover(snapStore: Store, walStore: Store, log: Log, targe
   const snapshots = snapshotLsns(snapStore);
   if (snapshots.length === 0 && wal.length === 0) return { lastLsn: 0, snapshotLsn: 0, walSpans: [], problems, fresh: true };
   let base = -1;
+  // A corrupt snapshot's data once reached the disk (its footer is there): an older base is
+  // good only with a WAL reaching past it. A checkpoint trims the WAL it covers, so without
+  // this an empty WAL after a rotten only snapshot would start the instance empty, silently.
+  let corruptLsn = 0;
   for (const lsn of [...snapshots, 0]) {
     if (!walContinues(wal, lsn)) {
       if (lsn > 0) log.warn('snapshot not continued by the WAL, trying an older one', { lsn });
+      continue;
+    }
+    if (corruptLsn > lsn && walLastLsn(wal) < corruptLsn) {
+      if (lsn > 0) log.warn('snapshot and the WAL after it stop short of a newer corrupt snapshot, trying an older one', { lsn, corruptLsn });
       continue;
     }
     if (lsn === 0) {
@@ -98,6 +113,7 @@ export async function recover(snapStore: Store, walStore: Store, log: Log, targe
     if ('error' in snapshot) {
       log.error('snapshot is corrupt, not loading it', { lsn, error: snapshot.error.message });
       problems.push(snapshot.error);
+      corruptLsn = Math.max(corruptLsn, lsn);
       continue;
     }
     target.loadImages(snapshot.images);

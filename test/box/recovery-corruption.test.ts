@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { Box, WAL_STORE } from '../../core/box/box.ts';
+import { Box, SNAP_STORE, WAL_STORE } from '../../core/box/box.ts';
 import { BoxError, ErrorCode } from '../../core/box/errors.ts';
 import { captureLog, MemoryDisk } from './helpers.ts';
 
@@ -55,6 +55,39 @@ describe('box recovery and a corrupt WAL record', () => {
     await space.replace([4, 'v4']);
     expect(space.get([4])).toEqual([4, 'v4']);
   });
+});
+
+describe('box recovery and a corrupt snapshot', () => {
+  /** A box checkpointed after three rows (the WAL trimmed to it), then a bit flipped in its snapshot. */
+  async function rottenSnapshot(rowsAfter: number): Promise<MemoryDisk> {
+    const disk = new MemoryDisk();
+    const box = await Box.open({ disk, log: captureLog(), walMode: 'fsync', checkpointWalRowsMax: 0 });
+    const space = await box.createSpace('t');
+    await space.createIndex('pk');
+    for (let i = 1; i <= 3; i++) await space.replace([i, `v${i}`]);
+    await box.checkpoint();
+    for (let i = 4; i < 4 + rowsAfter; i++) await space.replace([i, `v${i}`]);
+    const snap = await disk.open(SNAP_STORE);
+    const [key, value] = [...snap.range()][0]!;
+    const rotten = value.slice();
+    rotten[rotten.length - 1]! ^= 0x01;
+    await snap.write([{ kind: 'put', key, value: rotten }], 'fsync');
+    return disk;
+  }
+
+  for (const rowsAfter of [0, 2]) {
+    it(`refuses to open when the only snapshot rotted and the WAL was trimmed to it (${rowsAfter} rows after it)`, async () => {
+      // Starting from nothing plus the WAL would lose the rows the snapshot held, silently.
+      const disk = await rottenSnapshot(rowsAfter);
+      const opened = await Box.open({ disk, log: captureLog(), walMode: 'fsync' }).then(
+        () => null,
+        (error: unknown) => error,
+      );
+      expect(opened).toBeInstanceOf(BoxError);
+      expect((opened as BoxError).code).toBe(ErrorCode.ER_MISSING_SNAPSHOT);
+      expect((opened as BoxError).message).toMatch(/snapshot \d+: chunk 0 checksum mismatch/);
+    });
+  }
 });
 
 describe('box recovery of a long WAL', () => {
