@@ -7,7 +7,10 @@
  * `wal_mode = 'fsync'` on one instance, under the disk faults a real disk has.
  *
  * The box WAL's failure paths (a failed write rolls back its batch, a failed cleanup breaks the
- * WAL until restart) are reached here; raft-safety writes only through Raft.
+ * WAL until restart) are reached here; raft-safety writes only through Raft. So are checkpoints
+ * (`box.snapshot()`, taken every CHECKPOINT_INTERVAL_MS_MIN..MAX on a random instance): a crash
+ * or a failed write in the middle of one, a snapshot written while clients keep writing, the
+ * WAL trimmed up to it, and recovery from snapshot plus the WAL after it.
  */
 
 import type { MpValue } from '../core/codec/msgpack.ts';
@@ -23,6 +26,8 @@ const PUT = 'kv_put';
 const CLIENTS = 3;
 const SAFETY_PHASE_MS = 40_000;
 const CALL_TIMEOUT_MS = 5_000;
+const CHECKPOINT_INTERVAL_MS_MIN = 500;
+const CHECKPOINT_INTERVAL_MS_MAX = 3_000;
 
 interface Acked {
   readonly instance: string;
@@ -37,6 +42,8 @@ interface Workload {
   readonly wipedAtMs: Map<string, number>;
   stopped: boolean;
   failed: number;
+  checkpoints: number;
+  checkpointsFailed: number;
 }
 
 const workloads = new WeakMap<ScenarioContext, Workload>();
@@ -75,6 +82,24 @@ async function client(ctx: ScenarioContext, state: ClusterScenarioState, workloa
   }
 }
 
+/** An operator's `box.snapshot()` now and then; it may fail (disk faults, one already running). */
+async function checkpointer(ctx: ScenarioContext, state: ClusterScenarioState, workload: Workload): Promise<void> {
+  const random = ctx.random.fork('checkpoints');
+  while (!workload.stopped) {
+    await ctx.world.sleep(CHECKPOINT_INTERVAL_MS_MIN + random.int(CHECKPOINT_INTERVAL_MS_MAX - CHECKPOINT_INTERVAL_MS_MIN));
+    const online = state.names.filter((n) => state.cluster.node(n)?.state === 'online');
+    if (online.length === 0) continue;
+    const box = state.cluster.node(online[random.int(online.length)]!)?.box;
+    if (box === undefined) continue;
+    try {
+      await box.checkpoint();
+      workload.checkpoints++;
+    } catch {
+      workload.checkpointsFailed++;
+    }
+  }
+}
+
 export const boxDurability: Scenario = {
   name: 'box-durability',
   description: 'acknowledged box writes (wal_mode fsync) survive crashes, restarts and disk faults',
@@ -94,7 +119,7 @@ export const boxDurability: Scenario = {
         backend.userFunctions.set(PUT, (args) => put(node, args));
       },
     };
-    workloads.set(ctx, { acked: [], wipedAtMs: new Map(), stopped: false, failed: 0 });
+    workloads.set(ctx, { acked: [], wipedAtMs: new Map(), stopped: false, failed: 0, checkpoints: 0, checkpointsFailed: 0 });
   },
 
   async run(ctx) {
@@ -105,6 +130,7 @@ export const boxDurability: Scenario = {
     const diskFaults = { ...ctx.world.diskFaults, writeErrorRate: faults.pick([0.001, 0.005, 0.02]), fsyncErrorRate: faults.pick([0, 0.001, 0.01]) };
     for (const name of state.names) state.cluster.host(name).disk.faults = diskFaults;
     const clients = Array.from({ length: CLIENTS }, (_, id) => client(ctx, state, workload, id));
+    clients.push(checkpointer(ctx, state, workload));
     const nemesis = new Nemesis(ctx, {
       actions: ['crash_power', 'crash_process', 'restart', 'restart', 'rot_disk', 'clog_one', 'heal'],
       meanIntervalMs: 2_000,
@@ -121,7 +147,12 @@ export const boxDurability: Scenario = {
     await Promise.all(clients);
     const online = await restartUntilOnline(ctx, state, (host) => restart(state, workload, ctx, host), 180_000);
     if (!online) ctx.violation('not every instance came back Online after the faults stopped');
-    ctx.note(`workload: ${workload.acked.length} writes acknowledged, ${workload.failed} failed or timed out`);
+    // Every acknowledged write must come back from the disk, not only sit in memory: a last
+    // power cut of every instance (faults off, so nothing rots or is wiped now) and a restart.
+    for (const name of state.names) state.cluster.host(name).crash('power');
+    const back = await restartUntilOnline(ctx, state, (host) => restart(state, workload, ctx, host), 180_000);
+    if (!back) ctx.violation('not every instance came back Online after the final power cut');
+    ctx.note(`workload: ${workload.acked.length} writes acknowledged, ${workload.failed} failed or timed out; ${workload.checkpoints} checkpoints, ${workload.checkpointsFailed} failed`);
     if (workload.acked.length === 0) ctx.violation('no write was acknowledged during the faults');
   },
 
