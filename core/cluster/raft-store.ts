@@ -41,6 +41,12 @@ export function entryKey(index: number): Uint8Array {
   return key;
 }
 
+/** Adds the removal of the entries first..last (inclusive; none when last < first) to `ops`. */
+function pushEntryRemoval(ops: Op[], first: number, last: number): void {
+  if (last < first) return;
+  ops.push({ kind: 'deleteRange', from: entryKey(first), to: entryKey(last + 1) });
+}
+
 function sealed(value: MpValue): Uint8Array {
   return seal(encode(value));
 }
@@ -138,7 +144,7 @@ export class RaftStore {
   private snapshotOps(snapshot: Snapshot): Op[] {
     const ops: Op[] = [{ kind: 'put', key: KEY_SNAPSHOT, value: sealed(snapshotToValue(snapshot)) }];
     // A received snapshot replaces the whole log.
-    for (let i = this.diskFirstIndex; i <= this.diskLastIndex; i++) ops.push({ kind: 'delete', key: entryKey(i) });
+    pushEntryRemoval(ops, this.diskFirstIndex, this.diskLastIndex);
     this.snapshotIndex = snapshot.index;
     this.diskLastIndex = snapshot.index;
     this.diskFirstIndex = snapshot.index + 1;
@@ -152,7 +158,7 @@ export class RaftStore {
     assert(first <= this.diskLastIndex + 1, () => `raft log hole: appending ${first} after ${this.diskLastIndex}`);
     for (const e of entries) ops.push({ kind: 'put', key: entryKey(e.index), value: sealed(entryToValue(e)) });
     // A conflicting suffix beyond the new entries must go too.
-    for (let i = last + 1; i <= this.diskLastIndex; i++) ops.push({ kind: 'delete', key: entryKey(i) });
+    pushEntryRemoval(ops, last + 1, this.diskLastIndex);
     this.diskLastIndex = last;
     return ops;
   }
@@ -165,7 +171,7 @@ export class RaftStore {
   async compact(snapshot: Snapshot, compactIndex: number): Promise<void> {
     assert(compactIndex <= snapshot.index, () => `compacting ${compactIndex} past the snapshot at ${snapshot.index}`);
     const ops: Op[] = [{ kind: 'put', key: KEY_SNAPSHOT, value: sealed(snapshotToValue(snapshot)) }];
-    for (let i = this.diskFirstIndex; i <= compactIndex; i++) ops.push({ kind: 'delete', key: entryKey(i) });
+    pushEntryRemoval(ops, this.diskFirstIndex, compactIndex);
     await this.store.write(ops, 'fsync');
     this.diskFirstIndex = Math.max(this.diskFirstIndex, compactIndex + 1);
     this.snapshotIndex = Math.max(this.snapshotIndex, snapshot.index);
