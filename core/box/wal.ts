@@ -319,13 +319,17 @@ export class Wal {
           firstLsn,
           cause: String(error),
         });
+        // What was queued behind the failed record took the LSNs from firstLsn on: they go with
+        // it, or waiters for those LSNs (a checkpoint) would wait for a WAL that writes no more.
         const pending = this.queue;
         this.queue = [];
+        this.nextLsn = firstLsn;
         if (pending.length > 0) {
           const walError = boxErrors.walIo();
           this.callbacks.failed(pending.map((p) => p.txn), walError);
           for (const p of pending) p.reject(walError);
         }
+        this.settleLsnWaiters();
         this.notifyIdle();
       },
     );

@@ -16,7 +16,7 @@ import { captureLog, MemoryDisk } from './helpers.ts';
 class GatedStore implements Store {
   gated = false;
   failNext = false;
-  private held: Array<() => void> = [];
+  private held: Array<{ resolve: () => void; reject: (error: Error) => void }> = [];
   private readonly inner: Store;
   constructor(inner: Store) {
     this.inner = inner;
@@ -37,7 +37,7 @@ class GatedStore implements Store {
     }
     const written = this.inner.write(ops, durability);
     if (!this.gated) return written;
-    return new Promise((resolve) => this.held.push(resolve));
+    return new Promise((resolve, reject) => this.held.push({ resolve, reject }));
   }
   sync(): Promise<void> {
     return this.inner.sync();
@@ -47,9 +47,15 @@ class GatedStore implements Store {
   }
   /** Makes the oldest held write durable. */
   releaseOne(): void {
-    const resolve = this.held.shift();
-    expect(resolve).toBeDefined();
-    resolve!();
+    const held = this.held.shift();
+    expect(held).toBeDefined();
+    held!.resolve();
+  }
+  /** Fails the oldest held write with EIO. */
+  failOne(): void {
+    const held = this.held.shift();
+    expect(held).toBeDefined();
+    held!.reject(new DiskError('EIO', 'injected'));
   }
 }
 
@@ -70,7 +76,7 @@ class GatedDisk implements Disk {
   }
 }
 
-/** A clock the test moves by hand; the box only reads it. */
+/** A clock the test moves by hand; the box reads it (and sleeps no time on it). */
 class ManualClock implements Clock {
   timeMs = 1000;
   nowMs(): number {
@@ -83,7 +89,7 @@ class ManualClock implements Clock {
     throw new Error('the box sets no timers');
   }
   sleep(): Promise<void> {
-    throw new Error('the box does not sleep');
+    return Promise.resolve(); // a checkpoint pauses between snapshot chunks; no time passes here
   }
 }
 
@@ -178,6 +184,25 @@ describe('WAL counters', () => {
     expect(box.walStats.rowsWritten - before.rowsWritten).toBe(1);
     expect(box.walPendingRows).toBe(0);
     expect(box.space('test').select([])).toEqual([[2]]);
+  });
+
+  it('a failed cleanup fails what queued behind it and gives its LSNs back: a checkpoint then finishes', async () => {
+    const { box, disk } = await openBox('write');
+    const space = box.space('test');
+    await space.insert([1]);
+    disk.wal!.gated = true; // the cleanup's delete will be held
+    disk.wal!.failNext = true;
+    await expect(space.insert([2])).rejects.toMatchObject({ code: expect.any(Number) });
+    expect(disk.wal!.heldWrites).toBe(1);
+    const queued = space.insert([3]); // waits behind the cleanup
+    await settle();
+    disk.wal!.failOne(); // the cleanup fails: the WAL is broken until restart
+    await expect(queued).rejects.toMatchObject({ code: expect.any(Number) });
+    expect(box.walPendingRows).toBe(0);
+    disk.wal!.gated = false;
+    // It waited forever for LSN 3, which the broken WAL would never write.
+    await box.checkpoint();
+    expect(space.select([])).toEqual([[1]]);
   });
 
   it('write mode counts records but no syncs; none mode writes nothing', async () => {
