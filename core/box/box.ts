@@ -24,7 +24,7 @@ import { chapSha1PasswordHash as chapSha1Hash } from '../lib/chap-sha1.ts';
 import { BoxError, boxErrors } from './errors.ts';
 import { recover } from './recovery.ts';
 import { Schema, VINYL_STORE_FLAG, type VinylStores } from './schema.ts';
-import { deleteSnapshot, snapshotLsns, writeSnapshot, type SpaceImage } from './snapshot.ts';
+import { deleteSnapshot, snapshotFinished, snapshotLsns, writeSnapshot, type SpaceImage } from './snapshot.ts';
 import { formatToValue, indexDefToTuple, parseFormat, parseParts, spaceDefToTuple, USER_SPACE_ID_MIN, type Engine, type IndexDef, type IndexType, type SpaceDef } from './space-def.ts';
 import type { Space, SpaceHost } from './space.ts';
 import { ADMIN_USER_ID, bootstrapRows, SystemSpaceId, systemSpaces } from './system-spaces.ts';
@@ -661,25 +661,34 @@ export class Box implements SpaceHost {
   private async runCheckpoint(): Promise<number> {
     if (this.activeTxn !== null) this.abortActive('checkpoint');
     const lsn = this.wal.nextLsn - 1;
+    this.rowsSinceCheckpoint = 0;
+    if (snapshotFinished(this.snapStore, lsn)) {
+      // Nothing was written since that checkpoint (Tarantool's box.snapshot() skips it too).
+      this.log.info('checkpoint: nothing changed since the last snapshot', { lsn });
+    } else {
+      await this.writeCheckpoint(lsn);
+    }
+    for (const store of this.vinylStores.values()) {
+      if (this.wal.pendingCount === 0 && store.memBytes() > 0) await this.dumpVinyl(store);
+    }
+    await this.pruneSnapshots();
+    this.log.info('checkpoint done', { lsn });
+    return lsn;
+  }
+
+  private async writeCheckpoint(lsn: number): Promise<void> {
     // Tuples are immutable: copying the references is a consistent image at `lsn`.
     const images: SpaceImage[] = [];
     for (const space of this.schema.allSpaces()) {
       if (space.isView || space.engine !== 'memtx' || space.indexes.length === 0) continue;
       images.push({ spaceId: space.id, tuples: space.select([], { iterator: 'ALL' }) });
     }
-    this.rowsSinceCheckpoint = 0;
     await this.wal.waitCommitted(lsn);
     // Between chunks the clock lets requests in: tuples are immutable, so the image stays the
     // one at `lsn` while later transactions commit.
     const clock = this.options.clock;
     const pause = clock === undefined ? undefined : () => clock.sleep(0);
     if (lsn > 0 || images.length > 0) await writeSnapshot(this.snapStore, lsn, images, pause);
-    for (const store of this.vinylStores.values()) {
-      if (this.wal.pendingCount === 0 && store.memBytes() > 0) await this.dumpVinyl(store);
-    }
-    await this.pruneSnapshots();
-    this.log.info('checkpoint done', { lsn, spaces: images.length });
-    return lsn;
   }
 
   private async pruneSnapshots(): Promise<void> {

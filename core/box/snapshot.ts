@@ -65,6 +65,9 @@ function* encodeChunks(images: readonly SpaceImage[], count: { tuples: number })
  * (a space of a million tuples took ~0.3 s to encode in one go, a stall for every client).
  */
 export async function writeSnapshot(store: Store, lsn: number, images: readonly SpaceImage[], pause?: () => Promise<void>): Promise<void> {
+  // Its cleanup on failure deletes every chunk at `lsn`: over a finished snapshot, whose WAL may
+  // be trimmed already, that would delete the only copy of the data.
+  assert(!snapshotFinished(store, lsn), () => `a snapshot at LSN ${lsn} exists already`);
   const count = { tuples: 0 };
   let chunks = 0;
   try {
@@ -89,6 +92,11 @@ export async function writeSnapshot(store: Store, lsn: number, images: readonly 
     await deleteSnapshot(store, lsn).catch(() => undefined);
     throw error;
   }
+}
+
+/** Whether the snapshot at `lsn` was written to the end (its footer, written last, is there). */
+export function snapshotFinished(store: Store, lsn: number): boolean {
+  return store.get(chunkKey(lsn, FOOTER_CHUNK)) !== undefined;
 }
 
 export async function deleteSnapshot(store: Store, lsn: number): Promise<void> {
