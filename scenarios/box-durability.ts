@@ -28,6 +28,8 @@ const SAFETY_PHASE_MS = 40_000;
 const CALL_TIMEOUT_MS = 5_000;
 const CHECKPOINT_INTERVAL_MS_MIN = 500;
 const CHECKPOINT_INTERVAL_MS_MAX = 3_000;
+/** A checkpoint still running this long on a live instance is stuck (a crash abandons one). */
+const CHECKPOINT_TIMEOUT_MS = 60_000;
 
 interface Acked {
   readonly instance: string;
@@ -89,13 +91,21 @@ async function checkpointer(ctx: ScenarioContext, state: ClusterScenarioState, w
     await ctx.world.sleep(CHECKPOINT_INTERVAL_MS_MIN + random.int(CHECKPOINT_INTERVAL_MS_MAX - CHECKPOINT_INTERVAL_MS_MIN));
     const online = state.names.filter((n) => state.cluster.node(n)?.state === 'online');
     if (online.length === 0) continue;
-    const box = state.cluster.node(online[random.int(online.length)]!)?.box;
-    if (box === undefined) continue;
-    try {
-      await box.checkpoint();
-      workload.checkpoints++;
-    } catch {
-      workload.checkpointsFailed++;
+    const name = online[random.int(online.length)]!;
+    const node = state.cluster.node(name);
+    if (node === undefined) continue;
+    const outcome = await Promise.race([
+      node.box.checkpoint().then(
+        () => 'done' as const,
+        () => 'failed' as const,
+      ),
+      ctx.world.sleep(CHECKPOINT_TIMEOUT_MS).then(() => 'timeout' as const),
+    ]);
+    if (outcome === 'done') workload.checkpoints++;
+    else workload.checkpointsFailed++;
+    // A crash abandons the checkpoint (its promise never settles); on the same process it is stuck.
+    if (outcome === 'timeout' && state.cluster.node(name) === node && state.cluster.host(name).running) {
+      ctx.violation(`a checkpoint on ${name} did not finish in ${CHECKPOINT_TIMEOUT_MS} ms`);
     }
   }
 }
