@@ -23,6 +23,7 @@ export const PROBES = [
   'sentinel.marked_offline',
   'sentinel.revived_self',
   'sentinel.reannounced_address',
+  'sentinel.told_peers_address',
   'governor.master_switched',
   'governor.voter_replaced',
   'shutdown.no_quorum',

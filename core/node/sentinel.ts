@@ -5,13 +5,16 @@
  *   away. Instances not yet in the Raft configuration are not judged.
  * - On every instance: finding itself marked Offline while alive and not stopping, it asks for
  *   Online again (a new incarnation), and the governor brings it back; finding another address
- *   than its `--advertise` recorded for itself, it announces that again.
+ *   than its `--advertise` recorded for itself, it announces that again, and while it hears no
+ *   leader that could record it, it tells its peers directly (`.proc_peer_address`).
  * - An instance that has not heard from a leader for long asks its peers about itself: Raft
  *   cannot tell a node it was removed from the configuration, so one expelled while it lagged
  *   would otherwise wait (or campaign) forever instead of exiting.
  */
 
 import { mayRespond } from '../cluster/grade.ts';
+import { isMpMap } from '../codec/msgpack.ts';
+import { PROC_PEER_ADDRESS } from '../rpc/peer-address.ts';
 import { field } from '../rpc/proc-error.ts';
 import type { Node } from './node.ts';
 import { EXIT_OK } from './options.ts';
@@ -48,6 +51,7 @@ export class Sentinel {
         if (node.isLeader() && tuning.autoOfflineTimeoutMs > 0) await this.judgeOthers();
         if (node.state === 'online') await this.reviveSelf();
         if (node.state === 'online') await this.reannounceAddress();
+        await this.tellPeersOwnAddress();
         await this.askWhetherExpelled();
       } catch (error) {
         node.log.verbose('sentinel step failed', { reason: error instanceof Error ? error.message : String(error) });
@@ -103,7 +107,8 @@ export class Sentinel {
     }
     for (const address of peers.slice(0, PEERS_ASKED_MAX)) {
       const result = await node.pool.call(address, 'pico.instance_info', [self.instanceId], 2_000);
-      if (!result.ok) continue;
+      // A peer that does not know this instance (a wiped one rejoining) has nothing to tell.
+      if (!result.ok || !isMpMap(result.value[0] ?? null)) continue;
       const current = field(field(result.value[0] ?? null, 'current_grade', 'instance') ?? null, 'variant', 'grade');
       const raftId = field(result.value[0] ?? null, 'raft_id', 'instance');
       if (current === 'Expelled' && raftId === self.raftId) {
@@ -132,6 +137,31 @@ export class Sentinel {
     probe('sentinel.reannounced_address');
     node.log.warn('the recorded address is not --advertise, announcing it again', { recorded, advertise: node.options.advertise });
     await requestTargetGrade(node, null, node.options.tuning.syncRpcTimeoutMs);
+  }
+
+  /**
+   * Moved (another address recorded for itself) and no leader heard within an election timeout
+   * to record the new one: the peers learn it from this instance directly, so that answers and
+   * campaigns reach it (see core/rpc/peer-address.ts).
+   */
+  private async tellPeersOwnAddress(): Promise<void> {
+    const node = this.node;
+    const raft = node.raft;
+    const self = node.identity;
+    if (raft === null || self === null) return;
+    const recorded = node.tables.peerAddress(self.raftId);
+    if (recorded === undefined || recorded === node.options.advertise) return;
+    const electionMs = (node.options.tuning.raft.electionTicks ?? 20) * node.options.tuning.raftTickMs;
+    const heardMs = raft.leaderId === 0 ? undefined : raft.lastHeardMs.get(raft.leaderId);
+    if (raft.role === 'Leader' || (heardMs !== undefined && node.env.clock.nowMs() - heardMs < electionMs)) return;
+    probe('sentinel.told_peers_address');
+    const peers = node.tables.instances().filter((i) => i.raftId !== self.raftId && i.currentGrade.variant !== 'Expelled');
+    await Promise.all(
+      peers.map((peer) => {
+        const address = node.peerAddress(peer.raftId);
+        return address === undefined ? undefined : node.pool.call(address, PROC_PEER_ADDRESS, [self.raftId, node.options.advertise], node.options.tuning.syncRpcTimeoutMs);
+      }),
+    );
   }
 
   private async reviveSelf(): Promise<void> {

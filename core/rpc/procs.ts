@@ -1,6 +1,7 @@
 import { casProc } from './cas.ts';
 import { discoverProc } from './discover.ts';
 import { expelOnLeaderProc, expelRedirectProc } from './expel.ts';
+import { peerAddressProc } from './peer-address.ts';
 import type { Proc } from './proc.ts';
 import { proposeProc } from './propose.ts';
 import { raftInteractProc } from './raft-interact.ts';
@@ -15,6 +16,7 @@ export const PROCS: ReadonlyMap<string, Proc> = new Map(
   [
     discoverProc,
     raftInteractProc,
+    peerAddressProc,
     raftJoinProc,
     updateInstanceProc,
     expelOnLeaderProc,

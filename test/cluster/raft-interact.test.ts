@@ -3,6 +3,7 @@ import type { MpValue } from '../../core/codec/msgpack.ts';
 import { ok, raftIdOf, simulate, startAll, message } from './helpers.ts';
 
 const INTERACT = '.proc_raft_interact';
+const PEER_ADDRESS = '.proc_peer_address';
 
 describe('.proc_raft_interact sender addresses', () => {
   it('a message of an older term does not redirect a peer; the recorded address clears an announced one', async () => {
@@ -31,6 +32,32 @@ describe('.proc_raft_interact sender addresses', () => {
       // A from address that is no address is refused before anything is stepped.
       expect(message(await cluster.call(follower, INTERACT, ['', [voteResponse(term)]]))).toContain('invalid from address: empty');
       expect(message(await cluster.call(follower, INTERACT, ['nohost', [voteResponse(term)]]))).toContain('invalid from address "nohost": no port');
+    });
+  });
+});
+
+describe('.proc_peer_address', () => {
+  it('points a peer at the address an instance says it moved to, until its recorded one is back', async () => {
+    await simulate(612, async (cluster, world) => {
+      await startAll(cluster, ['i1', 'i2', 'i3']);
+      await world.waitFor(() => cluster.leaderName() !== undefined, 5_000);
+      const node = cluster.node('i1')!;
+      const movedId = raftIdOf(cluster, 'i2');
+      const recorded = node.tables.peerAddress(movedId)!;
+
+      await ok(cluster, 'i1', PEER_ADDRESS, [movedId, 'i2:3302']);
+      expect(node.peerAddress(movedId)).toBe('i2:3302');
+      await ok(cluster, 'i1', PEER_ADDRESS, [movedId, recorded]);
+      expect(node.peerAddress(movedId)).toBe(recorded);
+
+      // About itself, an instance trusts its own --advertise.
+      const ownId = raftIdOf(cluster, 'i1');
+      await ok(cluster, 'i1', PEER_ADDRESS, [ownId, 'elsewhere:1']);
+      expect(node.peerAddress(ownId)).toBe(node.tables.peerAddress(ownId));
+
+      expect(message(await cluster.call('i1', PEER_ADDRESS, [0, 'i2:3302']))).toContain('raft_id must not be 0');
+      expect(message(await cluster.call('i1', PEER_ADDRESS, [movedId, 'nohost']))).toContain('invalid peer address "nohost": no port');
+      expect(node.peerAddress(movedId)).toBe(recorded);
     });
   });
 });
