@@ -3,6 +3,9 @@
  * partitions, clogging, crashes (process and power), disk faults (EIO on writes and fsyncs, rot
  * of stored bytes) and clock drift, while clients write through CaS.
  *
+ * A restart may move the instance to a new port (MOVED_RESTART_CHANCE): the others must learn its
+ * new address from the Raft log, and it must find them by theirs.
+ *
  * Safety, checked throughout and at the end: at most one leader per term; no two instances apply
  * different entries at one index; logs agree on their common committed prefix; every write a
  * client saw committed (CaS accepted and the index applied with the key in place) is in the final
@@ -18,10 +21,15 @@ import type { Scenario, ScenarioContext } from '../runtime-sim/scenario.ts';
 import { checkSettled, clusterState, diskScenarioWorldOptions, instanceHosts, quorumKeepsData, restartUntilOnline, restartWipingCorrupt, setupCluster, startAllOnline, type ClusterScenarioState } from './lib/cluster-scenario.ts';
 import { runningNodes } from './lib/cluster-checks.ts';
 import { Nemesis } from './lib/nemesis.ts';
+import { PORT } from './lib/cluster.ts';
+import type { SimHost } from '../runtime-sim/world.ts';
 
 const SAFETY_PHASE_MS = 40_000;
 const CLIENTS = 4;
 const LIVENESS_WRITE_BUDGET_MS = 30_000;
+/** Share of restarts that come back on a new port (PORT + 1..MOVED_PORTS). */
+const MOVED_RESTART_CHANCE = 0.25;
+const MOVED_PORTS = 3;
 
 interface Workload {
   readonly acked: Map<string, string>;
@@ -65,11 +73,16 @@ export const raftSafety: Scenario = {
     };
     for (const name of state.names) state.cluster.host(name).disk.faults = diskFaults;
     const clients = Array.from({ length: CLIENTS }, (_, c) => writer(ctx, state, workload, c));
+    const moves = ctx.world.random.fork('moved-restarts');
+    const restart = (host: SimHost): void => {
+      const port = moves.chance(MOVED_RESTART_CHANCE) ? PORT + 1 + moves.int(MOVED_PORTS) : undefined;
+      restartWipingCorrupt(state, host, port);
+    };
     const nemesis = new Nemesis(ctx, {
       actions: ['partition_halves', 'partition_reset', 'isolate_one', 'cut_one_way', 'clog_one', 'swizzle_clog', 'crash_power', 'crash_process', 'restart', 'restart', 'heal', 'rot_disk'],
       meanIntervalMs: 2_000,
       crashedMax: Math.max(1, Math.floor((state.names.length - 1) / 2)),
-      restart: (host) => restartWipingCorrupt(state, host),
+      restart,
       victims: () => instanceHosts(state),
       corruptedMax: Math.floor((votersNeeded(state.names.length) - 1) / 2),
       mayDestroy: (host, destroyed) => quorumKeepsData(state, host, destroyed),

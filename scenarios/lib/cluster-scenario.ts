@@ -59,12 +59,15 @@ export function diskScenarioWorldOptions(random: SimRandom, latencyMeanSpreadMs:
 /**
  * A supervisor's restart: a data directory the instance refused as corrupt (exit 78) is wiped
  * first, as an operator would, and the instance rejoins. Returns whether it was wiped.
+ * With `port`, the instance comes back listening at and advertising a new address (a container
+ * rescheduled elsewhere), given the current addresses of the others as its peers.
  */
-export function restartWipingCorrupt(state: ClusterScenarioState, host: SimHost): boolean {
+export function restartWipingCorrupt(state: ClusterScenarioState, host: SimHost, port?: number): boolean {
   const last = host.history.at(-1);
   const wipe = last?.kind === 'exited' && last.code === EXIT_CORRUPT_DATA;
   if (wipe) host.disk.wipe();
-  state.cluster.start(host.name, { failureDomain: domainOf(host.name) });
+  const moved = port === undefined ? {} : { port, peers: state.names.filter((n) => n !== host.name).map((n) => state.cluster.address(n)) };
+  state.cluster.start(host.name, { ...state.cluster.specOf(host.name), failureDomain: domainOf(host.name), ...moved });
   return wipe;
 }
 

@@ -57,6 +57,11 @@ export class SimCluster {
   }
 
   /** Where instance `name` listens: its host name and the port of its latest start. */
+  /** The spec `name` last started with (undefined before its first start). */
+  specOf(name: string): InstanceSpec | undefined {
+    return this.specs.get(name);
+  }
+
   address(name: string): string {
     return `${name}:${this.specs.get(name)?.port ?? this.defaults.port ?? PORT}`;
   }
