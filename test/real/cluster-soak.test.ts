@@ -1,6 +1,7 @@
 /**
  * A soak of a real cluster: four `picodata run` processes (replication factor 2, --wal-mode
- * fsync) lose instances again and again while a writer keeps proposing clusterwide rows.
+ * fsync, a checkpoint every second) lose instances again and again while a writer keeps
+ * proposing clusterwide rows.
  *
  * A writer sends `pico.cas` inserts into `_picodata_property` through random running members
  * all along, and records every acknowledged one with its Raft index and term (see Writer).
@@ -33,6 +34,8 @@ import { Cluster, freePort, picodataBundle, runCli, until, type Instance } from 
 /** The suite's seed: its 5 cycles have each kind (two victims, SIGKILL and SIGTERM, a move, a killed restart, expel and join). */
 const SEED = Number(process.env.SOAK_SEED ?? 23);
 const CYCLES = Number(process.env.SOAK_CYCLES ?? 5);
+/** Each instance's --checkpoint-interval. */
+const CHECKPOINT_INTERVAL_S = 1;
 const INSTANCES = 4;
 /** Share of cycles that expel a member and join a new instance instead of stopping some. */
 const REPLACE_CHANCE = 0.15;
@@ -183,7 +186,8 @@ describe(`a real 4-instance cluster survives ${CYCLES} cycles of SIGKILL/SIGTERM
 
   function addInstance(peers?: string[]): Promise<Instance> {
     const name = `i${++instancesAdded}`;
-    return cluster.add(name, { instanceId: name, initReplicationFactor: 2, walMode: 'fsync', ...(peers === undefined ? {} : { peers }) });
+    // Checkpoints every second: SIGKILLs land in the middle of snapshots and WAL trims too.
+    return cluster.add(name, { instanceId: name, initReplicationFactor: 2, walMode: 'fsync', extraArgs: ['--checkpoint-interval', String(CHECKPOINT_INTERVAL_S)], ...(peers === undefined ? {} : { peers }) });
   }
 
   /**
