@@ -4,7 +4,8 @@
  * of stored bytes) and clock drift, while clients write through CaS.
  *
  * A restart may move the instance to a new port (MOVED_RESTART_CHANCE): the others must learn its
- * new address from the Raft log, and it must find them by theirs.
+ * new address from the Raft log, and it must find them by theirs. Before the final checks every
+ * instance loses power once more, so what they check is what the disks kept.
  *
  * Safety, checked throughout and at the end: at most one leader per term; no two instances apply
  * different entries at one index; logs agree on their common committed prefix; every write a
@@ -95,6 +96,11 @@ export const raftSafety: Scenario = {
     await Promise.all(clients);
     const online = await restartUntilOnline(ctx, state, (host) => restartWipingCorrupt(state, host), 180_000);
     if (!online) ctx.violation('not every instance came back Online after the faults stopped');
+    // Every acknowledged write must be in the Raft logs on disk, not only in memory: a last power
+    // cut of every instance (faults off) and a restart before the checks.
+    for (const name of state.names) state.cluster.host(name).crash('power');
+    const back = await restartUntilOnline(ctx, state, (host) => restartWipingCorrupt(state, host), 180_000);
+    if (!back) ctx.violation('not every instance came back Online after the final power cut');
     if (!(await livenessProbe(state, workload))) ctx.violation(`no write committed within ${LIVENESS_WRITE_BUDGET_MS} ms after healing`);
   },
 
