@@ -155,13 +155,16 @@ export class Sentinel {
     const heardMs = raft.leaderId === 0 ? undefined : raft.lastHeardMs.get(raft.leaderId);
     if (raft.role === 'Leader' || (heardMs !== undefined && node.env.clock.nowMs() - heardMs < electionMs)) return;
     probe('sentinel.told_peers_address');
-    const peers = node.tables.instances().filter((i) => i.raftId !== self.raftId && i.currentGrade.variant !== 'Expelled');
-    await Promise.all(
-      peers.map((peer) => {
-        const address = node.peerAddress(peer.raftId);
-        return address === undefined ? undefined : node.pool.call(address, PROC_PEER_ADDRESS, [self.raftId, node.options.advertise], node.options.tuning.syncRpcTimeoutMs);
-      }),
-    );
+    // Where the tables say the members are, and where --peer says: peers that moved too are
+    // found only there (two voters restarted on new ports with the leader down).
+    const addresses = new Set<string>(node.options.peers);
+    for (const peer of node.tables.instances()) {
+      if (peer.raftId === self.raftId || peer.currentGrade.variant === 'Expelled') continue;
+      const address = node.peerAddress(peer.raftId);
+      if (address !== undefined) addresses.add(address);
+    }
+    addresses.delete(node.options.advertise);
+    await Promise.all([...addresses].map((address) => node.pool.call(address, PROC_PEER_ADDRESS, [self.raftId, node.options.advertise], node.options.tuning.syncRpcTimeoutMs)));
   }
 
   private async reviveSelf(): Promise<void> {

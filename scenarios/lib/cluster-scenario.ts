@@ -60,14 +60,17 @@ export function diskScenarioWorldOptions(random: SimRandom, latencyMeanSpreadMs:
  * A supervisor's restart: a data directory the instance refused as corrupt (exit 78) is wiped
  * first, as an operator would, and the instance rejoins. Returns whether it was wiped.
  * With `port`, the instance comes back listening at and advertising a new address (a container
- * rescheduled elsewhere), given the current addresses of the others as its peers.
+ * rescheduled elsewhere), given the current addresses of the others as its peers; so does a
+ * wiped one once any instance moved.
  */
 export function restartWipingCorrupt(state: ClusterScenarioState, host: SimHost, port?: number): boolean {
   const last = host.history.at(-1);
   const wipe = last?.kind === 'exited' && last.code === EXIT_CORRUPT_DATA;
   if (wipe) host.disk.wipe();
-  const moved = port === undefined ? {} : { port, peers: state.names.filter((n) => n !== host.name).map((n) => state.cluster.address(n)) };
-  state.cluster.start(host.name, { ...state.cluster.specOf(host.name), failureDomain: domainOf(host.name), ...moved });
+  // Once anything moved, the default peers may all be stale: a supervisor passes current ones.
+  const someMoved = state.names.some((n) => state.cluster.specOf(n)?.port !== undefined);
+  const peers = port !== undefined || (wipe && someMoved) ? { peers: state.names.filter((n) => n !== host.name).map((n) => state.cluster.address(n)) } : {};
+  state.cluster.start(host.name, { ...state.cluster.specOf(host.name), failureDomain: domainOf(host.name), ...(port === undefined ? {} : { port }), ...peers });
   return wipe;
 }
 
