@@ -139,8 +139,7 @@ export const boxDurability: Scenario = {
     const faults = ctx.world.random.fork('disk-faults');
     const diskFaults = { ...ctx.world.diskFaults, writeErrorRate: faults.pick([0.001, 0.005, 0.02]), fsyncErrorRate: faults.pick([0, 0.001, 0.01]) };
     for (const name of state.names) state.cluster.host(name).disk.faults = diskFaults;
-    const clients = Array.from({ length: CLIENTS }, (_, id) => client(ctx, state, workload, id));
-    clients.push(checkpointer(ctx, state, workload));
+    const tasks = [...Array.from({ length: CLIENTS }, (_, id) => client(ctx, state, workload, id)), checkpointer(ctx, state, workload)];
     const nemesis = new Nemesis(ctx, {
       actions: ['crash_power', 'crash_process', 'restart', 'restart', 'rot_disk', 'clog_one', 'heal'],
       meanIntervalMs: 2_000,
@@ -154,11 +153,11 @@ export const boxDurability: Scenario = {
     ctx.world.net.heal();
     for (const name of state.names) state.cluster.host(name).disk.faults = NO_DISK_FAULTS;
     workload.stopped = true;
-    await Promise.all(clients);
+    await Promise.all(tasks);
     const online = await restartUntilOnline(ctx, state, (host) => restart(state, workload, ctx, host), 180_000);
     if (!online) ctx.violation('not every instance came back Online after the faults stopped');
     // Every acknowledged write must come back from the disk, not only sit in memory: a last
-    // power cut of every instance (faults off, so nothing rots or is wiped now) and a restart.
+    // power cut of every instance (with the faults off) and a restart.
     for (const name of state.names) state.cluster.host(name).crash('power');
     const back = await restartUntilOnline(ctx, state, (host) => restart(state, workload, ctx, host), 180_000);
     if (!back) ctx.violation('not every instance came back Online after the final power cut');

@@ -9,12 +9,17 @@ const RUNS: ReadonlyArray<[name: string, seeds: number[], nodes?: number]> = [
   ['voter-failover', [1, 2, 3]],
   ['expel-leader', [1, 2, 3]],
   ['shutdown-all', [1, 2, 3]],
-  ['raft-safety', [1, 2, 3, 4, 5, 6, 11002]],
+  // Seeds 60015 and 90040 restart voters on new ports with the leader down: without
+  // .proc_peer_address no leader is ever elected (90040 also needs it sent to --peer's addresses).
+  ['raft-safety', [1, 2, 3, 4, 5, 6, 11002, 60015, 90040]],
   // Seed 5 catches a router that retries a write whose connection failed (it runs twice).
-  ['vshard-routing', [1, 2, 3, 4, 5, 6, 9076]],
+  // Seed 52128: a buggify reset killing other callers' requests failed every retry.
+  ['vshard-routing', [1, 2, 3, 4, 5, 6, 9076, 52128]],
   // Seed 2 rots the newest WAL record of a stopped instance: recovery must refuse, not drop it.
   // Seed 248 fails the disk write that saves a joining instance's identity: exit 74, not a crash.
-  ['box-durability', [1, 2, 3, 248, 8076, 8098, 10122]],
+  // With checkpoints: 52226 checkpoints on a broken WAL (it hung), 52252 repeats a checkpoint at
+  // one LSN on a failing disk (it deleted the only snapshot).
+  ['box-durability', [1, 2, 3, 248, 8076, 8098, 10122, 52226, 52252]],
 ];
 
 describe('simulation scenarios', () => {
