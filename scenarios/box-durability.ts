@@ -20,6 +20,8 @@ import type { Scenario, ScenarioContext } from '../runtime-sim/scenario.ts';
 import type { SimHost } from '../runtime-sim/world.ts';
 import { checkSettled, clusterState, diskScenarioWorldOptions, instanceHosts, quorumKeepsData, restartUntilOnline, restartWipingCorrupt, setupCluster, startAllOnline, type ClusterScenarioState } from './lib/cluster-scenario.ts';
 import { Nemesis } from './lib/nemesis.ts';
+import { PORT } from './lib/cluster.ts';
+import type { SimRandom } from '../runtime-sim/random.ts';
 
 const SPACE = 'kv';
 const PUT = 'kv_put';
@@ -30,6 +32,9 @@ const CHECKPOINT_INTERVAL_MS_MIN = 500;
 const CHECKPOINT_INTERVAL_MS_MAX = 3_000;
 /** A checkpoint still running this long on a live instance is stuck (a crash abandons one). */
 const CHECKPOINT_TIMEOUT_MS = 60_000;
+/** Share of restarts that come back on a new port (PORT + 1..MOVED_PORTS), as in raft-safety. */
+const MOVED_RESTART_CHANCE = 0.25;
+const MOVED_PORTS = 3;
 
 interface Acked {
   readonly instance: string;
@@ -46,6 +51,8 @@ interface Workload {
   failed: number;
   checkpoints: number;
   checkpointsFailed: number;
+  /** Draws which restarts move to a new port. */
+  readonly moves: SimRandom;
 }
 
 const workloads = new WeakMap<ScenarioContext, Workload>();
@@ -64,7 +71,8 @@ async function put(node: Node, args: readonly MpValue[]): Promise<MpValue> {
 
 /** The supervisor's restart, remembering when a corrupt data directory was wiped. */
 function restart(state: ClusterScenarioState, workload: Workload, ctx: ScenarioContext, host: SimHost): void {
-  if (restartWipingCorrupt(state, host)) workload.wipedAtMs.set(host.name, ctx.world.nowMs);
+  const port = workload.moves.chance(MOVED_RESTART_CHANCE) ? PORT + 1 + workload.moves.int(MOVED_PORTS) : undefined;
+  if (restartWipingCorrupt(state, host, port)) workload.wipedAtMs.set(host.name, ctx.world.nowMs);
 }
 
 async function client(ctx: ScenarioContext, state: ClusterScenarioState, workload: Workload, id: number): Promise<void> {
@@ -129,7 +137,7 @@ export const boxDurability: Scenario = {
         backend.userFunctions.set(PUT, (args) => put(node, args));
       },
     };
-    workloads.set(ctx, { acked: [], wipedAtMs: new Map(), stopped: false, failed: 0, checkpoints: 0, checkpointsFailed: 0 });
+    workloads.set(ctx, { acked: [], wipedAtMs: new Map(), stopped: false, failed: 0, checkpoints: 0, checkpointsFailed: 0, moves: ctx.world.random.fork('moved-restarts') });
   },
 
   async run(ctx) {
