@@ -52,6 +52,28 @@ async function writeUntilKilled(instance: Instance, firstId: number, killAfterMs
   return acknowledged;
 }
 
+/**
+ * Starts `instance`, then ROUNDS times: writes until a SIGKILL `killAfterMsMin` + up to
+ * `killAfterMsSpread` ms in, restarts it, and checks every row acknowledged so far is there.
+ */
+async function killAndRestartRounds(instance: Instance, killAfterMsMin: number, killAfterMsSpread: number): Promise<void> {
+  await instance.start();
+  await instance.waitOnline(30_000);
+  const everAcknowledged = new Set<number>();
+  for (let round = 0; round < ROUNDS; round++) {
+    const killAfterMs = killAfterMsMin + Math.floor(Math.random() * killAfterMsSpread);
+    const acknowledged = await writeUntilKilled(instance, round * 1_000_000 + 1, killAfterMs);
+    expect((await instance.waitExit(10_000)).signal).toBe('SIGKILL');
+    expect(acknowledged.size, `round ${round}: nothing was acknowledged before the kill`).toBeGreaterThan(0);
+    for (const id of acknowledged) everAcknowledged.add(id);
+    await instance.start();
+    await instance.waitOnline(30_000, round + 2);
+    const rows = await selectAll(instance);
+    const missing = [...everAcknowledged].filter((id) => rows.get(id) !== `value-${id}`);
+    expect(missing, `round ${round}: acknowledged rows lost after SIGKILL (killed after ${killAfterMs} ms)`).toEqual([]);
+  }
+}
+
 describe('SIGKILL loses no acknowledged write with --wal-mode fsync', () => {
   const cluster = new Cluster('crash');
   let i1: Instance;
@@ -64,21 +86,7 @@ describe('SIGKILL loses no acknowledged write with --wal-mode fsync', () => {
   afterAll(() => cluster.destroy());
 
   it(`${ROUNDS} rounds of writes killed at a random moment, then a restart`, async () => {
-    await i1.start();
-    await i1.waitOnline(30_000);
-    const everAcknowledged = new Set<number>();
-    for (let round = 0; round < ROUNDS; round++) {
-      const killAfterMs = 200 + Math.floor(Math.random() * 600);
-      const acknowledged = await writeUntilKilled(i1, round * 1_000_000 + 1, killAfterMs);
-      expect((await i1.waitExit(10_000)).signal).toBe('SIGKILL');
-      expect(acknowledged.size, `round ${round}: nothing was acknowledged before the kill`).toBeGreaterThan(0);
-      for (const id of acknowledged) everAcknowledged.add(id);
-      await i1.start();
-      await i1.waitOnline(30_000, round + 2);
-      const rows = await selectAll(i1);
-      const missing = [...everAcknowledged].filter((id) => rows.get(id) !== `value-${id}`);
-      expect(missing, `round ${round}: acknowledged rows lost after SIGKILL (killed after ${killAfterMs} ms)`).toEqual([]);
-    }
+    await killAndRestartRounds(i1, 200, 600);
   }, 120_000);
 
   it('a kill during start-up leaves a data directory that restarts to Online', async () => {
@@ -109,21 +117,7 @@ describe('SIGKILL during checkpoints loses no acknowledged write', () => {
   afterAll(() => cluster.destroy());
 
   it(`${ROUNDS} rounds of writes killed at a random moment, then a restart from snapshot and WAL`, async () => {
-    await i1.start();
-    await i1.waitOnline(30_000);
-    const everAcknowledged = new Set<number>();
-    for (let round = 0; round < ROUNDS; round++) {
-      const killAfterMs = 800 + Math.floor(Math.random() * 1_700);
-      const acknowledged = await writeUntilKilled(i1, round * 1_000_000 + 1, killAfterMs);
-      expect((await i1.waitExit(10_000)).signal).toBe('SIGKILL');
-      for (const id of acknowledged) everAcknowledged.add(id);
-      await i1.start();
-      await i1.waitOnline(30_000, round + 2);
-      const rows = await selectAll(i1);
-      const missing = [...everAcknowledged].filter((id) => rows.get(id) !== `value-${id}`);
-      expect(missing, `round ${round}: acknowledged rows lost after SIGKILL (killed after ${killAfterMs} ms)`).toEqual([]);
-    }
-    expect(everAcknowledged.size).toBeGreaterThan(0);
+    await killAndRestartRounds(i1, 800, 1_700);
   }, 120_000);
 });
 
