@@ -51,6 +51,14 @@ async function valueAt(path: readonly string[], context: EvalContext): Promise<r
   throw refuse(`only a call, box.info, box.cfg or pico.VERSION can be returned, got: ${name}`);
 }
 
+/**
+ * Lua's "attempt to index field ... (a nil value)": EVAL reports it as its own error, the console
+ * (which indexes its calls' results too, through callFields) with the same words.
+ */
+export class LuaIndexError extends Error {
+  override readonly name = 'LuaIndexError';
+}
+
 /** `value[key]` as Lua indexes a table decoded from msgpack (arrays from 1); `where` names `value` in errors. */
 export function luaField(value: MpValue, key: string, where: string): MpValue {
   if (Array.isArray(value)) return /^[1-9]\d*$/.test(key) ? ((value as MpValue[])[Number(key) - 1] ?? null) : null;
@@ -59,7 +67,7 @@ export function luaField(value: MpValue, key: string, where: string): MpValue {
   if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array) && !(value instanceof MpFloat64) && !(value instanceof MpExt)) {
     return Object.hasOwn(value, key) ? ((value as Record<string, MpValue>)[key] ?? null) : null;
   }
-  throw refuse(`attempt to index field '${key}' of ${where} (a ${luaType(value)} value)`);
+  throw new LuaIndexError(`attempt to index field '${key}' of ${where} (a ${luaType(value)} value)`);
 }
 
 function luaType(value: MpValue): string {
@@ -109,13 +117,18 @@ export async function evaluate(expr: string, args: readonly MpValue[], context: 
 }
 
 async function run(statement: Statement, context: EvalContext): Promise<readonly MpValue[]> {
-  switch (statement.kind) {
-    case 'values':
-      return statement.values;
-    case 'path':
-      return valueAt(statement.path, context);
-    case 'call':
-      return callFields(statement, await runCall(statement, context));
+  try {
+    switch (statement.kind) {
+      case 'values':
+        return statement.values;
+      case 'path':
+        return await valueAt(statement.path, context);
+      case 'call':
+        return callFields(statement, await runCall(statement, context));
+    }
+  } catch (error) {
+    if (error instanceof LuaIndexError) throw refuse(error.message);
+    throw error;
   }
 }
 
@@ -161,7 +174,7 @@ export function boxMethodByName(name: string): ((box: Box, args: readonly MpValu
   return async (box, args) => {
     const target = resolveBoxTarget(box, path);
     if (typeof target === 'string') throw iprotoError(ErrorCode.NO_SUCH_PROC, name);
-    return boxMethod(target, method, args);
+    return runBoxMethod(target, method, args); // `method` was checked against the same lists above
   };
 }
 
@@ -201,6 +214,11 @@ function lookup<T>(find: () => T, ...missing: number[]): T | null {
 function boxMethod(target: BoxTarget, method: string, args: readonly MpValue[]): Promise<MpValue[]> {
   const allowed: readonly string[] = target.kind === 'space' ? EVAL_SPACE_METHODS : EVAL_INDEX_METHODS;
   if (!allowed.includes(method)) throw refuse(`attempt to call method '${method}' (a nil value); a ${target.kind} has ${allowed.join(', ')}`);
+  return runBoxMethod(target, method, args);
+}
+
+/** A method of the space or index, `method` being one of its EVAL_*_METHODS. */
+function runBoxMethod(target: BoxTarget, method: string, args: readonly MpValue[]): Promise<MpValue[]> {
   const [a, b] = args;
   return target.kind === 'space' ? spaceMethod(target.space, method, a, b) : keyedMethod(target.index, method, a, b);
 }

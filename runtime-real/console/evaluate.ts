@@ -18,7 +18,7 @@ import { BodyKey, ErrorCode, Iterator, RequestType } from '../../core/iproto/con
 import { replyData } from '../../core/iproto/reply.ts';
 import { SELECT_LIMIT_ALL } from '../../core/iproto/request-encode.ts';
 import { parseStatement, ParseError, type Statement } from '../../core/api/statement.ts';
-import { callFields, EVAL_VALUE_NAMES } from '../../core/node/eval.ts';
+import { callFields, EVAL_VALUE_NAMES, LuaIndexError } from '../../core/node/eval.ts';
 import { renderTable } from './yaml.ts';
 
 const VSPACE = 281;
@@ -133,7 +133,8 @@ export class ConsoleEvaluator {
     try {
       return [...callFields(s, results)];
     } catch (error) {
-      throw new EvalError(error instanceof Error ? error.message.replace(/^eval: /, '') : String(error));
+      if (error instanceof LuaIndexError) throw new EvalError(error.message);
+      throw error;
     }
   }
 

@@ -11,7 +11,7 @@ import { parseChunk, parseStatement, ParseError } from '../../core/api/statement
 import type { IprotoSession } from '../../core/iproto/backend.ts';
 import { ErrorCode } from '../../core/iproto/constants.ts';
 import { NodeBackend } from '../../core/node/backend.ts';
-import { EVAL_EXPRESSION_LENGTH_MAX, luaField } from '../../core/node/eval.ts';
+import { EVAL_EXPRESSION_LENGTH_MAX, luaField, LuaIndexError } from '../../core/node/eval.ts';
 import { simulate, startAll } from './helpers.ts';
 
 const GUEST: IprotoSession = { id: 1, user: 'guest', peerAddress: 'test:1' };
@@ -48,6 +48,7 @@ describe('parseStatement: ... stands for the EVAL arguments', () => {
     expect(luaField({ k: 1 }, 'constructor', 't')).toBeNull();
     expect(() => luaField(new MpFloat64(1), 'value', 'x')).toThrow("attempt to index field 'value' of x (a number value)");
     expect(() => luaField(null, 'a', 'x')).toThrow("attempt to index field 'a' of x (a nil value)");
+    expect(() => luaField(null, 'a', 'x')).toThrow(LuaIndexError);
   });
 
   it('takes several expressions only after return, and only in a chunk (EVAL)', () => {

@@ -217,7 +217,7 @@ describe('a single instance: env options, TS script, HTTP, console, status, logs
   });
 
   it('picodata connect -u tester evaluates API calls and box.space DML, printing YAML', async () => {
-    const input = ['secret', 'pico.raft_status()', "box.space.test:insert{1, 'one'}", 'box.space.test:replace{2, {a = 1}}', 'box.space.test:select()', "box.space.test:update({1}, {{'=', 2, 'ONE'}})", 'box.space.test:get{1}', 'sum(40, 2)', 'box.space.nope:select()', "vshard.router.callrw(1, 'sum', {40, 2})", 'vshard.router.bucket_id_mpcrc32(1)', 'box.space.test:fselect()', 'box.space.test.index.pk:fselect({2}, nil, {max_width = 10})', "vshard.router.callrw(1, 'box.space.test:insert', {{3, 'three'}})", 'box.info.status', 'box.cfg.listen', 'pico.whoami().raft_id', 'box.info.replication[1].uuid == nil', '\\q'].join('\n');
+    const input = ['secret', 'pico.raft_status()', "box.space.test:insert{1, 'one'}", 'box.space.test:replace{2, {a = 1}}', 'box.space.test:select()', "box.space.test:update({1}, {{'=', 2, 'ONE'}})", 'box.space.test:get{1}', 'sum(40, 2)', 'box.space.nope:select()', "vshard.router.callrw(1, 'sum', {40, 2})", 'vshard.router.bucket_id_mpcrc32(1)', 'box.space.test:fselect()', 'box.space.test.index.pk:fselect({2}, nil, {max_width = 10})', "vshard.router.callrw(1, 'box.space.test:insert', {{3, 'three'}})", 'box.info.status', 'box.cfg.listen', 'pico.whoami().raft_id', 'pico.whoami().raft_id.x', 'box.info.replication[1].uuid == nil', '\\q'].join('\n');
     const { code, stdout, stderr } = await runCli(['connect', i1.address, '-u', 'tester'], { input: `${input}\n` });
     expect(stderr).toBe('');
     expect(code).toBe(0);
@@ -243,6 +243,8 @@ describe('a single instance: env options, TS script, HTTP, console, status, logs
     // box.info and box.cfg fields, read by the server (EVAL).
     expect(stdout).toContain('box.info.status\n---\n- running\n...\n');
     expect(stdout).toContain('pico.whoami().raft_id\n---\n- 1\n...\n');
+    // Indexed by the console itself (its calls' results), in Lua's words, without EVAL's prefix.
+    expect(stdout).toContain("pico.whoami().raft_id.x\n---\n- error: attempt to index field 'x' of pico.whoami().raft_id (a number value)\n...\n");
     expect(stdout).toContain(`box.cfg.listen\n---\n- ${i1.address}\n...\n`);
     expect(stdout).toMatch(/box\.info\.replication\[1\]\.uuid == nil\n---\n- error: .*eval: /);
   });
