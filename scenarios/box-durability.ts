@@ -18,9 +18,8 @@ import type { Node } from '../core/node/node.ts';
 import { NO_DISK_FAULTS } from '../runtime-sim/disk.ts';
 import type { Scenario, ScenarioContext } from '../runtime-sim/scenario.ts';
 import type { SimHost } from '../runtime-sim/world.ts';
-import { checkSettled, clusterState, diskScenarioWorldOptions, instanceHosts, quorumKeepsData, restartUntilOnline, restartWipingCorrupt, setupCluster, startAllOnline, type ClusterScenarioState } from './lib/cluster-scenario.ts';
+import { checkSettled, clusterState, diskScenarioWorldOptions, instanceHosts, movedRestartPort, powerCutAllAndRestart, quorumKeepsData, restartUntilOnline, restartWipingCorrupt, setupCluster, startAllOnline, type ClusterScenarioState } from './lib/cluster-scenario.ts';
 import { Nemesis } from './lib/nemesis.ts';
-import { PORT } from './lib/cluster.ts';
 import type { SimRandom } from '../runtime-sim/random.ts';
 
 const SPACE = 'kv';
@@ -32,9 +31,6 @@ const CHECKPOINT_INTERVAL_MS_MIN = 500;
 const CHECKPOINT_INTERVAL_MS_MAX = 3_000;
 /** A checkpoint still running this long on a live instance is stuck (a crash abandons one). */
 const CHECKPOINT_TIMEOUT_MS = 60_000;
-/** Share of restarts that come back on a new port (PORT + 1..MOVED_PORTS), as in raft-safety. */
-const MOVED_RESTART_CHANCE = 0.25;
-const MOVED_PORTS = 3;
 
 interface Acked {
   readonly instance: string;
@@ -71,8 +67,7 @@ async function put(node: Node, args: readonly MpValue[]): Promise<MpValue> {
 
 /** The supervisor's restart, remembering when a corrupt data directory was wiped. */
 function restart(state: ClusterScenarioState, workload: Workload, ctx: ScenarioContext, host: SimHost): void {
-  const port = workload.moves.chance(MOVED_RESTART_CHANCE) ? PORT + 1 + workload.moves.int(MOVED_PORTS) : undefined;
-  if (restartWipingCorrupt(state, host, port)) workload.wipedAtMs.set(host.name, ctx.world.nowMs);
+  if (restartWipingCorrupt(state, host, movedRestartPort(workload.moves))) workload.wipedAtMs.set(host.name, ctx.world.nowMs);
 }
 
 async function client(ctx: ScenarioContext, state: ClusterScenarioState, workload: Workload, id: number): Promise<void> {
@@ -164,11 +159,7 @@ export const boxDurability: Scenario = {
     await Promise.all(tasks);
     const online = await restartUntilOnline(ctx, state, (host) => restart(state, workload, ctx, host), 180_000);
     if (!online) ctx.violation('not every instance came back Online after the faults stopped');
-    // Every acknowledged write must come back from the disk, not only sit in memory: a last
-    // power cut of every instance (with the faults off) and a restart.
-    for (const name of state.names) state.cluster.host(name).crash('power');
-    const back = await restartUntilOnline(ctx, state, (host) => restart(state, workload, ctx, host), 180_000);
-    if (!back) ctx.violation('not every instance came back Online after the final power cut');
+    await powerCutAllAndRestart(ctx, state, (host) => restart(state, workload, ctx, host));
     ctx.note(`workload: ${workload.acked.length} writes acknowledged, ${workload.failed} failed or timed out; ${workload.checkpoints} checkpoints, ${workload.checkpointsFailed} failed`);
     if (workload.acked.length === 0) ctx.violation('no write was acknowledged during the faults');
   },

@@ -3,7 +3,7 @@
  * partitions, clogging, crashes (process and power), disk faults (EIO on writes and fsyncs, rot
  * of stored bytes) and clock drift, while clients write through CaS.
  *
- * A restart may move the instance to a new port (MOVED_RESTART_CHANCE): the others must learn its
+ * A restart may move the instance to a new port (movedRestartPort): the others must learn its
  * new address from the Raft log, and it must find them by theirs. Before the final checks every
  * instance loses power once more, so what they check is what the disks kept.
  *
@@ -19,18 +19,14 @@ import { decodeOp } from '../core/cluster/ops.ts';
 import { votersNeeded } from '../core/governor/conf-change.ts';
 import { NO_DISK_FAULTS } from '../runtime-sim/disk.ts';
 import type { Scenario, ScenarioContext } from '../runtime-sim/scenario.ts';
-import { checkSettled, clusterState, diskScenarioWorldOptions, instanceHosts, quorumKeepsData, restartUntilOnline, restartWipingCorrupt, setupCluster, startAllOnline, type ClusterScenarioState } from './lib/cluster-scenario.ts';
+import { checkSettled, clusterState, diskScenarioWorldOptions, instanceHosts, movedRestartPort, powerCutAllAndRestart, quorumKeepsData, restartUntilOnline, restartWipingCorrupt, setupCluster, startAllOnline, type ClusterScenarioState } from './lib/cluster-scenario.ts';
 import { runningNodes } from './lib/cluster-checks.ts';
 import { Nemesis } from './lib/nemesis.ts';
-import { PORT } from './lib/cluster.ts';
 import type { SimHost } from '../runtime-sim/world.ts';
 
 const SAFETY_PHASE_MS = 40_000;
 const CLIENTS = 4;
 const LIVENESS_WRITE_BUDGET_MS = 30_000;
-/** Share of restarts that come back on a new port (PORT + 1..MOVED_PORTS). */
-const MOVED_RESTART_CHANCE = 0.25;
-const MOVED_PORTS = 3;
 
 interface Workload {
   readonly acked: Map<string, string>;
@@ -76,8 +72,7 @@ export const raftSafety: Scenario = {
     const clients = Array.from({ length: CLIENTS }, (_, c) => writer(ctx, state, workload, c));
     const moves = ctx.world.random.fork('moved-restarts');
     const restart = (host: SimHost): void => {
-      const port = moves.chance(MOVED_RESTART_CHANCE) ? PORT + 1 + moves.int(MOVED_PORTS) : undefined;
-      restartWipingCorrupt(state, host, port);
+      restartWipingCorrupt(state, host, movedRestartPort(moves));
     };
     const nemesis = new Nemesis(ctx, {
       actions: ['partition_halves', 'partition_reset', 'isolate_one', 'cut_one_way', 'clog_one', 'swizzle_clog', 'crash_power', 'crash_process', 'restart', 'restart', 'heal', 'rot_disk'],
@@ -96,11 +91,7 @@ export const raftSafety: Scenario = {
     await Promise.all(clients);
     const online = await restartUntilOnline(ctx, state, (host) => restartWipingCorrupt(state, host), 180_000);
     if (!online) ctx.violation('not every instance came back Online after the faults stopped');
-    // Every acknowledged write must be in the Raft logs on disk, not only in memory: a last power
-    // cut of every instance (faults off) and a restart before the checks.
-    for (const name of state.names) state.cluster.host(name).crash('power');
-    const back = await restartUntilOnline(ctx, state, (host) => restartWipingCorrupt(state, host), 180_000);
-    if (!back) ctx.violation('not every instance came back Online after the final power cut');
+    await powerCutAllAndRestart(ctx, state, (host) => restartWipingCorrupt(state, host));
     if (!(await livenessProbe(state, workload))) ctx.violation(`no write committed within ${LIVENESS_WRITE_BUDGET_MS} ms after healing`);
   },
 

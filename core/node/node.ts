@@ -130,8 +130,18 @@ export class Node {
   }
 
   /** The instance is reachable at its recorded address again: drop what it announced. */
-  forgetAnnouncedAddress(raftId: number): void {
+  private forgetAnnouncedAddress(raftId: number): void {
     this.announcedAddresses.delete(raftId);
+  }
+
+  /**
+   * `raftId` says it listens at `address` (a Raft message's sender, `.proc_peer_address`): back
+   * at its recorded address, what it announced before is stale; elsewhere, reach it there until
+   * an entry writing its address is applied.
+   */
+  peerSaysItIsAt(raftId: number, address: string): void {
+    if (this.tables.peerAddress(raftId) === address) this.forgetAnnouncedAddress(raftId);
+    else this.announceAddress(raftId, address);
   }
 
   private forgetAnnouncedAddressOnWrite(op: Op | null): void {

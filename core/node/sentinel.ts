@@ -92,15 +92,13 @@ export class Sentinel {
     }
     // A learner never campaigns, so it may keep naming a leader that stopped talking to it
     // (after removing it): judge by when the leader was last heard from, not by its id.
-    const heardMs = raft.leaderId === 0 ? undefined : raft.lastHeardMs.get(raft.leaderId);
+    const heardMs = this.leaderHeardMs();
     if (heardMs !== undefined && heardMs > this.leaderSeenMs) this.leaderSeenMs = heardMs;
-    const electionMs = (node.options.tuning.raft.electionTicks ?? 20) * node.options.tuning.raftTickMs;
-    if (nowMs - this.leaderSeenMs < 5 * electionMs || node.identity === null) return;
+    if (nowMs - this.leaderSeenMs < 5 * this.electionTimeoutMs() || node.identity === null) return;
     this.leaderSeenMs = nowMs; // ask at most once per window
     const self = node.identity;
     // Ask members this instance still believes in (expelled ones are gone), a few at a time.
-    const members = node.tables.instances().filter((i) => i.raftId !== self.raftId && i.currentGrade.variant !== 'Expelled');
-    const peers = members.map((i) => node.peerAddress(i.raftId)).filter((a): a is string => a !== undefined);
+    const peers = this.memberAddresses(self.raftId);
     for (let i = peers.length - 1; i > 0; i--) {
       const j = node.env.random.int(i + 1);
       [peers[i], peers[j]] = [peers[j]!, peers[i]!];
@@ -151,20 +149,32 @@ export class Sentinel {
     if (raft === null || self === null) return;
     const recorded = node.tables.peerAddress(self.raftId);
     if (recorded === undefined || recorded === node.options.advertise) return;
-    const electionMs = (node.options.tuning.raft.electionTicks ?? 20) * node.options.tuning.raftTickMs;
-    const heardMs = raft.leaderId === 0 ? undefined : raft.lastHeardMs.get(raft.leaderId);
-    if (raft.role === 'Leader' || (heardMs !== undefined && node.env.clock.nowMs() - heardMs < electionMs)) return;
+    const heardMs = this.leaderHeardMs();
+    if (raft.role === 'Leader' || (heardMs !== undefined && node.env.clock.nowMs() - heardMs < this.electionTimeoutMs())) return;
     probe('sentinel.told_peers_address');
     // Where the tables say the members are, and where --peer says: peers that moved too are
     // found only there (two voters restarted on new ports with the leader down).
-    const addresses = new Set<string>(node.options.peers);
-    for (const peer of node.tables.instances()) {
-      if (peer.raftId === self.raftId || peer.currentGrade.variant === 'Expelled') continue;
-      const address = node.peerAddress(peer.raftId);
-      if (address !== undefined) addresses.add(address);
-    }
+    const addresses = new Set<string>([...node.options.peers, ...this.memberAddresses(self.raftId)]);
     addresses.delete(node.options.advertise);
     await Promise.all([...addresses].map((address) => node.pool.call(address, PROC_PEER_ADDRESS, [self.raftId, node.options.advertise], node.options.tuning.syncRpcTimeoutMs)));
+  }
+
+  /** When the leader this instance names was last heard from; undefined without one. */
+  private leaderHeardMs(): number | undefined {
+    const raft = this.node.raft;
+    return raft === null || raft.leaderId === 0 ? undefined : raft.lastHeardMs.get(raft.leaderId);
+  }
+
+  private electionTimeoutMs(): number {
+    const tuning = this.node.options.tuning;
+    return (tuning.raft.electionTicks ?? 20) * tuning.raftTickMs;
+  }
+
+  /** Addresses of the members other than `selfRaftId` that are not expelled. */
+  private memberAddresses(selfRaftId: number): string[] {
+    const node = this.node;
+    const members = node.tables.instances().filter((i) => i.raftId !== selfRaftId && i.currentGrade.variant !== 'Expelled');
+    return members.map((i) => node.peerAddress(i.raftId)).filter((a): a is string => a !== undefined);
   }
 
   private async reviveSelf(): Promise<void> {

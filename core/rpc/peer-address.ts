@@ -28,9 +28,7 @@ export const peerAddressProc: Proc = {
     const address = str(args[1] ?? null, 'address');
     const error = addressError(address, 'peer');
     if (error !== undefined) throw new ProcError(error);
-    if (raftId === raft.id) return [];
-    if (node.tables.peerAddress(raftId) === address) node.forgetAnnouncedAddress(raftId);
-    else node.announceAddress(raftId, address);
+    if (raftId !== raft.id) node.peerSaysItIsAt(raftId, address);
     return [];
   },
 };

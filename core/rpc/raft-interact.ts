@@ -32,9 +32,7 @@ export const raftInteractProc: Proc = {
       if (known === undefined) node.addresses.set(message.from, from);
       // Restarted elsewhere: only a message of the current term or a newer one says so (a late
       // one from the previous incarnation must not send answers back to its dead address).
-      else if (known !== from && message.term >= raft.term) node.announceAddress(message.from, from);
-      // Back at the recorded address: whatever was announced for it is stale.
-      else if (known === from) node.forgetAnnouncedAddress(message.from);
+      else if (known === from || message.term >= raft.term) node.peerSaysItIsAt(message.from, from);
       raft.step(message);
     }
     return [];

@@ -11,7 +11,7 @@ import { DEFAULT_NET_FAULTS } from '../../runtime-sim/network.ts';
 import type { ScenarioContext } from '../../runtime-sim/scenario.ts';
 import type { SimRandom } from '../../runtime-sim/random.ts';
 import type { SimHost, WorldOptions } from '../../runtime-sim/world.ts';
-import { SimCluster, type InstanceSpec } from './cluster.ts';
+import { PORT, SimCluster, type InstanceSpec } from './cluster.ts';
 import { ClusterChecker, runningNodes } from './cluster-checks.ts';
 
 export const DOMAINS = ['A', 'B', 'C'] as const;
@@ -72,6 +72,25 @@ export function restartWipingCorrupt(state: ClusterScenarioState, host: SimHost,
   const peers = port !== undefined || (wipe && someMoved) ? { peers: state.names.filter((n) => n !== host.name).map((n) => state.cluster.address(n)) } : {};
   state.cluster.start(host.name, { ...state.cluster.specOf(host.name), failureDomain: domainOf(host.name), ...(port === undefined ? {} : { port }), ...peers });
   return wipe;
+}
+
+/** Share of restarts that come back on a new port (PORT + 1..MOVED_PORTS). */
+const MOVED_RESTART_CHANCE = 0.25;
+const MOVED_PORTS = 3;
+
+/** The port a restart moves to, drawn from `random`; undefined (it stays) most of the time. */
+export function movedRestartPort(random: SimRandom): number | undefined {
+  return random.chance(MOVED_RESTART_CHANCE) ? PORT + 1 + random.int(MOVED_PORTS) : undefined;
+}
+
+/**
+ * Every instance loses power once more (the faults are off by now) and restarts: the checks
+ * that follow see what the disks kept, not what stayed in memory on an instance that had not
+ * restarted since a write.
+ */
+export async function powerCutAllAndRestart(ctx: ScenarioContext, state: ClusterScenarioState, restart: (host: SimHost) => void): Promise<void> {
+  for (const name of state.names) state.cluster.host(name).crash('power');
+  if (!(await restartUntilOnline(ctx, state, restart, 180_000))) ctx.violation('not every instance came back Online after the final power cut');
 }
 
 /**
