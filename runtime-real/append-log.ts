@@ -423,9 +423,7 @@ function encodeFrame(ops: readonly Op[]): EncodedFrame {
       continue;
     }
     bytes[at++] = op.kind === 'put' ? KIND_PUT : KIND_DELETE;
-    bytes.writeUInt16BE(op.key.length, at);
-    bytes.set(op.key, at + 2);
-    at += 2 + op.key.length;
+    at = writeKey(bytes, at, op.key);
     if (op.kind === 'put') {
       bytes.writeUInt32BE(op.value.length, at);
       at += 4;
