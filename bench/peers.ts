@@ -1,5 +1,5 @@
 /**
- * npm run bench:peers [-- --json] [--ops N] [--runs R] [--only driver|netbox|<case>] [--cpu-prof DIR] [--noise-floor]
+ * npm run bench:peers [-- --json] [--ops N] [--runs R] [--only driver|netbox|<case>] [--cpu-prof DIR] [--noise-floor] [--pin]
  *
  * Our node against Tarantool 2.6 (Debian package) as iproto servers, side by side on
  * 127.0.0.1, driven by the same clients:
@@ -22,6 +22,17 @@
  * `--cpu-prof DIR` profiles our server (node --cpu-prof) for the whole run. `--noise-floor` puts
  * a second, identical Tarantool in our node's place: the ratios it prints are what this machine's
  * noise gives two equal servers.
+ *
+ * `--pin` binds both servers (every thread) to CPU 0 and the clients to CPU 1 (taskset), so
+ * that neither competes with the other for a core and the scheduler stops moving them: on this
+ * 2-core VM it cut the spread of per-round driver ratios from about +-20% to +-5%, the noise
+ * floor coming out 0.99-1.01 on every line. The unpinned run stays the default: it is the
+ * setup the reference figures were measured in, and a server that may use both cores is what a
+ * user gets. Pinned, the driver lines show what unpinned noise hides (2026-11-23: ours 0.96-0.99
+ * of Tarantool; net.box 1.02-1.07): the client waits longer for our replies (its idle share
+ * 0.14-0.15 against 0.11-0.12), its kernel often holding requests it cannot send (BBR cwnd of
+ * 12-20 segments all unacknowledged, `ss -tin`), which Tarantool's separate network thread
+ * acknowledges as they come while our one thread is working through the previous ones.
  *
  * Besides ops/s, each server's CPU time per request (all its threads, user + system, from
  * /proc/<pid>/stat, median over the runs) is reported as `<server>CpuUsPerOp`: the client and the
@@ -200,6 +211,16 @@ async function runInFlight(ops: number, request: (i: number) => Promise<unknown>
   }
 }
 
+const SERVER_CPU = 0;
+const CLIENT_CPU = 1;
+
+/** Binds every thread of process `pid` to one CPU (taskset -a); children it starts later inherit it. */
+function pin(pid: number, cpu: number): Promise<void> {
+  return new Promise((ok, fail) => {
+    execFile('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], (error) => (error === null ? ok() : fail(error)));
+  });
+}
+
 const NETBOX_SCRIPT = fileURLToPath(new URL('./netbox-client.lua', import.meta.url));
 
 function netboxRun(port: number, kind: 'replace' | 'select', ops: number): Promise<number> {
@@ -279,6 +300,10 @@ async function main(): Promise<void> {
     tarantool = await startTarantool(dir);
     // --noise-floor: a second Tarantool in our place, to show what ratios identical servers get.
     ours = hasFlag('--noise-floor') ? await startTarantool(dir, 'ours') : await startOurs(dir, profileDir);
+    if (hasFlag('--pin')) {
+      for (const server of [tarantool, ours]) await pin(server.child.pid!, SERVER_CPU);
+      await pin(process.pid, CLIENT_CPU);
+    }
     const results: BenchResult[] = [];
     for (const c of cases) {
       const figures: Record<'ours' | 'tarantool', number[]> = { ours: [], tarantool: [] };
