@@ -57,12 +57,17 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   const startedWallMs = performance.now();
   takeProbeHits(); // count this run only
   const end = await world.run(async () => {
-    ctx.note('setup');
-    await scenario.setup(ctx);
-    ctx.note('run');
-    await scenario.run(ctx);
-    ctx.note('check');
-    await scenario.check(ctx);
+    try {
+      ctx.note('setup');
+      await scenario.setup(ctx);
+      ctx.note('run');
+      await scenario.run(ctx);
+      ctx.note('check');
+      await scenario.check(ctx);
+    } catch (error) {
+      // A scenario (or a checker) that throws fails its seed; a fuzz campaign goes on.
+      world.violation(`the scenario threw at ${world.nowMs.toFixed(0)} ms virtual: ${error instanceof Error ? (error.stack ?? error.message).split('\n').slice(0, 6).join(' | ') : String(error)}`);
+    }
   }, { eventsMax: scenario.eventsMax, virtualMsMax: scenario.virtualMsMax });
   const wallMs = performance.now() - startedWallMs;
   if (end !== 'until') world.violation(`run did not finish: ${end.replaceAll('_', ' ')} reached at ${world.nowMs.toFixed(0)} ms virtual`);

@@ -81,3 +81,25 @@ describe('same seed, same trace', () => {
     expect(out).toMatch(/deterministic: smoke seed=3 gave trace [0-9a-f]{16} twice/);
   });
 });
+
+describe('a scenario that throws', () => {
+  it('fails its own seed with the error as a violation, instead of ending the campaign', async () => {
+    const throwing = {
+      name: 'throws',
+      description: 'a checker with a bug',
+      defaultNodes: 1,
+      eventsMax: 1_000,
+      virtualMsMax: 10_000,
+      async setup() {},
+      async run(ctx: { world: { sleep(ms: number): Promise<void> } }) {
+        await ctx.world.sleep(5);
+        throw new Error('checker bug');
+      },
+      async check() {},
+    };
+    const summary = await runScenario(throwing as unknown as typeof smoke, { seed: 1 });
+    expect(summary.ok).toBe(false);
+    expect(summary.violations).toHaveLength(1);
+    expect(summary.violations[0]).toMatch(/^the scenario threw at 5 ms virtual: Error: checker bug/);
+  });
+});
