@@ -75,16 +75,22 @@ export const shardingBootstrapProc: Proc = {
   },
 };
 
-/** Creates vshard's `_bucket {id, status, destination}` with its `pk` and `status` indexes, unless it exists. */
+/**
+ * Creates vshard's `_bucket {id, status, destination}` with its `pk` and `status` indexes, or
+ * whatever part of it is missing: the space and each index are separate DDL statements, and a
+ * crash between them leaves the space without its indexes.
+ */
 export async function ensureBucketSpace(box: Box): Promise<void> {
-  if (box.hasSpace(BUCKET_SPACE)) return;
-  await box.createSpace(BUCKET_SPACE, {
-    format: [
-      { name: 'id', type: 'unsigned' },
-      { name: 'status', type: 'string' },
-      { name: 'destination', type: 'string', is_nullable: true },
-    ],
-  });
-  await box.createIndex(BUCKET_SPACE, 'pk', { parts: [['id', 'unsigned']] });
-  await box.createIndex(BUCKET_SPACE, 'status', { parts: [['status', 'string']], unique: false });
+  if (!box.hasSpace(BUCKET_SPACE)) {
+    await box.createSpace(BUCKET_SPACE, {
+      format: [
+        { name: 'id', type: 'unsigned' },
+        { name: 'status', type: 'string' },
+        { name: 'destination', type: 'string', is_nullable: true },
+      ],
+    });
+  }
+  const indexes = (): string[] => box.space(BUCKET_SPACE).indexes().map((i) => i.name);
+  if (!indexes().includes('pk')) await box.createIndex(BUCKET_SPACE, 'pk', { parts: [['id', 'unsigned']] });
+  if (!indexes().includes('status')) await box.createIndex(BUCKET_SPACE, 'status', { parts: [['status', 'string']], unique: false });
 }
