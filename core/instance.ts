@@ -22,6 +22,7 @@ import { join } from './node/join.ts';
 import { Node } from './node/node.ts';
 import { EXIT_FAILURE, EXIT_OK, type NodeOptions } from './node/options.ts';
 import { Sentinel } from './node/sentinel.ts';
+import { VshardBackground } from './vshard/storage-background.ts';
 import { shutdown } from './node/shutdown.ts';
 import { requestTargetGrade } from './node/target-grade.ts';
 
@@ -49,9 +50,11 @@ export function instanceProgram(options: NodeOptions, hooks: InstanceHooks = {})
     if (!(await listen(node, hooks.wrapBackend?.(backend) ?? backend))) return;
     const governor = new Governor(node);
     const sentinel = new Sentinel(node);
+    const vshard = new VshardBackground(node);
     const stopBackground = (): void => {
       governor.stop();
       sentinel.stop();
+      vshard.stop();
     };
     env.lifecycle.onStop((signal) => void shutdown(node, signal, stopBackground));
     if (node.identity?.expelled === true) {
@@ -73,6 +76,7 @@ export function instanceProgram(options: NodeOptions, hooks: InstanceHooks = {})
     if (restarting && !(await checkNotExpelled(node))) return;
     void governor.run();
     void sentinel.run();
+    void vshard.run();
     await postjoin(node, backend, hooks);
   };
 }

@@ -33,6 +33,16 @@ export const PROBES = [
   'vshard.router.write_not_retried',
   'vshard.router.no_route',
   'vshard.storage.refused',
+  'vshard.transfer.sent',
+  'vshard.transfer.received',
+  'vshard.transfer.unknown_outcome',
+  'vshard.transfer.activation_left_to_recovery',
+  'vshard.recovery.reactivated',
+  'vshard.recovery.marked_sent',
+  'vshard.recovery.activated_received',
+  'vshard.recovery.dropped_copy',
+  'vshard.gc.collected',
+  'vshard.rebalancer.routes_applied',
 ] as const;
 
 export type ProbeName = (typeof PROBES)[number];

@@ -47,6 +47,12 @@ export interface NodeTuning {
   readonly sentinelIntervalMs: number;
   /** Raft messages queued for one peer before newer ones are dropped (Raft retransmits). */
   readonly raftMessagesInFlightMax: number;
+  /**
+   * How often a master settles half-done bucket transfers and collects sent buckets, and how
+   * often the rebalancer looks at the bucket counts (0 = never: buckets stay where they are).
+   */
+  readonly vshardRecoveryIntervalMs: number;
+  readonly rebalancerIntervalMs: number;
 }
 
 export const DEFAULT_TUNING: NodeTuning = {
@@ -67,6 +73,8 @@ export const DEFAULT_TUNING: NodeTuning = {
   autoOfflineTimeoutMs: 5_000,
   sentinelIntervalMs: 500,
   raftMessagesInFlightMax: 64,
+  vshardRecoveryIntervalMs: 1_000,
+  rebalancerIntervalMs: 1_000,
 };
 
 /** Exit codes: sysexits.h where one fits. */

@@ -9,16 +9,21 @@
 
 import { isMpMap, mapGet, type MpValue } from '../codec/msgpack.ts';
 import { toIprotoError } from '../iproto/errors.ts';
+import type { Node } from '../node/node.ts';
 
 /** vshard.error.code (REFERENCE 5.5). */
 export const ShardingCode = {
   WRONG_BUCKET: 1,
   NON_MASTER: 2,
+  BUCKET_ALREADY_EXISTS: 3,
+  NO_SUCH_REPLICASET: 4,
+  MOVE_TO_SELF: 5,
   MISSING_MASTER: 6,
   TRANSFER_IS_IN_PROGRESS: 7,
   UNREACHABLE_REPLICASET: 8,
   NO_ROUTE_TO_BUCKET: 9,
   BUCKET_IS_LOCKED: 22,
+  BUCKET_IS_PINNED: 24,
 } as const;
 
 export type ShardingCodeName = keyof typeof ShardingCode;
@@ -46,6 +51,30 @@ export function nonMaster(replicaUuid: string, replicasetUuid: string, masterUui
     replicaset_uuid: replicasetUuid,
     master_uuid: masterUuid,
   });
+}
+
+export function bucketAlreadyExists(bucketId: number): ShardingError {
+  return shardingError('BUCKET_ALREADY_EXISTS', `Bucket ${bucketId} already exists`, { bucket_id: bucketId });
+}
+
+export function noSuchReplicaset(replicasetUuid: string): ShardingError {
+  return shardingError('NO_SUCH_REPLICASET', `Replicaset ${replicasetUuid} not found`, { replicaset_uuid: replicasetUuid });
+}
+
+export function moveToSelf(bucketId: number, replicasetUuid: string): ShardingError {
+  return shardingError('MOVE_TO_SELF', `Cannot move: bucket ${bucketId} is already on replicaset ${replicasetUuid}`, { bucket_id: bucketId, replicaset_uuid: replicasetUuid });
+}
+
+export function bucketIsPinned(bucketId: number): ShardingError {
+  return shardingError('BUCKET_IS_PINNED', `Bucket ${bucketId} is pinned`, { bucket_id: bucketId });
+}
+
+/** NON_MASTER for this instance, naming the master its replicaset has now as far as it knows. */
+export function nonMasterError(node: Node): ShardingError {
+  const self = node.self();
+  const replicaset = self === undefined ? undefined : node.tables.replicaset(self.replicasetId);
+  const master = replicaset === undefined ? undefined : node.tables.instance(replicaset.masterId);
+  return nonMaster(self?.instanceUuid ?? 'unknown', self?.replicasetUuid ?? 'unknown', master?.instanceUuid ?? null);
 }
 
 export function missingMaster(replicasetUuid: string): ShardingError {

@@ -21,7 +21,6 @@
  */
 
 import { isMpMap, mapGet, mpNumber, type MpValue } from '../codec/msgpack.ts';
-import type { Cancel } from '../env/clock.ts';
 import { BUCKET_COUNT, type Node, type ShardingConfig } from '../node/node.ts';
 import { ProcError, str } from '../rpc/proc-error.ts';
 import { checkRoutable, type VshardContext, type VshardFunction } from './context.ts';
@@ -30,15 +29,12 @@ import { bucketIdMpcrc32, bucketIdStrcrc32 } from './hash.ts';
 import { parseMode, type CallMode } from './mode.ts';
 import { bucketStat, STORAGE_BUCKET_STAT, STORAGE_CALL, storageCall } from './storage.ts';
 import { probe } from '../lib/probe.ts';
+import { callInstance, ER_TIMEOUT, type PeerOutcome } from './peer-call.ts';
 
 /** vshard's default `timeout` of a router call (REFERENCE 5.2). */
 export const ROUTER_CALL_TIMEOUT_MS = 500;
 /** Pause before retrying a call whose bucket is moving or whose replicaset has no master yet. */
 export const ROUTER_RETRY_DELAY_MS = 10;
-/** ER_TIMEOUT: a storage that did not answer before the call's deadline. */
-const ER_TIMEOUT = 78;
-/** ER_NO_CONNECTION: a storage that could not be reached. */
-const ER_NO_CONNECTION = 77;
 
 type ReplicasetConfig = ShardingConfig['replicasets'][number];
 
@@ -79,38 +75,13 @@ function timeoutArg(opts: MpValue): number {
   return seconds * 1000;
 }
 
-/** Storage results: `true, r...` | `false, err` | `nil, ShardingError`, or a transport failure. */
-type StorageOutcome = { readonly ok: true; readonly values: MpValue[] } | { readonly ok: false; readonly error: MpValue; readonly transport: boolean };
-
-async function callOn(context: VshardContext, instanceId: string, fn: string, args: MpValue[], timeoutMs: number): Promise<StorageOutcome> {
-  const node = context.node;
-  if (instanceId === node.identity?.instanceId) {
+async function callOn(context: VshardContext, instanceId: string, fn: string, args: MpValue[], timeoutMs: number): Promise<PeerOutcome> {
+  if (instanceId === context.node.identity?.instanceId) {
     // This instance: no connection to itself.
     const local = fn === STORAGE_CALL ? await storageCall(context, args) : bucketStat(context, args);
     return { ok: true, values: local };
   }
-  const instance = node.tables.instance(instanceId);
-  const address = instance === undefined ? undefined : node.peerAddress(instance.raftId);
-  if (address === undefined) return { ok: false, error: { type: 'ClientError', code: ER_NO_CONNECTION, message: `no address known for instance ${instanceId}` }, transport: true };
-  // The pool's own connect wait is not bounded by this call's budget: the deadline is kept here.
-  const budgetMs = Math.max(1, timeoutMs);
-  let cancel: Cancel = () => undefined;
-  const expired = new Promise<null>((resolve) => {
-    cancel = node.env.clock.after(budgetMs, () => resolve(null));
-  });
-  const result = await Promise.race([node.pool.call(address, fn, args, budgetMs), expired]);
-  cancel();
-  if (result === null) return { ok: false, error: { type: 'ClientError', code: ER_TIMEOUT, message: 'Timeout exceeded' }, transport: true };
-  if (result.ok) return { ok: true, values: result.value };
-  const failure = result.error;
-  switch (failure.kind) {
-    case 'server':
-      return { ok: false, error: { type: 'ClientError', code: failure.code, message: failure.message }, transport: false };
-    case 'timeout':
-      return { ok: false, error: { type: 'ClientError', code: ER_TIMEOUT, message: 'Timeout exceeded' }, transport: true };
-    case 'closed':
-      return { ok: false, error: { type: 'ClientError', code: ER_NO_CONNECTION, message: failure.message }, transport: true };
-  }
+  return callInstance(context.node, instanceId, fn, args, timeoutMs);
 }
 
 /**

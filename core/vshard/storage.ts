@@ -16,9 +16,10 @@ import type { Node } from '../node/node.ts';
 import { BUCKET_SPACE } from '../rpc/sharding.ts';
 import { ProcError, str, uint } from '../rpc/proc-error.ts';
 import { checkRoutable, type VshardContext, type VshardFunction } from './context.ts';
-import { callError, nonMaster, transferInProgress, wrongBucket, type ShardingError } from './error.ts';
+import { callError, nonMasterError, transferInProgress, wrongBucket, type ShardingError } from './error.ts';
 import { parseMode, type CallMode } from './mode.ts';
 import { probe } from '../lib/probe.ts';
+import { bucketGuard } from './bucket-guard.ts';
 
 export const STORAGE_CALL = 'vshard.storage.call';
 export const STORAGE_BUCKET_STAT = 'vshard.storage.bucket_stat';
@@ -38,9 +39,12 @@ export function storedBucket(node: Node, bucketId: number): StoredBucket | null 
   return { id: bucketId, status: String(tuple[1]), destination: typeof destination === 'string' ? destination : null };
 }
 
-/** Whether the bucket is here at all as far as routing goes (sent and garbage ones are gone). */
+/**
+ * Whether the bucket is here as far as routing goes: readable. Sent and garbage ones are gone; a
+ * receiving one is not here yet (its sender still serves reads while it is sending).
+ */
 function isPresent(status: string): boolean {
-  return status === 'active' || status === 'pinned' || status === 'sending' || status === 'receiving';
+  return status === 'active' || status === 'pinned' || status === 'sending';
 }
 
 /** Why a call in `mode` on the bucket may not run here, or null when it may. */
@@ -48,21 +52,16 @@ export function checkBucket(node: Node, bucketId: number, mode: CallMode): Shard
   const bucket = storedBucket(node, bucketId);
   if (bucket === null) return wrongBucket(bucketId, 'Not found', null);
   const { status, destination } = bucket;
+  // Only a bucket on its way out names where it goes; a receiving one names where it comes from.
+  const goesTo = status === 'sent' || status === 'sending' ? destination : null;
   if (mode === 'read') {
     if (status === 'active' || status === 'pinned' || status === 'sending') return null;
-    return wrongBucket(bucketId, `bucket is ${status}`, destination);
+    return wrongBucket(bucketId, `bucket is ${status}`, goesTo);
   }
-  if (status === 'sending') return transferInProgress(bucketId, destination);
-  if (status !== 'active' && status !== 'pinned') return wrongBucket(bucketId, `bucket is ${status}`, destination);
-  if (node.replication?.isMaster !== true) return notMasterError(node);
+  if (status === 'sending') return transferInProgress(bucketId, goesTo);
+  if (status !== 'active' && status !== 'pinned') return wrongBucket(bucketId, `bucket is ${status}`, goesTo);
+  if (node.replication?.isMaster !== true) return nonMasterError(node);
   return null;
-}
-
-function notMasterError(node: Node): ShardingError {
-  const self = node.self();
-  const replicaset = self === undefined ? undefined : node.tables.replicaset(self.replicasetId);
-  const master = replicaset === undefined ? undefined : node.tables.instance(replicaset.masterId);
-  return nonMaster(self?.instanceUuid ?? 'unknown', self?.replicasetUuid ?? 'unknown', master?.instanceUuid ?? null);
 }
 
 export async function storageCall(context: VshardContext, args: readonly MpValue[]): Promise<MpValue[]> {
@@ -77,10 +76,15 @@ export async function storageCall(context: VshardContext, args: readonly MpValue
     probe('vshard.storage.refused');
     return [null, refused];
   }
+  // A write holds its bucket: a send marks the bucket sending first, then waits for these.
+  const guard = mode === 'write' ? bucketGuard(context.node) : null;
+  guard?.refRw(bucketId);
   try {
     return [true, ...(await context.invoke(functionName, callArgs as MpValue[]))];
   } catch (error) {
     return [false, callError(error)];
+  } finally {
+    guard?.unrefRw(bucketId);
   }
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mapGet, type MpValue } from '../../core/codec/msgpack.ts';
 import type { Node } from '../../core/node/node.ts';
 import { BUCKET_SPACE, ensureBucketSpace } from '../../core/rpc/sharding.ts';
-import type { SimCluster } from '../../scenarios/lib/cluster.ts';
+import type { InstanceSpec, SimCluster } from '../../scenarios/lib/cluster.ts';
 import type { World } from '../../runtime-sim/world.ts';
 import { ok, simulate, startAll } from '../cluster/helpers.ts';
 
@@ -48,6 +48,13 @@ function replicasetUuidOf(cluster: SimCluster, instance: string): string {
   return cluster.node(instance)!.self()!.replicasetUuid;
 }
 
+/**
+ * These tests set bucket states by hand to test routing over them: the rebalancer and bucket
+ * recovery, which would move and settle those buckets, stay off (core/vshard/rebalancer.ts has
+ * its own tests).
+ */
+const BUCKETS_LEFT_ALONE: InstanceSpec = { tuning: { rebalancerIntervalMs: 0, vshardRecoveryIntervalMs: 0 } };
+
 describe('vshard router', () => {
   it('routes callro/callrw/call from any instance to the master holding the bucket', async () => {
     await simulate(501, async (cluster, world) => {
@@ -61,7 +68,7 @@ describe('vshard router', () => {
       // Arguments reach the function: pico.instance_info of a given instance.
       const info = await ok(cluster, other, 'vshard.router.callro', [5, 'pico.instance_info', [other]]);
       expect(mapGet(info[0] ?? null, 'instance_id')).toBe(other);
-    });
+    }, BUCKETS_LEFT_ALONE);
   });
 
   it('returns nil, err for a failing function and raises for a bad bucket id', async () => {
@@ -84,7 +91,7 @@ describe('vshard router', () => {
         expect(refused.ok).toBe(false);
         expect(JSON.stringify(refused)).toContain("Execute access to function '.proc_sync_raft' is denied for user 'guest'");
       }
-    });
+    }, BUCKETS_LEFT_ALONE);
   });
 
   it('follows WRONG_BUCKET to the destination and reports a bucket nobody has', async () => {
@@ -111,7 +118,7 @@ describe('vshard router', () => {
       expect(lost.type).toBe('ShardingError');
       expect(lost.code).toBe(9); // NO_ROUTE_TO_BUCKET
       expect(lost.message).toBe('Bucket 9 cannot be found. Is rebalancing in progress?');
-    });
+    }, BUCKETS_LEFT_ALONE);
   });
 
   it('finds a bucket on a reachable master without waiting for an unreachable one', async () => {
@@ -133,7 +140,7 @@ describe('vshard router', () => {
       expect(lost.code).toBe(8); // UNREACHABLE_REPLICASET
       expect(world.nowMs - lookupStarted).toBeLessThan(1_000);
       world.net.heal();
-    });
+    }, BUCKETS_LEFT_ALONE);
   });
 
   it('a replicaset whose last member is expelled leaves the configuration: its buckets get NO_ROUTE_TO_BUCKET', async () => {
@@ -146,7 +153,7 @@ describe('vshard router', () => {
       const lost = errorOf(await ok(cluster, other, 'vshard.router.callrw', [1, 'pico.whoami', [], { timeout: 0.3 }]));
       expect(lost.code).toBe(9); // NO_ROUTE_TO_BUCKET
       expect(cluster.node(other)!.sharding!.replicasets.map((r) => r.replicasetId)).toEqual([cluster.node(other)!.self()!.replicasetId]);
-    });
+    }, BUCKETS_LEFT_ALONE);
   });
 
   it('after both members of the holder\'s replicaset are expelled, a newcomer routes like everyone else', async () => {
@@ -170,7 +177,7 @@ describe('vshard router', () => {
         const lost = errorOf(await ok(cluster, via, 'vshard.router.callrw', [1, 'pico.whoami', [], { timeout: 0.3 }]));
         expect({ via, code: lost.code, message: lost.message }).toEqual({ via, code: 9, message: expect.any(String) });
       }
-    });
+    }, BUCKETS_LEFT_ALONE);
   });
 
   it('storage refuses writes on a replica that is not the master', async () => {
@@ -191,7 +198,7 @@ describe('vshard router', () => {
       expect(instanceIdOf(read.slice(1))).toBe(replica);
       // Writes routed by any router land on the master.
       expect(instanceIdOf(await ok(cluster, replica, 'vshard.router.callrw', [1, 'pico.whoami', []]))).toBe(master);
-    });
+    }, BUCKETS_LEFT_ALONE);
   });
 
   it('bucket ids of keys and the bucket count', async () => {
@@ -201,6 +208,6 @@ describe('vshard router', () => {
       expect(await ok(cluster, 'i1', 'vshard.router.bucket_id_strcrc32', ['hello'])).toEqual([2516]);
       expect(await ok(cluster, 'i1', 'vshard.router.bucket_id', [1])).toEqual([477]);
       expect(await ok(cluster, 'i1', 'vshard.router.bucket_id_mpcrc32', [1])).toEqual([1614]);
-    });
+    }, BUCKETS_LEFT_ALONE);
   });
 });
