@@ -21,6 +21,9 @@ export const REBALANCER_APPLY_ROUTES = 'vshard.storage.rebalancer_apply_routes';
 export const REBALANCER_INTERVAL_MS = 1_000;
 const STATE_CALL_TIMEOUT_MS = 5_000;
 
+/** The last reason the rebalancer could not plan, per instance: logged when it changes. */
+const lastImpossible = new WeakMap<Node, { readonly reason: string; readonly rounds: number }>();
+
 /** Donors working through routes, so that one route set at a time runs per instance. */
 const applying = new WeakSet<Node>();
 
@@ -113,6 +116,16 @@ export async function rebalanceOnce(node: Node): Promise<void> {
   const states = await gatherStates(node);
   if (states === null || !isRebalancer(node)) return;
   const plan = planRebalance(states, node.sharding!.bucketCount);
+  if (plan.kind === 'impossible') {
+    // Buckets a lost replicaset took with it (an expelled last member) keep the sum short for
+    // good; a manual bucket_send between two masters' answers makes it off for one round only.
+    // Logged once, when the same reason comes twice in a row.
+    const previous = lastImpossible.get(node);
+    if (previous?.reason === plan.reason && previous.rounds === 1) node.log.warn('rebalancing impossible', { reason: plan.reason });
+    lastImpossible.set(node, { reason: plan.reason, rounds: previous?.reason === plan.reason ? previous.rounds + 1 : 1 });
+    return;
+  }
+  lastImpossible.delete(node);
   if (plan.kind !== 'routes') return;
   const byDonor = new Map<string, Map<string, number>>();
   for (const route of plan.routes) {

@@ -61,6 +61,26 @@ describe('vshard rebalancer', () => {
     });
   });
 
+  it('stops, saying why, when an expelled replicaset took its buckets along', async () => {
+    await simulate(615, async (cluster, world) => {
+      await startAll(cluster, ['i1', 'i2'], RF1);
+      await world.waitFor(() => cluster.node('i1')!.tables.vshardBootstrapped(), 10_000);
+      await waitBalanced(cluster, world, ['i1', 'i2'], 1500, 300_000);
+      const rebalancer = ['i1', 'i2'].find((n) => world.logs.recent().some((l) => l.host === n && l.message === 'rebalancing'))!;
+      const victim = rebalancer === 'i1' ? 'i2' : 'i1';
+      await ok(cluster, rebalancer, 'pico.expel', [victim]);
+      const said = await world.waitFor(() => world.logs.recent().some((l) => l.host === rebalancer && l.message === 'rebalancing impossible'), 20_000, 100);
+      expect(said).toBe(true);
+      const lines = world.logs.recent().filter((l) => l.message === 'rebalancing impossible');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]!.fields['reason']).toBe('replicasets hold 1500 buckets of 3000');
+      // Nothing moves any more: the 1500 left stay where they are.
+      await world.sleep(5_000);
+      expect(activeCount(cluster, rebalancer)).toBe(1500);
+      expect(world.logs.recent().filter((l) => l.message === 'rebalancing impossible')).toHaveLength(1);
+    });
+  });
+
   it('moves the tuples of a bucket with it, and routed reads find every one afterwards', async () => {
     await simulate(612, async (cluster, world) => {
       withAccounts(cluster);
