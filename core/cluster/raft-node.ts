@@ -222,10 +222,16 @@ export class RaftNode {
     const index = this.lastIndex;
     assert(index > lastBefore, 'a proposal accepted by the leader must extend its log');
     const applied = new Promise<{ index: number; term: number; tuple: Tuple | undefined }>((resolve, reject) => {
-      this.waiters.set(index, { term, resolve, reject });
+      // A waiter already at this index is a proposal of an earlier term of this node's
+      // leadership whose entry was overwritten before it applied: lost. Replacing it silently
+      // would leave its caller waiting for ever (raft-safety seed 200171: the sentinel).
+      const previous = this.waiters.get(index);
+      assert(previous === undefined || previous.term < term, 'two proposals at one index in one term');
+      previous?.reject(new RaftNodeFailure({ kind: 'proposal_lost', index }));
+      const waiter: Waiter = { term, resolve, reject };
+      this.waiters.set(index, waiter);
       this.env.clock.after(timeoutMs, () => {
-        const waiter = this.waiters.get(index);
-        if (waiter === undefined || waiter.term !== term) return;
+        if (this.waiters.get(index) !== waiter) return;
         this.waiters.delete(index);
         reject(new RaftNodeFailure({ kind: 'timeout' }));
       });

@@ -11,9 +11,12 @@ const RUNS: ReadonlyArray<[name: string, seeds: number[], nodes?: number]> = [
   ['shutdown-all', [1, 2, 3]],
   // Seeds 60015 and 90040 restart voters on new ports with the leader down: without
   // .proc_peer_address no leader is ever elected (90040 also needs it sent to --peer's addresses).
-  ['raft-safety', [1, 2, 3, 4, 5, 6, 11002, 60015, 90040]],
-  // Seed 5 catches a router that retries a write whose connection failed (it runs twice).
-  // Seed 52128: a buggify reset killing other callers' requests failed every retry.
+  // Seed 200171: a proposal overwritten by a later term's proposal at the same index was never
+  // settled, and the sentinel waiting on it stopped for good (an instance stayed Offline).
+  ['raft-safety', [1, 2, 3, 4, 5, 6, 11002, 60015, 90040, 200171]],
+  // When they were added (the workloads have changed since): seed 5 caught a router that retried
+  // a write whose connection failed (it ran twice); seed 52128, a buggify reset killing other
+  // callers' requests failed every retry. Seed 3 reaches every transfer recovery path.
   ['vshard-routing', [1, 2, 3, 4, 5, 6, 9076, 52128]],
   // Seed 2 rots the newest WAL record of a stopped instance: recovery must refuse, not drop it.
   // Seed 248 fails the disk write that saves a joining instance's identity: exit 74, not a crash.
