@@ -2,6 +2,7 @@ import { ErrorCode } from '../iproto/constants.ts';
 import { iprotoError } from '../iproto/errors.ts';
 import { BUCKET_SPACE } from '../rpc/sharding.ts';
 import { str, uint } from '../rpc/proc-error.ts';
+import { BUCKET_PIN, BUCKET_UNPIN, bucketPin, bucketUnpin } from './bucket-pin.ts';
 import { recoveryBucketStat, RECOVERY_BUCKET_STAT } from './bucket-recovery.ts';
 import { BUCKET_RECV, BUCKET_SEND, receiveBucket, sendBucket } from './bucket-transfer.ts';
 import type { VshardFunction } from './context.ts';
@@ -41,6 +42,8 @@ export const VSHARD: ReadonlyMap<string, VshardFunction> = new Map([
   ...ROUTER_FUNCTIONS,
   ...STORAGE_FUNCTIONS,
   internal(BUCKET_SEND, bucketSend),
+  internal(BUCKET_PIN, (context, args) => bucketPin(context.node, args)),
+  internal(BUCKET_UNPIN, (context, args) => bucketUnpin(context.node, args)),
   internal(BUCKET_RECV, (context, args) => receiveBucket(context.node, args)),
   internal(RECOVERY_BUCKET_STAT, (context, args) => recoveryBucketStat(context.node, args)),
   internal(REBALANCER_REQUEST_STATE, (context) => rebalancerRequestState(context.node)),

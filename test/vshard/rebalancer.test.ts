@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { MpValue } from '../../core/codec/msgpack.ts';
+import { mapGet, type MpValue } from '../../core/codec/msgpack.ts';
 import type { Node } from '../../core/node/node.ts';
 import { BUCKET_SPACE, ensureBucketSpace } from '../../core/rpc/sharding.ts';
+import { bucketPin } from '../../core/vshard/bucket-pin.ts';
 import { recoverBuckets } from '../../core/vshard/bucket-recovery.ts';
 import { bucketIdMpcrc32 } from '../../core/vshard/hash.ts';
 import type { InstanceSpec, SimCluster } from '../../scenarios/lib/cluster.ts';
@@ -58,6 +59,31 @@ describe('vshard rebalancer', () => {
       await startAll(cluster, ['i3'], RF1);
       await waitBalanced(cluster, world, ['i1', 'i2', 'i3'], 1000, 300_000);
       expect(await ok(cluster, 'i3', 'vshard.storage.buckets_count')).toEqual([1000]);
+    });
+  });
+
+  it('leaves pinned buckets where they are, and balances the rest around them', async () => {
+    await simulate(616, async (cluster, world) => {
+      await startAll(cluster, ['i1'], RF1);
+      await world.waitFor(() => cluster.node('i1')!.tables.vshardBootstrapped(), 10_000);
+      const i1 = cluster.node('i1')!;
+      // 2000 pinned: more than an even share, so i1 keeps exactly those and i2 gets the rest.
+      for (let id = 1; id <= 2000; id++) expect(await bucketPin(i1, [id])).toEqual([true]);
+      expect(await bucketPin(i1, [1])).toEqual([true]); // already pinned: nothing to do
+      await startAll(cluster, ['i2'], RF1);
+      await world.waitFor(() => activeCount(cluster, 'i2') === 1000 && Object.keys(statusCounts(i1)).length === 1, 300_000, 200);
+      expect(statusCounts(i1)).toEqual({ pinned: 2000 });
+      expect(statusCounts(cluster.node('i2')!)).toEqual({ active: 1000 });
+      const i2Uuid = cluster.node('i2')!.self()!.replicasetUuid;
+      const refused = await ok(cluster, 'i1', 'vshard.storage.bucket_send', [5, i2Uuid]);
+      expect(refused[0]).toBeNull();
+      expect(mapGet(refused[1] ?? null, 'code')).toBe(24); // BUCKET_IS_PINNED
+      // Unpinned, a bucket is an ordinary one again.
+      expect(await ok(cluster, 'i1', 'vshard.storage.bucket_unpin', [5])).toEqual([true]);
+      expect(await ok(cluster, 'i1', 'vshard.storage.bucket_send', [5, i2Uuid])).toEqual([true]);
+      // A bucket that is not here cannot be pinned here.
+      const absent = await ok(cluster, 'i1', 'vshard.storage.bucket_pin', [2500]);
+      expect(mapGet(absent[1] ?? null, 'code')).toBe(1); // WRONG_BUCKET
     });
   });
 
