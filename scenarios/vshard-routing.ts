@@ -2,9 +2,10 @@
  * vshard-routing: clients call functions through `vshard.router.call` on random instances, in
  * read and write mode, while buckets move between replicasets (the rebalancer spreading the 3000
  * buckets of the bootstrap, plus `vshard.storage.bucket_send` of a few hot ones), the network
- * misbehaves and instances crash and restart. Each replicaset has one instance (RF 1, WAL mode
- * fsync), so masters never change; data replication, which a master switch would need, is a
- * later capability.
+ * misbehaves and instances crash and restart. The cluster starts with all its instances, or all
+ * but one or two, which join during the workload (new replicasets mid-rebalancing). Each
+ * replicaset has one instance (RF 1, WAL mode fsync), so masters never change; data
+ * replication, which a master switch would need, is a later capability.
  *
  * A write stores `{op_id, bucket_id}` in the sharded space `ops`; the transfer carries it along
  * with its bucket.
@@ -27,7 +28,7 @@ import { BUCKET_SPACE } from '../core/rpc/sharding.ts';
 import { storedBucket } from '../core/vshard/storage.ts';
 import type { Scenario, ScenarioContext } from '../runtime-sim/scenario.ts';
 import type { SimHost } from '../runtime-sim/world.ts';
-import { checkSettled, clusterState, clusterWorldOptions, instanceHosts, restartUntilOnline, restartWipingCorrupt, setupCluster, startAllOnline, type ClusterScenarioState } from './lib/cluster-scenario.ts';
+import { checkSettled, clusterState, clusterWorldOptions, instanceHosts, domainOf, restartUntilOnline, restartWipingCorrupt, setupCluster, type ClusterScenarioState } from './lib/cluster-scenario.ts';
 import { Nemesis } from './lib/nemesis.ts';
 
 /** Buckets the workload and the mover use: few, so that calls meet moves often. */
@@ -279,8 +280,20 @@ export const vshardRouting: Scenario = {
 
   async run(ctx) {
     const state = clusterState(ctx);
-    if (!(await startAllOnline(ctx, state, 120_000))) return;
-    const sharded = await ctx.world.waitFor(() => state.names.every((n) => state.cluster.node(n)?.sharding !== null) && state.cluster.node(state.names[0]!)!.tables.vshardBootstrapped(), 30_000, 100);
+    // Swarm: the cluster starts with some of its instances and the rest join during the
+    // workload, so the rebalancer replans for new replicasets while transfers are in flight.
+    const initialCount = Math.max(1, state.names.length - ctx.random.int(Math.min(3, state.names.length)));
+    const initial = state.names.slice(0, initialCount);
+    const joiners = state.names.slice(initialCount);
+    ctx.note(`starting with ${initial.join(', ')}; joining during the workload: ${joiners.join(', ') || 'none'}`);
+    // Discovery waits for every --peer to answer: the first ones know only each other.
+    const initialPeers = initial.map((n) => state.cluster.address(n));
+    for (const name of initial) state.cluster.start(name, { failureDomain: domainOf(name), peers: initialPeers });
+    if (!(await state.cluster.waitOnline(initial, 120_000))) {
+      ctx.violation(`not every initial instance reached Online in 120 s: ${initial.filter((n) => !state.cluster.isOnline(n)).join(', ')}`);
+      return;
+    }
+    const sharded = await ctx.world.waitFor(() => initial.every((n) => state.cluster.node(n)?.sharding !== null) && state.cluster.node(initial[0]!)!.tables.vshardBootstrapped(), 30_000, 100);
     if (!sharded) {
       ctx.violation('vshard was not bootstrapped within 30 s');
       return;
@@ -295,6 +308,15 @@ export const vshardRouting: Scenario = {
       restart: (host) => restart(state, host),
       victims: () => instanceHosts(state),
     });
+    const joining = (async () => {
+      for (const name of joiners) {
+        await ctx.world.sleep(ctx.random.int(WORKLOAD_MS / (joiners.length + 1)));
+        // The nemesis may have started it already (a restart of a host that never ran).
+        if (state.cluster.host(name).running) continue;
+        ctx.note(`${name} joins`);
+        state.cluster.start(name, { failureDomain: domainOf(name) });
+      }
+    })();
     const moveIntervalMs = ctx.random.pick(MOVE_INTERVALS_MS);
     ctx.note(`hot-bucket mover: ${moveIntervalMs === null ? 'off' : `every ${moveIntervalMs} ms`}`);
     const mover = (async () => {
@@ -303,7 +325,7 @@ export const vshardRouting: Scenario = {
         await ctx.world.sleep(moveIntervalMs);
       }
     })();
-    await Promise.all([...Array.from({ length: CLIENTS }, () => client(ctx, state, tally, untilMs)), mover, nemesis.run(WORKLOAD_MS)]);
+    await Promise.all([...Array.from({ length: CLIENTS }, () => client(ctx, state, tally, untilMs)), mover, joining, nemesis.run(WORKLOAD_MS)]);
     ctx.world.net.heal();
     const reasons = [...tally.failures].sort((a, b) => b[1] - a[1]).map(([why, n]) => `${why} ${n}`).join(', ');
     ctx.note(`workload: ${tally.ok} calls answered, ${tally.failed} failed (${reasons || 'none'}), ${probes.get(ctx)!.admitted} function runs`);
