@@ -53,6 +53,8 @@ export interface NodeTuning {
    */
   readonly vshardRecoveryIntervalMs: number;
   readonly rebalancerIntervalMs: number;
+  /** Tuples per `bucket_recv` call of a bucket transfer (vshard's chunk). */
+  readonly vshardTransferChunkTuplesMax: number;
 }
 
 export const DEFAULT_TUNING: NodeTuning = {
@@ -75,6 +77,7 @@ export const DEFAULT_TUNING: NodeTuning = {
   raftMessagesInFlightMax: 64,
   vshardRecoveryIntervalMs: 1_000,
   rebalancerIntervalMs: 1_000,
+  vshardTransferChunkTuplesMax: 1_000,
 };
 
 /** Exit codes: sysexits.h where one fits. */

@@ -4,8 +4,10 @@
  * Sender S, receiver D, bucket b, each step durable before the next:
  *   1. S: `_bucket[b]` active -> sending(D). Writes on b are refused from here on; the writes
  *      already admitted are waited out (rw refs), so the data read next has all of them.
- *   2. S -> D `bucket_recv(b, S, transfer, data)`: D stores the tuples and receiving(S, transfer)
- *      in one transaction, or refuses (S goes back to active).
+ *   2. S -> D `bucket_recv(b, S, transfer, data)`, one call per chunk of at most
+ *      `tuning.vshardTransferChunkTuplesMax` tuples (1000): D stores the first chunk's tuples and receiving(S,
+ *      transfer) in one transaction, each later chunk's in another; or refuses (S goes back to
+ *      active, and recovery drops what D took).
  *   3. S: sending -> sent(D). From here D's copy is the bucket.
  *   4. S -> D `bucket_recv(b, S, transfer, is_last)`: D receiving -> active.
  * A failure of step 2 or 4 without an answer (timeout, lost connection) leaves the outcome to
@@ -27,6 +29,7 @@ import type { Txn } from '../box/txn.ts';
 import type { Node, ShardingConfig } from '../node/node.ts';
 import { ProcError, str, uint } from '../rpc/proc-error.ts';
 import { BUCKET_SPACE, ensureBucketSpace } from '../rpc/sharding.ts';
+import { assert } from '../lib/assert.ts';
 import { probe } from '../lib/probe.ts';
 import { bucketGuard } from './bucket-guard.ts';
 import { bucketAlreadyExists, bucketIsPinned, missingMaster, moveToSelf, noSuchReplicaset, nonMasterError, transferInProgress, wrongBucket, type ShardingError } from './error.ts';
@@ -63,6 +66,33 @@ function bucketData(node: Node, bucketId: number): MpValue[] {
     if (tuples.length > 0) data.push([name, tuples as MpValue[]]);
   }
   return data;
+}
+
+/**
+ * Splits `[[space, tuples]...]` into chunks of at most `tuplesMax` tuples, in order; at least one
+ * chunk, empty for a bucket without data (its first chunk is what creates the receiving row).
+ */
+export function chunkBucketData(data: readonly MpValue[], tuplesMax: number): MpValue[][] {
+  assert(tuplesMax > 0, 'a chunk holds at least one tuple');
+  const chunks: MpValue[][] = [];
+  let chunk: MpValue[] = [];
+  let inChunk = 0;
+  for (const entry of data) {
+    const [space, tuples] = entry as [MpValue, MpValue[]];
+    for (let from = 0; from < tuples.length; ) {
+      if (inChunk === tuplesMax) {
+        chunks.push(chunk);
+        chunk = [];
+        inChunk = 0;
+      }
+      const take = Math.min(tuplesMax - inChunk, tuples.length - from);
+      chunk.push([space, tuples.slice(from, from + take)]);
+      inChunk += take;
+      from += take;
+    }
+  }
+  chunks.push(chunk);
+  return chunks;
 }
 
 /** Deletes the bucket's tuples from every sharded space, inside `txn`. */
@@ -130,25 +160,29 @@ async function sendClaimed(node: Node, bucketId: number, dest: Replicaset): Prom
     await writeBucketRow(node, [bucketId, 'active', null]);
     return [null, transferInProgress(bucketId, dest.uuid)];
   }
-  const data = bucketData(node, bucketId);
-  const first = await callInstance(node, dest.master, BUCKET_RECV, [bucketId, own.uuid, transferId, data, false], BUCKET_RECV_TIMEOUT_MS);
-  const refused = first.ok ? recvRefusal(first.values) : first.transport ? null : first.error;
-  if (refused !== null) {
-    // The receiver said no and stored nothing: the bucket stays here.
-    await writeBucketRow(node, [bucketId, 'active', null]);
-    node.log.warn('bucket send refused', { bucket_id: bucketId, to: dest.replicasetId, reason: String(errorMessage(refused)) });
-    return [null, refused];
-  }
-  if (!first.ok) {
-    probe('vshard.transfer.unknown_outcome');
-    node.log.warn('bucket send interrupted, left to recovery', { bucket_id: bucketId, to: dest.replicasetId, reason: String(errorMessage(first.error)) });
-    return [null, first.error];
+  // Chunks keep each of the receiver's transactions short (tuning.vshardTransferChunkTuplesMax).
+  const chunks = chunkBucketData(bucketData(node, bucketId), node.options.tuning.vshardTransferChunkTuplesMax);
+  for (const chunk of chunks) {
+    const answer = await callInstance(node, dest.master, BUCKET_RECV, [bucketId, own.uuid, transferId, chunk, false], BUCKET_RECV_TIMEOUT_MS);
+    const refused = answer.ok ? recvRefusal(answer.values) : answer.transport ? null : answer.error;
+    if (refused !== null) {
+      // The receiver said no: what it took of earlier chunks is a copy recovery drops there
+      // once it sees the bucket active here again.
+      await writeBucketRow(node, [bucketId, 'active', null]);
+      node.log.warn('bucket send refused', { bucket_id: bucketId, to: dest.replicasetId, reason: String(errorMessage(refused)) });
+      return [null, refused];
+    }
+    if (!answer.ok) {
+      probe('vshard.transfer.unknown_outcome');
+      node.log.warn('bucket send interrupted, left to recovery', { bucket_id: bucketId, to: dest.replicasetId, reason: String(errorMessage(answer.error)) });
+      return [null, answer.error];
+    }
   }
   await writeBucketRow(node, [bucketId, 'sent', dest.uuid, transferId]);
   const last = await callInstance(node, dest.master, BUCKET_RECV, [bucketId, own.uuid, transferId, [], true], BUCKET_RECV_TIMEOUT_MS);
   if (!last.ok || recvRefusal(last.values) !== null) probe('vshard.transfer.activation_left_to_recovery');
   probe('vshard.transfer.sent');
-  node.log.verbose('bucket sent', { bucket_id: bucketId, to: dest.replicasetId, spaces: data.length });
+  node.log.verbose('bucket sent', { bucket_id: bucketId, to: dest.replicasetId, chunks: chunks.length });
   return [true];
 }
 
@@ -190,10 +224,12 @@ export async function receiveBucket(node: Node, args: readonly MpValue[]): Promi
     probe('vshard.transfer.received');
     return [true];
   }
-  // A receiving copy left by an earlier attempt from the same sender is replaced by this one.
+  // A later chunk of this transfer adds to what the earlier ones stored; a receiving copy left
+  // by an earlier attempt from the same sender is replaced.
   if (row !== null && !(row[1] === 'receiving' && row[2] === fromUuid)) return [null, bucketAlreadyExists(bucketId)];
+  const continues = row !== null && row[3] === transferId;
   await node.box.write((txn) => {
-    if (row !== null) deleteBucketData(node, txn, bucketId);
+    if (row !== null && !continues) deleteBucketData(node, txn, bucketId);
     for (const entry of data) {
       const [spaceName, tuples] = entry as [MpValue, MpValue];
       const name = str(spaceName, 'space');

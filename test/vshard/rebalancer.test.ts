@@ -3,6 +3,8 @@ import { mapGet, type MpValue } from '../../core/codec/msgpack.ts';
 import type { Node } from '../../core/node/node.ts';
 import { BUCKET_SPACE, ensureBucketSpace } from '../../core/rpc/sharding.ts';
 import { bucketPin } from '../../core/vshard/bucket-pin.ts';
+import { DEFAULT_TUNING } from '../../core/node/options.ts';
+import { chunkBucketData, sendBucket } from '../../core/vshard/bucket-transfer.ts';
 import { recoverBuckets } from '../../core/vshard/bucket-recovery.ts';
 import { bucketIdMpcrc32 } from '../../core/vshard/hash.ts';
 import type { InstanceSpec, SimCluster } from '../../scenarios/lib/cluster.ts';
@@ -47,6 +49,16 @@ async function waitBalanced(cluster: SimCluster, world: World, names: readonly s
 }
 
 const RF1: InstanceSpec = { initReplicationFactor: 1 };
+
+describe('transfer chunks', () => {
+  it('split the tuples of every space in order, at most the limit per chunk, one empty chunk for no data', () => {
+    expect(chunkBucketData([], 3)).toEqual([[]]);
+    const data: MpValue[] = [['a', [[1], [2]]], ['b', [[3], [4], [5], [6]]]];
+    expect(chunkBucketData(data, 3)).toEqual([[['a', [[1], [2]]], ['b', [[3]]]], [['b', [[4], [5], [6]]]]]);
+    expect(chunkBucketData(data, 10)).toEqual([data]);
+    expect(chunkBucketData(data, 1).flatMap((chunk) => chunk.flatMap((entry) => (entry as [string, MpValue[]])[1]))).toEqual([[1], [2], [3], [4], [5], [6]]);
+  });
+});
 
 describe('vshard rebalancer', () => {
   it('spreads 3000 buckets over 1, 2, then 3 replicasets of one instance (Picodata test_rebalancing)', async () => {
@@ -193,6 +205,18 @@ describe('vshard bucket recovery', () => {
       await recoverBuckets(source);
       expect(source.box.space(BUCKET_SPACE).get([7])).toBeNull();
       expect(source.box.space(ACCOUNTS).get([1007])).toBeNull();
+    }, STILL);
+  });
+
+  it('a bucket with more tuples than a chunk arrives whole, over several calls', async () => {
+    await simulate(617, async (cluster, world) => {
+      const { source, dest, destUuid } = await twoMasters(cluster, world);
+      const tuples = DEFAULT_TUNING.vshardTransferChunkTuplesMax * 2 + 500;
+      for (let id = 1; id <= tuples; id++) await put(source, ACCOUNTS, [id, 11, id]);
+      expect(await sendBucket(source, 11, destUuid)).toEqual([true]);
+      expect(dest.box.space(ACCOUNTS).len()).toBe(tuples);
+      expect(dest.box.space(ACCOUNTS).get([tuples])).toEqual([tuples, 11, tuples]);
+      expect(dest.box.space(BUCKET_SPACE).get([11])?.[1]).toBe('active');
     }, STILL);
   });
 
