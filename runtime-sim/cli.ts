@@ -6,6 +6,9 @@
  *   sim run <scenario> --seed N [--nodes K] [--json] [--trace FILE] [--report FILE.html] [--verbose]
  *   sim check-determinism <scenario> --seed N [--nodes K]
  *   sim fuzz <scenario> --seeds N [--from S] [--nodes K] [--json]
+ *   sim shrink <scenario> --seed N [--nodes K] [--runs-max R]
+ *     (the fewest nemesis actions under which the seed still fails; `run` replays the result
+ *     with --faults-max K --faults-without kind,...)
  *     (ends with the coverage probes: how often each was hit over all seeds, see core/lib/probe.ts)
  *
  * Exit codes: 0 ok, 1 a violation (or nondeterminism), 2 bad usage.
@@ -21,7 +24,10 @@ import { findScenario, SCENARIOS } from '../scenarios/index.ts';
 import { PROBES, type ProbeName } from '../core/lib/probe.ts';
 import { renderRunReport, RunDigest } from './report.ts';
 import { replayCommand, runScenario, type RunSummary } from './runner.ts';
-import type { Scenario } from './scenario.ts';
+import type { FaultLimits, Scenario } from './scenario.ts';
+import { shrink } from './shrink.ts';
+import type { TraceLine } from './trace.ts';
+import { NEMESIS_ACTIONS, SKIPPED_SUFFIX } from '../scenarios/lib/nemesis.ts';
 
 const EXIT_OK = 0;
 const EXIT_VIOLATION = 1;
@@ -43,7 +49,7 @@ function scenarioNamed(name: string): Scenario {
   return scenario;
 }
 
-function printSummary(summary: RunSummary, json: boolean): void {
+function printSummary(summary: RunSummary, json: boolean, limits: FaultLimits = {}): void {
   const status = summary.ok ? 'ok' : `FAILED (${summary.violations.length} violation${summary.violations.length === 1 ? '' : 's'})`;
   console.log(
     `${summary.scenario} seed=${summary.seed} nodes=${summary.nodes}: ${status}; ${summary.events} events, ` +
@@ -52,7 +58,7 @@ function printSummary(summary: RunSummary, json: boolean): void {
   );
   for (const v of summary.violations.slice(0, 20)) console.log(`  violation: ${v}`);
   if (summary.violations.length > 20) console.log(`  ... and ${summary.violations.length - 20} more`);
-  if (!summary.ok) console.log(`  replay: ${replayCommand(summary.scenario, summary.seed, summary.nodes)}`);
+  if (!summary.ok) console.log(`  replay: ${replayCommand(summary.scenario, summary.seed, summary.nodes, limits)}`);
   if (json) {
     const { scenario, seed, ok, events, virtualMs, wallMs, traceHash, violations } = summary;
     console.log(JSON.stringify({ scenario, seed, ok, events, virtualMs, wallMs, traceHash, violations }));
@@ -66,6 +72,22 @@ interface RunFlags {
   trace?: string;
   report?: string;
   verbose?: boolean;
+  faultsMax?: number;
+  faultsWithout?: string[];
+}
+
+function faultLimitsOf(opts: { faultsMax?: number; faultsWithout?: string[] }): FaultLimits {
+  return {
+    ...(opts.faultsMax !== undefined ? { nemesisActionsMax: opts.faultsMax } : {}),
+    ...(opts.faultsWithout !== undefined ? { nemesisWithout: opts.faultsWithout } : {}),
+  };
+}
+
+function actionList(value: string): string[] {
+  const kinds = value.split(',').map((k) => k.trim()).filter((k) => k !== '');
+  const unknown = kinds.filter((k) => !(NEMESIS_ACTIONS as readonly string[]).includes(k));
+  if (unknown.length > 0) throw new InvalidArgumentError(`unknown nemesis actions ${unknown.join(', ')}; known: ${NEMESIS_ACTIONS.join(', ')}`);
+  return kinds;
 }
 
 async function commandRun(name: string, opts: RunFlags): Promise<number> {
@@ -80,16 +102,54 @@ async function commandRun(name: string, opts: RunFlags): Promise<number> {
       ...(traceFd !== undefined ? { traceFd } : {}),
       ...(digest !== undefined ? { traceSink: (line) => digest.add(line) } : {}),
       ...(opts.verbose ? { verbose: true, logLevel: 'debug' as const } : {}),
+      faultLimits: faultLimitsOf(opts),
     });
     if (opts.report !== undefined && digest !== undefined) {
       writeFileSync(opts.report, renderRunReport(summary, digest));
       console.log(`report written to ${opts.report}`);
     }
-    printSummary(summary, opts.json ?? false);
+    printSummary(summary, opts.json ?? false, faultLimitsOf(opts));
     return summary.ok ? EXIT_OK : EXIT_VIOLATION;
   } finally {
     if (traceFd !== undefined) closeSync(traceFd);
   }
+}
+
+/** The nemesis actions of a run that took effect, from its trace notes (`nemesis <kind>`). */
+function effectiveNemesisActions(lines: readonly TraceLine[]): string[] {
+  const actions: string[] = [];
+  for (const line of lines) {
+    const text = line['text'];
+    if (line.kind !== 'scenario' || typeof text !== 'string' || !text.startsWith('nemesis ') || text.endsWith(SKIPPED_SUFFIX)) continue;
+    actions.push(text.slice('nemesis '.length));
+  }
+  return actions;
+}
+
+async function commandShrink(name: string, opts: { seed: number; nodes?: number; runsMax: number }): Promise<number> {
+  const scenario = scenarioNamed(name);
+  const result = await shrink(async (limits) => {
+    const notes: TraceLine[] = [];
+    const summary = await runScenario(scenario, {
+      seed: opts.seed,
+      ...(opts.nodes !== undefined ? { nodes: opts.nodes } : {}),
+      faultLimits: limits,
+      traceSink: (line) => {
+        if (line.kind === 'scenario') notes.push(line);
+      },
+    });
+    console.log(`  run ${replayCommand(name, opts.seed, opts.nodes, limits).replace('npm run sim -- run ', '')}: ${summary.ok ? 'passes' : 'fails'}`);
+    return { failed: !summary.ok, violations: summary.violations, actions: effectiveNemesisActions(notes) };
+  }, opts.runsMax);
+  if (result.kind === 'passes') {
+    console.log(`${name} seed=${opts.seed} passes: nothing to shrink`);
+    return EXIT_OK;
+  }
+  const { baseline, run, limits } = result;
+  console.log(`${name} seed=${opts.seed}: ${baseline.actions.length} nemesis actions -> ${run.actions.length} (${run.actions.join(', ') || 'none'}) in ${result.runs} runs`);
+  for (const v of run.violations.slice(0, 10)) console.log(`  violation: ${v}`);
+  console.log(`  replay: ${replayCommand(name, opts.seed, opts.nodes, limits)}`);
+  return EXIT_VIOLATION;
 }
 
 /** Runs the scenario twice in separate processes and compares the traces event by event. */
@@ -169,8 +229,19 @@ async function main(argv: string[]): Promise<number> {
     .option('--trace <file>', 'write every event as a JSON line')
     .option('--report <file>', 'write a self-contained HTML report of the run (timeline, notable events, probes)')
     .option('--verbose', 'echo simulated logs (debug level) to stderr')
+    .option('--faults-max <k>', 'only the first k nemesis actions take effect (from sim shrink)', integer('--faults-max', 0))
+    .option('--faults-without <kinds>', 'nemesis action kinds that take no effect, comma-separated (from sim shrink)', actionList)
     .action(async (name: string, opts) => {
       exitCode = await commandRun(name, opts);
+    });
+  program
+    .command('shrink <scenario>')
+    .description('find the fewest nemesis actions under which a failing seed still fails')
+    .requiredOption('--seed <n>', 'seed', integer('--seed', 0))
+    .option('--nodes <k>', 'number of instances', integer('--nodes', 1))
+    .option('--runs-max <n>', 'runs to spend at most', integer('--runs-max', 1), 60)
+    .action(async (name: string, opts) => {
+      exitCode = await commandShrink(name, opts);
     });
   program
     .command('check-determinism <scenario>')

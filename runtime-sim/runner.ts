@@ -1,4 +1,4 @@
-import type { Scenario, ScenarioContext } from './scenario.ts';
+import type { FaultLimits, Scenario, ScenarioContext } from './scenario.ts';
 import { SimRandom } from './random.ts';
 import { World } from './world.ts';
 import type { TraceSink } from './trace.ts';
@@ -14,6 +14,8 @@ export interface RunOptions {
   readonly logLevel?: LogLevel;
   /** Echo simulated log lines to stderr. */
   readonly verbose?: boolean;
+  /** Nemesis limits (sim shrink); none by default. */
+  readonly faultLimits?: FaultLimits;
 }
 
 /** The contract of `sim run --json` (DESIGN.md, Contracts). */
@@ -50,6 +52,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     world,
     seed: options.seed,
     nodes,
+    faultLimits: options.faultLimits ?? {},
     random: world.random.fork('scenario'),
     violation: (message) => world.violation(message),
     note: (text) => world.trace.eventText('scenario', world.nowMs, 0, text),
@@ -87,6 +90,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
 }
 
 /** The command that replays a run (`--nodes` when the run was given or chose a count). */
-export function replayCommand(scenario: string, seed: number, nodes: number | undefined): string {
-  return `npm run sim -- run ${scenario} --seed ${seed}${nodes !== undefined ? ` --nodes ${nodes}` : ''}`;
+export function replayCommand(scenario: string, seed: number, nodes: number | undefined, limits: FaultLimits = {}): string {
+  const max = limits.nemesisActionsMax !== undefined ? ` --faults-max ${limits.nemesisActionsMax}` : '';
+  const without = limits.nemesisWithout !== undefined && limits.nemesisWithout.length > 0 ? ` --faults-without ${limits.nemesisWithout.join(',')}` : '';
+  return `npm run sim -- run ${scenario} --seed ${seed}${nodes !== undefined ? ` --nodes ${nodes}` : ''}${max}${without}`;
 }

@@ -7,10 +7,22 @@ import type { World, WorldOptions } from './world.ts';
  * safety phase, then a healed liveness phase), `check` verifies end-state invariants. Invariant
  * violations are reported through `ctx.violation`; throwing is for bugs in the scenario itself.
  */
+/**
+ * Limits on the nemesis for a run, which `sim shrink` narrows to find a smaller reproduction of
+ * a failure: only the first `nemesisActionsMax` actions take effect, and none of the kinds in
+ * `nemesisWithout`. The nemesis still draws every action (its schedule keeps its timing); the
+ * ones past the limits are noted as skipped.
+ */
+export interface FaultLimits {
+  readonly nemesisActionsMax?: number;
+  readonly nemesisWithout?: readonly string[];
+}
+
 export interface ScenarioContext {
   readonly world: World;
   readonly seed: number;
   readonly nodes: number;
+  readonly faultLimits: FaultLimits;
   /** Scenario-level choices (workload, which node to crash): its own fork of the seed. */
   readonly random: SimRandom;
   violation(message: string): void;

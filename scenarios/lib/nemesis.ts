@@ -8,18 +8,10 @@ import type { SimHost } from '../../runtime-sim/world.ts';
  * faults; restarting crashed hosts is the caller's job (it knows how to start its program).
  */
 
-export type NemesisAction =
-  | 'partition_halves'
-  | 'partition_reset'
-  | 'isolate_one'
-  | 'cut_one_way'
-  | 'clog_one'
-  | 'swizzle_clog'
-  | 'crash_power'
-  | 'crash_process'
-  | 'restart'
-  | 'heal'
-  | 'rot_disk';
+export const NEMESIS_ACTIONS = ['partition_halves', 'partition_reset', 'isolate_one', 'cut_one_way', 'clog_one', 'swizzle_clog', 'crash_power', 'crash_process', 'restart', 'heal', 'rot_disk'] as const;
+export type NemesisAction = (typeof NEMESIS_ACTIONS)[number];
+/** The end of the trace note of an action the run's fault limits kept from taking effect. */
+export const SKIPPED_SUFFIX = 'skipped (fault limits)';
 
 export interface NemesisOptions {
   readonly actions: readonly NemesisAction[];
@@ -65,8 +57,17 @@ export class Nemesis {
       const waitMs = Math.min(this.random.exponential(this.options.meanIntervalMs), endMs - world.nowMs);
       if (waitMs > 0) await world.sleep(waitMs);
       if (world.nowMs >= endMs) return;
-      this.act(this.random.pick(this.options.actions));
+      const action = this.random.pick(this.options.actions);
+      if (this.allowed(action)) this.act(action);
+      else this.ctx.note(`nemesis ${action} ${SKIPPED_SUFFIX}`);
     }
+  }
+
+  /** Whether the run's fault limits (sim shrink) let `action` take effect now. */
+  private allowed(action: NemesisAction): boolean {
+    const limits = this.ctx.faultLimits;
+    if (limits.nemesisWithout?.includes(action) === true) return false;
+    return limits.nemesisActionsMax === undefined || this.actionsTaken < limits.nemesisActionsMax;
   }
 
   private hosts(): SimHost[] {
