@@ -159,7 +159,6 @@ describe(`a real 4-instance cluster survives ${CYCLES} cycles of SIGKILL/SIGTERM
   /** Each instance's incarnation as last seen Online. */
   const incarnations = new Map<Instance, number>();
   /** The instance the sharding bootstrap put every bucket on. */
-  let bucketHolder = '';
   /** Acknowledged entries found in an instance's log, over all checks. */
   let entriesChecked = 0;
 
@@ -173,11 +172,10 @@ describe(`a real 4-instance cluster survives ${CYCLES} cycles of SIGKILL/SIGTERM
       for (const info of await Promise.all(members.map((i) => i.waitOnline(30_000)))) {
         incarnations.set(cluster.get(info.instance_id), info.current_grade.incarnation);
       }
-      const [holder] = await until('the buckets to be served', async () => {
+      await until('the buckets to be served', async () => {
         const answer = await first.call('vshard.router.callrw', [1, 'whereami', [], { timeout: 2 }], 5_000);
         return typeof answer[0] === 'string' ? answer : undefined;
       }, 30_000);
-      bucketHolder = holder as string;
     } catch (error) {
       throw new Error(`${String(error)}\n${cluster.logs()}`);
     }
@@ -274,12 +272,13 @@ describe(`a real 4-instance cluster survives ${CYCLES} cycles of SIGKILL/SIGTERM
   }
 
   /**
-   * vshard after the cycle. The bootstrap put every bucket on one replicaset's master, and only
-   * that instance holds them: there is no data replication yet to copy `_bucket` to a replica
-   * that takes over. So a call for a bucket, through any instance's router, reaches that holder
-   * whenever it is its replicaset's master again, and is refused with NO_ROUTE_TO_BUCKET (9)
-   * otherwise; never a stale route, another instance or a hang. Routers and the sharding
-   * configuration catch up with the cycle's master switches, so this waits for them.
+   * vshard after the cycle. The rebalancer spreads the buckets over the replicasets' masters, and
+   * only a master holds its replicaset's buckets: there is no data replication yet to copy
+   * `_bucket` to a replica that takes over. So every router must give the same answer for a
+   * bucket: the instance that holds it, which is a master now, or NO_ROUTE_TO_BUCKET (9) when
+   * the instance holding it is not its replicaset's master any more; never a stale route,
+   * disagreeing routers or a hang. Routers, the sharding configuration and transfers in flight
+   * catch up with the cycle's master switches, so this waits for them.
    */
   async function checkBucketsRouted(): Promise<void> {
     for (let n = 0; n < BUCKETS_PROBED; n++) {
@@ -287,27 +286,32 @@ describe(`a real 4-instance cluster survives ${CYCLES} cycles of SIGKILL/SIGTERM
       let last: string[] = [];
       try {
         await until(`bucket ${bucket} routed alike through every router`, async () => {
-          const expected = (await holderIsMaster()) ? bucketHolder : 'error 9';
           // A bucket no one has takes the router its whole timeout (it retries NO_ROUTE_TO_BUCKET).
           const answers = await Promise.all(members.map((i) => i.call('vshard.router.callrw', [bucket, 'whereami', [], { timeout: 1 }], 5_000)));
           const where = answers.map((a) => (typeof a[0] === 'string' ? a[0] : `error ${String((a[1] as { code?: unknown } | null)?.code)}`));
           last = answers.map((a, k) => `via ${members[k]!.name}: ${typeof a[0] === 'string' ? a[0] : JSON.stringify(a[1] ?? null)}`);
-          return where.every((w) => w === expected) ? true : undefined;
+          if (!where.every((w) => w === where[0])) return undefined;
+          // And the bucket is stored (readable) on one instance at most: the one routed to.
+          const stats = await Promise.all(members.map((i) => i.call('vshard.storage.bucket_stat', [bucket], 5_000)));
+          const storedOn = members.filter((_, k) => stats[k]![0] !== null && typeof stats[k]![0] === 'object').map((i) => i.name);
+          last.push(`stored on ${storedOn.join(', ') || 'none'}`);
+          if (storedOn.length > 1) return undefined;
+          if (where[0] === 'error 9') return true;
+          return storedOn[0] === where[0] && (await isMaster(where[0]!)) ? true : undefined;
         }, RECOVERY_TIMEOUT_MS, 250);
       } catch (error) {
-        throw new Error(`${String(error)}; holder ${bucketHolder}, last answers: ${last.join('; ')}`);
+        throw new Error(`${String(error)}; last answers: ${last.join('; ')}`);
       }
     }
   }
 
-  /** Whether the instance holding the buckets is a member and its replicaset's master (in a member's clusterwide tables). */
-  async function holderIsMaster(): Promise<boolean> {
+  /** Whether `instanceId` is a member and its replicaset's master (in a member's clusterwide tables). */
+  async function isMaster(instanceId: string): Promise<boolean> {
     const [status] = await members[0]!.call(CLUSTER_STATUS_FUNCTION);
     const { instances, replicasets } = status as unknown as ClusterStatus;
-    const holder = instances.find((i) => i.instance_id === bucketHolder);
-    // An expelled master stays its replicaset's master_id when no member is left to take over.
-    if (holder === undefined || holder.current_grade.variant === 'Expelled') return false;
-    return replicasets.some((r) => r.replicaset_id === holder.replicaset_id && r.master_id === bucketHolder);
+    const instance = instances.find((i) => i.instance_id === instanceId);
+    if (instance === undefined || instance.current_grade.variant === 'Expelled') return false;
+    return replicasets.some((r) => r.replicaset_id === instance.replicaset_id && r.master_id === instanceId);
   }
 
   it('every cycle ends with all instances Online, one leader and no acknowledged row lost', async () => {
