@@ -29,6 +29,11 @@ const LIFECYCLE_MESSAGES: ReadonlyArray<readonly [string, Mark]> = [
   ['grade changed', 'grade'],
   ['replicaset master switched', 'lifecycle'],
   ['joined the cluster', 'lifecycle'],
+  // vshard: a rebalancer round's routes, and transfers settled by recovery.
+  ['rebalancing', 'lifecycle'],
+  ['bucket send did not finish: the bucket is active here again', 'lifecycle'],
+  ['bucket received, activated by recovery', 'lifecycle'],
+  ['stale copy of a bucket dropped', 'lifecycle'],
 ];
 
 export type Mark =
