@@ -6,7 +6,7 @@ import { BUCKET_PIN, BUCKET_UNPIN, bucketPin, bucketUnpin } from './bucket-pin.t
 import { recoveryBucketStat, RECOVERY_BUCKET_STAT } from './bucket-recovery.ts';
 import { BUCKET_RECV, BUCKET_SEND, receiveBucket, sendBucket } from './bucket-transfer.ts';
 import type { VshardFunction } from './context.ts';
-import { REBALANCER_APPLY_ROUTES, REBALANCER_REQUEST_STATE, rebalancerApplyRoutes, rebalancerRequestState } from './rebalancer.ts';
+import { isRebalancer, REBALANCER_APPLY_ROUTES, REBALANCER_REQUEST_STATE, rebalancerApplyRoutes, rebalancerRequestState } from './rebalancer.ts';
 import { ROUTER_FUNCTIONS } from './router.ts';
 import { STORAGE_FUNCTIONS } from './storage.ts';
 
@@ -15,6 +15,22 @@ const bucketSend: VshardFunction = (context, args) => {
   const bucketId = uint(args[0] ?? null, 'bucket_id');
   const dest = str(args[1] ?? null, 'destination');
   return sendBucket(context.node, bucketId, dest);
+};
+
+/**
+ * `vshard.storage.info()`: `{bucket = {active, pinned, sending, receiving, sent, garbage, total},
+ * is_master, is_rebalancer}` of this instance (vshard's `bucket` section, and what an operator
+ * asks while buckets move).
+ */
+const storageInfo: VshardFunction = (context) => {
+  const node = context.node;
+  const bucket: Record<string, number> = { active: 0, pinned: 0, sending: 0, receiving: 0, sent: 0, garbage: 0, total: 0 };
+  if (node.box.hasSpace(BUCKET_SPACE) && node.box.space(BUCKET_SPACE).indexes().length > 1) {
+    const byStatus = node.box.space(BUCKET_SPACE).index('status');
+    for (const status of ['active', 'pinned', 'sending', 'receiving', 'sent', 'garbage']) bucket[status] = byStatus.count([status]);
+    bucket['total'] = node.box.space(BUCKET_SPACE).len();
+  }
+  return [{ bucket, is_master: node.replication?.isMaster === true, is_rebalancer: isRebalancer(node) }];
 };
 
 /** `vshard.storage.buckets_count()`: the buckets stored here, whatever their status. */
@@ -49,4 +65,5 @@ export const VSHARD: ReadonlyMap<string, VshardFunction> = new Map([
   internal(REBALANCER_REQUEST_STATE, (context) => rebalancerRequestState(context.node)),
   internal(REBALANCER_APPLY_ROUTES, (context, args) => rebalancerApplyRoutes(context.node, args)),
   ['vshard.storage.buckets_count', bucketsCount],
+  ['vshard.storage.info', storageInfo],
 ]);

@@ -83,7 +83,7 @@ function nextActiveBucket(node: Node): number | null {
 }
 
 /** Whether this instance runs the rebalancer: the master of the replicaset with the smallest id. */
-function isRebalancer(node: Node): boolean {
+export function isRebalancer(node: Node): boolean {
   const config = node.sharding;
   const self = node.self();
   if (config === null || self === undefined || node.replication?.isMaster !== true) return false;

@@ -52,6 +52,8 @@ export const KNOWN_FUNCTIONS = [
   'pico.raft_compact_log', 'pico.raft_log', 'pico.cas', 'pico.expel', 'pico.exit', 'daemon.cluster_status',
   'vshard.router.callro', 'vshard.router.callrw', 'vshard.router.call', 'vshard.router.bucket_id_strcrc32',
   'vshard.router.bucket_id_mpcrc32', 'vshard.router.bucket_count', 'vshard.storage.call', 'vshard.storage.bucket_stat',
+  'vshard.storage.info', 'vshard.storage.buckets_count', 'vshard.storage.bucket_send', 'vshard.storage.bucket_pin',
+  'vshard.storage.bucket_unpin',
   'box.info', 'box.cfg',
 ];
 

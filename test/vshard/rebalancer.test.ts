@@ -71,6 +71,12 @@ describe('vshard rebalancer', () => {
       await startAll(cluster, ['i3'], RF1);
       await waitBalanced(cluster, world, ['i1', 'i2', 'i3'], 1000, 300_000);
       expect(await ok(cluster, 'i3', 'vshard.storage.buckets_count')).toEqual([1000]);
+      const infos = await Promise.all(['i1', 'i2', 'i3'].map(async (n) => (await ok(cluster, n, 'vshard.storage.info'))[0] as { bucket: Record<string, number>; is_master: boolean; is_rebalancer: boolean }));
+      for (const info of infos) {
+        expect(info.bucket).toEqual({ active: 1000, pinned: 0, sending: 0, receiving: 0, sent: 0, garbage: 0, total: 1000 });
+        expect(info.is_master).toBe(true);
+      }
+      expect(infos.filter((info) => info.is_rebalancer)).toHaveLength(1);
     });
   });
 
