@@ -1,9 +1,10 @@
 /**
  * Settles the buckets a transfer left half-way, and collects the data of buckets sent away
- * (REFERENCE 5.3), by asking the other side. Runs on masters, every RECOVERY_INTERVAL_MS, over
- * the buckets no send of this process is working on. The rules follow from the transfer's order
- * (core/vshard/bucket-transfer.ts): a receiver activates only once the sender is durably `sent`
- * with that transfer, and a sender's row goes only forward while that transfer lives.
+ * (REFERENCE 5.3), by asking the other side. Runs on masters, every
+ * `tuning.vshardRecoveryIntervalMs`, over the buckets no send of this process is working on.
+ * The rules follow from the transfer's order (core/vshard/bucket-transfer.ts): a receiver
+ * activates only once the sender is durably `sent` with that transfer, and a sender's row goes
+ * only forward while that transfer lives.
  *
  * - here `sending(D, t)`: D has it active with t -> `sent`; D unreachable -> wait; otherwise D
  *   never got t or holds it receiving -> `active` again (D drops its copy).
@@ -26,7 +27,6 @@ import { deleteBucketData, ownReplicaset, writeBucketRow } from './bucket-transf
 import { callInstance } from './peer-call.ts';
 
 export const RECOVERY_BUCKET_STAT = 'vshard.storage.recovery_bucket_stat';
-export const RECOVERY_INTERVAL_MS = 1_000;
 const RECOVERY_CALL_TIMEOUT_MS = 5_000;
 
 /** What a peer says of a bucket: its row, null when it has none, undefined when it did not answer. */

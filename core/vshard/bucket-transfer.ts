@@ -96,22 +96,18 @@ export function chunkBucketData(data: readonly MpValue[], tuplesMax: number): Mp
 }
 
 /** Deletes the bucket's tuples from every sharded space, inside `txn`. */
-export function deleteBucketData(node: Node, txn: Txn, bucketId: number): number {
-  let deleted = 0;
+export function deleteBucketData(node: Node, txn: Txn, bucketId: number): void {
   for (const name of shardedSpaces(node)) {
     const space = node.box.spaceObject(name);
     const primary = space.indexes[0];
     if (primary === undefined) continue;
-    for (const tuple of node.box.space(name).index(SHARD_INDEX).select([bucketId])) {
-      space.delete(txn, extractKey(primary.def.keyDef, tuple));
-      deleted++;
-    }
+    for (const tuple of node.box.space(name).index(SHARD_INDEX).select([bucketId])) space.delete(txn, extractKey(primary.def.keyDef, tuple));
   }
-  return deleted;
 }
 
+/** Sets the bucket's `_bucket` row, durable when the promise settles. */
 export function writeBucketRow(node: Node, row: MpValue[]): Promise<unknown> {
-  return node.box.write((txn) => node.box.spaceObject(BUCKET_SPACE).replace(txn, row));
+  return node.box.space(BUCKET_SPACE).replace(row);
 }
 
 export function ownReplicaset(node: Node): Replicaset | undefined {
@@ -215,7 +211,7 @@ export async function receiveBucket(node: Node, args: readonly MpValue[]): Promi
   if (!Array.isArray(data)) throw new ProcError('data must be an array');
   if (node.replication?.isMaster !== true) return [null, nonMasterError(node)];
   await ensureBucketSpace(node.box);
-  const row = node.box.hasSpace(BUCKET_SPACE) ? node.box.space(BUCKET_SPACE).get([bucketId]) : null;
+  const row = node.box.space(BUCKET_SPACE).get([bucketId]);
   if (isLast) {
     // A repeated is_last (its answer was lost): the bucket is active with this very transfer.
     if (row !== null && row[1] === 'active' && row[3] === transferId) return [true];

@@ -1,6 +1,5 @@
 import { ErrorCode } from '../iproto/constants.ts';
 import { iprotoError } from '../iproto/errors.ts';
-import { BUCKET_SPACE } from '../rpc/sharding.ts';
 import { str, uint } from '../rpc/proc-error.ts';
 import { BUCKET_PIN, BUCKET_UNPIN, bucketPin, bucketUnpin } from './bucket-pin.ts';
 import { recoveryBucketStat, RECOVERY_BUCKET_STAT } from './bucket-recovery.ts';
@@ -8,7 +7,7 @@ import { BUCKET_RECV, BUCKET_SEND, receiveBucket, sendBucket } from './bucket-tr
 import type { VshardFunction } from './context.ts';
 import { isRebalancer, REBALANCER_APPLY_ROUTES, REBALANCER_REQUEST_STATE, rebalancerApplyRoutes, rebalancerRequestState } from './rebalancer.ts';
 import { ROUTER_FUNCTIONS } from './router.ts';
-import { STORAGE_FUNCTIONS } from './storage.ts';
+import { bucketCounts, STORAGE_FUNCTIONS } from './storage.ts';
 
 /** `vshard.storage.bucket_send(bucket_id, dest_uuid)`: `true`, or `nil, err`. */
 const bucketSend: VshardFunction = (context, args) => {
@@ -24,20 +23,11 @@ const bucketSend: VshardFunction = (context, args) => {
  */
 const storageInfo: VshardFunction = (context) => {
   const node = context.node;
-  const bucket: Record<string, number> = { active: 0, pinned: 0, sending: 0, receiving: 0, sent: 0, garbage: 0, total: 0 };
-  if (node.box.hasSpace(BUCKET_SPACE) && node.box.space(BUCKET_SPACE).indexes().length > 1) {
-    const byStatus = node.box.space(BUCKET_SPACE).index('status');
-    for (const status of ['active', 'pinned', 'sending', 'receiving', 'sent', 'garbage']) bucket[status] = byStatus.count([status]);
-    bucket['total'] = node.box.space(BUCKET_SPACE).len();
-  }
-  return [{ bucket, is_master: node.replication?.isMaster === true, is_rebalancer: isRebalancer(node) }];
+  return [{ bucket: bucketCounts(node), is_master: node.replication?.isMaster === true, is_rebalancer: isRebalancer(node) }];
 };
 
 /** `vshard.storage.buckets_count()`: the buckets stored here, whatever their status. */
-const bucketsCount: VshardFunction = (context) => {
-  const box = context.node.box;
-  return [box.hasSpace(BUCKET_SPACE) ? box.space(BUCKET_SPACE).len() : 0];
-};
+const bucketsCount: VshardFunction = (context) => [bucketCounts(context.node).total];
 
 /**
  * The transfer and rebalancing functions change the instance's own data: callable by the users

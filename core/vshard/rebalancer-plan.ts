@@ -124,6 +124,7 @@ function routesTo(replicasets: readonly ReplicasetBuckets[], etalon: ReadonlyMap
   return routes;
 }
 
-function compareIds(a: string, b: string): number {
+/** Replicaset ids in the order the rebalancer takes them (and picks its own instance by). */
+export function compareIds(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

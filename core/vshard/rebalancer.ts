@@ -14,11 +14,11 @@ import { probe } from '../lib/probe.ts';
 import { bucketGuard } from './bucket-guard.ts';
 import { sendBucket } from './bucket-transfer.ts';
 import { callInstance } from './peer-call.ts';
-import { planRebalance, type ReplicasetBuckets } from './rebalancer-plan.ts';
+import { compareIds, planRebalance, type ReplicasetBuckets } from './rebalancer-plan.ts';
+import { bucketCounts } from './storage.ts';
 
 export const REBALANCER_REQUEST_STATE = 'vshard.storage.rebalancer_request_state';
 export const REBALANCER_APPLY_ROUTES = 'vshard.storage.rebalancer_apply_routes';
-export const REBALANCER_INTERVAL_MS = 1_000;
 const STATE_CALL_TIMEOUT_MS = 5_000;
 
 /** The last reason the rebalancer could not plan, per instance: logged when it changes. */
@@ -27,17 +27,13 @@ const lastImpossible = new WeakMap<Node, { readonly reason: string; readonly rou
 /** Donors working through routes, so that one route set at a time runs per instance. */
 const applying = new WeakSet<Node>();
 
-function bucketCount(node: Node, status: string): number {
-  if (!node.box.hasSpace(BUCKET_SPACE)) return 0;
-  return node.box.space(BUCKET_SPACE).index('status').count([status]);
-}
-
 /** `{active, pinned}` here, or `nil, reason` while buckets are in transit or routes are applied. */
 export function rebalancerRequestState(node: Node): MpValue[] {
   if (node.replication?.isMaster !== true) return [null, 'not a master'];
-  const inTransit = bucketCount(node, 'sending') + bucketCount(node, 'receiving') + bucketCount(node, 'sent') + bucketCount(node, 'garbage');
+  const counts = bucketCounts(node);
+  const inTransit = counts.sending + counts.receiving + counts.sent + counts.garbage;
   if (inTransit > 0 || bucketGuard(node).sendsUnderWay > 0 || applying.has(node)) return [null, 'buckets are in transit'];
-  return [{ active: bucketCount(node, 'active'), pinned: bucketCount(node, 'pinned') }];
+  return [{ active: counts.active, pinned: counts.pinned }];
 }
 
 /** `rebalancer_apply_routes({[dest_uuid] = count})`: starts sending, answers at once. */
@@ -87,7 +83,7 @@ export function isRebalancer(node: Node): boolean {
   const config = node.sharding;
   const self = node.self();
   if (config === null || self === undefined || node.replication?.isMaster !== true) return false;
-  const first = [...config.replicasets].sort((a, b) => (a.replicasetId < b.replicasetId ? -1 : a.replicasetId > b.replicasetId ? 1 : 0))[0];
+  const first = [...config.replicasets].sort((a, b) => compareIds(a.replicasetId, b.replicasetId))[0];
   return first !== undefined && first.replicasetId === self.replicasetId;
 }
 

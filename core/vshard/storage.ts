@@ -30,6 +30,22 @@ export interface StoredBucket {
   readonly destination: string | null;
 }
 
+export const BUCKET_STATUSES = ['active', 'pinned', 'sending', 'receiving', 'sent', 'garbage'] as const;
+export type BucketCounts = Record<(typeof BUCKET_STATUSES)[number] | 'total', number>;
+
+/**
+ * How many `_bucket` rows here have each status, and how many in all; zeros without `_bucket`
+ * or while it still lacks its `status` index (a crash between its DDL statements).
+ */
+export function bucketCounts(node: Node): BucketCounts {
+  const counts: BucketCounts = { active: 0, pinned: 0, sending: 0, receiving: 0, sent: 0, garbage: 0, total: 0 };
+  if (!node.box.hasSpace(BUCKET_SPACE) || !node.box.space(BUCKET_SPACE).indexes().some((i) => i.name === 'status')) return counts;
+  const byStatus = node.box.space(BUCKET_SPACE).index('status');
+  for (const status of BUCKET_STATUSES) counts[status] = byStatus.count([status]);
+  counts.total = node.box.space(BUCKET_SPACE).len();
+  return counts;
+}
+
 /** The `_bucket` row of `bucketId` on this instance, or null when it has none. */
 export function storedBucket(node: Node, bucketId: number): StoredBucket | null {
   if (!node.box.hasSpace(BUCKET_SPACE)) return null;
