@@ -32,7 +32,7 @@ import type { Tuple } from './tuple.ts';
 import { Txn, type WalRow } from './txn.ts';
 import { VinylCache, VinylSpaceStore } from './vinyl.ts';
 import { Wal, type WalMode, type WalStats } from './wal.ts';
-import { txnRows, type DecodedRow } from './wal-record.ts';
+import { txnRows, type DecodedRow, type WalBatch } from './wal-record.ts';
 import { BoxSpace } from './box-space.ts';
 import { makeKeyDef } from './key-def.ts';
 import { pushAll } from '../lib/arrays.ts';
@@ -313,6 +313,16 @@ export class Box implements SpaceHost {
     return this.wal.committedLsn;
   }
 
+  /** LSN of the last row submitted to the WAL (committed or still being written). */
+  get lastAssignedLsn(): number {
+    return this.wal.nextLsn - 1;
+  }
+
+  /** Resolves once every row up to `lsn` is durable; rejects (ER_WAL_IO) if a failed write rolled it back. */
+  waitCommitted(lsn: number): Promise<void> {
+    return this.wal.waitCommitted(lsn);
+  }
+
   get walMode(): WalMode {
     return this.wal.mode;
   }
@@ -476,7 +486,22 @@ export class Box implements SpaceHost {
     };
   }
 
-  /** A replica applies a master's transaction (its rows, in order) as one local transaction. */
+  /** The first LSN the WAL still holds: rows before it are only in snapshots. */
+  walOldestLsn(): number {
+    return this.wal.oldestLsn();
+  }
+
+  /** Committed WAL records with rows after `afterLsn` (see Wal.readCommitted). */
+  readCommitted(afterLsn: number, rowsMax: number): WalBatch[] {
+    return this.wal.readCommitted(afterLsn, rowsMax);
+  }
+
+  /**
+   * A replica applies a master's transaction (its rows, in order) as one local transaction.
+   * Inserts apply as replaces and deletes of absent keys do nothing: rows log effects, so a row
+   * applied over a copy that already has it (a replica's initial copy is taken while the master
+   * writes) converges on the master's state.
+   */
   applyRows(rows: readonly WalRow[]): Promise<void> {
     if (this.activeTxn !== null) return Promise.reject(boxErrors.activeTransaction());
     const txn = new Txn(this.nextTxnId++);
@@ -508,6 +533,18 @@ export class Box implements SpaceHost {
   }
 
   async createSpace(name: string, options: CreateSpaceOptions = {}): Promise<BoxSpace> {
+    return this.createSpaceAs(name, options, 'client');
+  }
+
+  /**
+   * createSpace for a replica's applier: a read-only replica creates the spaces its master's
+   * rows need (core/replication/applier.ts), which no client of it may do.
+   */
+  createSpaceAsReplica(name: string, options: CreateSpaceOptions = {}): Promise<BoxSpace> {
+    return this.createSpaceAs(name, options, 'replica');
+  }
+
+  private async createSpaceAs(name: string, options: CreateSpaceOptions, writer: 'client' | 'replica'): Promise<BoxSpace> {
     const existing = this.schema.find(name);
     if (existing !== undefined) {
       if (options.ifNotExists === true) return new BoxSpace(this, existing.id);
@@ -521,7 +558,8 @@ export class Box implements SpaceHost {
     if (engine === 'vinyl') flags[VINYL_STORE_FLAG] = await this.openVinylStore(id);
     const format = parseFormat((options.format ?? []) as MpValue, name);
     const def: SpaceDef = { id, owner: options.owner ?? ADMIN_USER_ID, name, engine, fieldCount: options.fieldCount ?? 0, flags, format };
-    await this.write((txn) => this.schema.space(SystemSpaceId._space).insert(txn, spaceDefToTuple(def)));
+    const insert = (txn: Txn): void => void this.schema.space(SystemSpaceId._space).insert(txn, spaceDefToTuple(def));
+    await (writer === 'client' ? this.write(insert) : this.transaction(() => insert(this.activeTxn!)));
     return new BoxSpace(this, id);
   }
 

@@ -26,7 +26,7 @@ import type { Log } from '../env/log.ts';
 import { boxErrors, type BoxError } from './errors.ts';
 import { u64Key } from './record-codec.ts';
 import type { Txn } from './txn.ts';
-import { encodeWalBatch } from './wal-record.ts';
+import { decodeWalBatch, encodeWalBatch, type WalBatch } from './wal-record.ts';
 import { probe } from '../lib/probe.ts';
 
 export const WAL_MODES = ['none', 'write', 'fsync'] as const;
@@ -350,6 +350,47 @@ export class Wal {
    * Deletes records wholly at or below `lsn` (a checkpoint covers them), as one range delete:
    * records are keyed by their first LSN, so they are the keys up to the last covered record's.
    */
+  /** The first LSN the store still holds; rows before it are only in snapshots. */
+  oldestLsn(): number {
+    return this.spans[0]?.firstLsn ?? this.committedLsn + 1;
+  }
+
+  /**
+   * Committed records holding rows after `afterLsn`, oldest first, whole records (the first one
+   * may start before `afterLsn`: its earlier rows are the caller's to skip), until at least
+   * `rowsMax` rows are out. For a replication relay; needs a WAL mode other than none.
+   */
+  readCommitted(afterLsn: number, rowsMax: number): WalBatch[] {
+    assert(this.store !== null, 'reading a WAL kept in no store');
+    const out: WalBatch[] = [];
+    let rows = 0;
+    let i = this.spanIndexAfter(afterLsn);
+    for (; i < this.spans.length && rows < rowsMax; i++) {
+      const span = this.spans[i]!;
+      if (span.lastLsn > this.committedLsn) break;
+      const bytes = this.store.get(u64Key(span.firstLsn));
+      const batch = bytes === undefined ? null : decodeWalBatch(bytes);
+      // The store checksums every record it wrote; a record it lost or rotted while running is a
+      // damaged disk, which the relay reports rather than skip rows of.
+      if (batch === null) throw boxErrors.invalidXlog(`WAL record at LSN ${span.firstLsn} cannot be read for replication`);
+      out.push(batch);
+      rows += batch.rows.length;
+    }
+    return out;
+  }
+
+  /** Index of the first span with rows after `lsn` (binary search: spans are in LSN order). */
+  private spanIndexAfter(lsn: number): number {
+    let lo = 0;
+    let hi = this.spans.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.spans[mid]!.lastLsn <= lsn) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   async trim(lsn: number): Promise<number> {
     if (this.store === null) return 0;
     let n = 0;
