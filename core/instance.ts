@@ -23,6 +23,7 @@ import { Node } from './node/node.ts';
 import { EXIT_FAILURE, EXIT_OK, type NodeOptions } from './node/options.ts';
 import { Sentinel } from './node/sentinel.ts';
 import { VshardBackground } from './vshard/storage-background.ts';
+import { ReplicationApplier } from './replication/applier.ts';
 import { shutdown } from './node/shutdown.ts';
 import { requestTargetGrade } from './node/target-grade.ts';
 
@@ -51,10 +52,12 @@ export function instanceProgram(options: NodeOptions, hooks: InstanceHooks = {})
     const governor = new Governor(node);
     const sentinel = new Sentinel(node);
     const vshard = new VshardBackground(node);
+    const applier = new ReplicationApplier(node);
     const stopBackground = (): void => {
       governor.stop();
       sentinel.stop();
       vshard.stop();
+      applier.stop();
     };
     env.lifecycle.onStop((signal) => void shutdown(node, signal, stopBackground));
     if (node.identity?.expelled === true) {
@@ -77,6 +80,7 @@ export function instanceProgram(options: NodeOptions, hooks: InstanceHooks = {})
     void governor.run();
     void sentinel.run();
     void vshard.run();
+    void applier.run();
     await postjoin(node, backend, hooks);
   };
 }

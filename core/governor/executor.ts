@@ -6,7 +6,7 @@
  * governor.
  */
 
-import type { MpValue } from '../codec/msgpack.ts';
+import { mapGet, type MpValue } from '../codec/msgpack.ts';
 import { grade, mayRespond, type CurrentGrade } from '../cluster/grade.ts';
 import type { Op } from '../cluster/ops.ts';
 import type { Instance } from '../cluster/records.ts';
@@ -16,7 +16,7 @@ import { asRaftId } from '../raft/types.ts';
 import type { Node, ShardingConfig } from '../node/node.ts';
 import { BUCKET_COUNT } from '../node/node.ts';
 import { describeClientError } from '../rpc/pool.ts';
-import { PROC_REPLICATION, PROC_REPLICATION_DEMOTE, PROC_REPLICATION_PROMOTE } from '../rpc/replication.ts';
+import { PROC_REPLICATION, PROC_REPLICATION_DEMOTE, PROC_REPLICATION_PROMOTE, PROC_REPLICATION_SYNC } from '../rpc/replication.ts';
 import { PROC_SHARDING, PROC_SHARDING_BOOTSTRAP, shardingConfigToValue } from '../rpc/sharding.ts';
 import { PROC_SYNC_RAFT } from '../rpc/sync-raft.ts';
 import type { ConfChangeSingle } from './conf-change.ts';
@@ -172,8 +172,21 @@ export class Governor {
     const successor = node.tables.instance(to);
     if (successor === undefined) throw new GovernorStepError(`unknown instance ${to}`);
     const previous = node.tables.instance(from);
-    // Best effort: a master going away may already be gone.
-    if (previous !== undefined && previous.currentGrade.variant !== 'Offline') await this.rpc(previous, PROC_REPLICATION_DEMOTE, []).catch(() => undefined);
+    // Best effort: a master going away may already be gone. One that answers says how far its
+    // WAL goes, and the successor catches up to there before it takes writes (replication is
+    // asynchronous: without this a graceful switch would drop the writes still in flight).
+    let lastLsn: MpValue = null;
+    if (previous !== undefined && previous.currentGrade.variant !== 'Offline') {
+      const demoted = await this.rpc(previous, PROC_REPLICATION_DEMOTE, []).catch(() => null);
+      lastLsn = mapGet(demoted?.[0] ?? null, 'lsn') ?? null;
+    }
+    if (typeof lastLsn === 'number') {
+      // A successor that cannot catch up (cut off from the old master) is promoted all the same:
+      // a replicaset without a writable master is worse than one that lost its last writes.
+      await this.rpc(successor, PROC_REPLICATION_SYNC, [from, lastLsn]).catch((error: unknown) => {
+        node.log.warn('promoting a master that did not catch up with its predecessor', { replicaset_id: replicasetId, from, to, reason: error instanceof Error ? error.message : String(error) });
+      });
+    }
     await this.rpc(successor, PROC_REPLICATION_PROMOTE, []);
     await this.propose({ kind: 'dml', dml: { op: 'update', space: TABLE_DEFS.replicaset.name, key: [replicasetId], ops: [['=', 'master_id', to]] } });
     probe('governor.master_switched');

@@ -43,6 +43,13 @@ export const PROBES = [
   'vshard.recovery.dropped_copy',
   'vshard.gc.collected',
   'vshard.rebalancer.routes_applied',
+  // data replication
+  'replication.applied',
+  'replication.resync_requested',
+  'replication.relay.copy_in_wal',
+  'replication.copy_done',
+  'replication.master_changed',
+  'replication.apply_failed',
 ] as const;
 
 export type ProbeName = (typeof PROBES)[number];

@@ -6,6 +6,7 @@
  * The sole voter then campaigns and leads at term 2.
  */
 
+import { becomeWritable } from '../replication/writable.ts';
 import { encodeOp, type Op } from '../cluster/ops.ts';
 import type { Identity } from '../cluster/raft-store.ts';
 import type { Instance } from '../cluster/records.ts';
@@ -53,7 +54,7 @@ export async function boot(node: Node): Promise<Identity> {
   await node.raftStore.saveIdentity(identity);
   // Picodata's read_only = (#box_replication > 1): the bootstrap instance is alone in its
   // replicaset, so it is writable from the start (its postjoin script may create spaces).
-  node.box.readOnly = false;
+  await becomeWritable(node, options.initReplicationFactor);
   node.log.info('cluster bootstrapped', { instance_id: instanceId, cluster_id: options.clusterId, replication_factor: options.initReplicationFactor });
   return identity;
 }

@@ -57,6 +57,11 @@ export class Node {
   discovery: Discovery | null = null;
   server: IprotoServer | null = null;
   replication: ReplicationConfig | null = null;
+  /**
+   * How far this replica has fetched from its master's WAL (core/replication/applier.ts): every
+   * transaction of that master's WAL up to `lsn` is applied here, or held already.
+   */
+  replicationCursor: { readonly masterId: string; readonly lsn: number } | null = null;
   sharding: ShardingConfig | null = null;
   /** Addresses learned outside the tables (the join reply), until the log catches up. */
   readonly addresses = new Map<number, string>();
@@ -97,7 +102,7 @@ export class Node {
       }
       // Box checkpoints by itself every DEFAULT_CHECKPOINT_WAL_ROWS_MAX rows, so the WAL stays
       // bounded without an operator; the daemon may also checkpoint on a timer.
-      const box = await Box.open({ disk: env.disk, log: env.log, clock: env.clock, walMode: options.walMode, readOnly: true, forceRecovery: options.forceRecovery === true });
+      const box = await Box.open({ disk: env.disk, log: env.log, clock: env.clock, walMode: options.walMode, readOnly: true, forceRecovery: options.forceRecovery === true, checkpointWalRowsMax: options.tuning.checkpointWalRowsMax });
       return new Node(env, options, box, raftStore);
     } catch (error) {
       if (exitOnStorageFailure(env, error, 'cannot use the data directory')) return null;

@@ -1,5 +1,6 @@
 import type { FailureDomain } from '../cluster/failure-domain.ts';
 import type { WalMode } from '../box/wal.ts';
+import { DEFAULT_CHECKPOINT_WAL_ROWS_MAX } from '../box/box.ts';
 import { PICODATA_2211_DEFAULTS, type RaftConfig } from '../raft/config.ts';
 
 /** Everything an instance is configured with: the `picodata run` options plus tuning knobs. */
@@ -55,6 +56,16 @@ export interface NodeTuning {
   readonly rebalancerIntervalMs: number;
   /** Tuples per `bucket_recv` call of a bucket transfer (vshard's chunk). */
   readonly vshardTransferChunkTuplesMax: number;
+  /**
+   * Data replication (core/replication/): how long a replica's fetch waits at the master for a
+   * commit when there is nothing to send, rows per fetch reply or copy page, and the pause
+   * after a failed step (0 = the replica never replicates).
+   */
+  readonly replicationFetchWaitMs: number;
+  readonly replicationFetchRowsMax: number;
+  readonly replicationRetryMs: number;
+  /** The box checkpoints (and trims its WAL) after this many rows (Tarantool's checkpoint_wal_threshold, in rows). */
+  readonly checkpointWalRowsMax: number;
 }
 
 export const DEFAULT_TUNING: NodeTuning = {
@@ -78,6 +89,10 @@ export const DEFAULT_TUNING: NodeTuning = {
   vshardRecoveryIntervalMs: 1_000,
   rebalancerIntervalMs: 1_000,
   vshardTransferChunkTuplesMax: 1_000,
+  replicationFetchWaitMs: 1_000,
+  replicationFetchRowsMax: 1_000,
+  replicationRetryMs: 250,
+  checkpointWalRowsMax: DEFAULT_CHECKPOINT_WAL_ROWS_MAX,
 };
 
 /** Exit codes: sysexits.h where one fits. */

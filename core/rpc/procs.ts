@@ -6,9 +6,10 @@ import type { Proc } from './proc.ts';
 import { proposeProc } from './propose.ts';
 import { raftInteractProc } from './raft-interact.ts';
 import { raftJoinProc } from './raft-join.ts';
-import { replicationDemoteProc, replicationPromoteProc, replicationProc } from './replication.ts';
+import { replicationDemoteProc, replicationPromoteProc, replicationProc, replicationSyncProc } from './replication.ts';
 import { shardingBootstrapProc, shardingProc } from './sharding.ts';
 import { syncRaftProc } from './sync-raft.ts';
+import { copyBeginProc, copyPageProc, fetchProc } from '../replication/relay.ts';
 import { updateInstanceProc } from './update-instance.ts';
 
 /** Every `.proc_*` an instance serves, by CALL name. */
@@ -25,6 +26,10 @@ export const PROCS: ReadonlyMap<string, Proc> = new Map(
     replicationProc,
     replicationPromoteProc,
     replicationDemoteProc,
+    replicationSyncProc,
+    fetchProc,
+    copyBeginProc,
+    copyPageProc,
     shardingProc,
     shardingBootstrapProc,
     casProc,

@@ -272,13 +272,14 @@ describe(`a real 4-instance cluster survives ${CYCLES} cycles of SIGKILL/SIGTERM
   }
 
   /**
-   * vshard after the cycle. The rebalancer spreads the buckets over the replicasets' masters, and
-   * only a master holds its replicaset's buckets: there is no data replication yet to copy
-   * `_bucket` to a replica that takes over. So every router must give the same answer for a
-   * bucket: the instance that holds it, which is a master now, or NO_ROUTE_TO_BUCKET (9) when
-   * the instance holding it is not its replicaset's master any more; never a stale route,
-   * disagreeing routers or a hang. Routers, the sharding configuration and transfers in flight
-   * catch up with the cycle's master switches, so this waits for them.
+   * vshard after the cycle. The rebalancer spreads the buckets over the replicasets, and data
+   * replication copies a replicaset's `_bucket` to all its members. So every router must give
+   * the same answer for a bucket: the master of the replicaset that holds it, or
+   * NO_ROUTE_TO_BUCKET (9) when no master has it (replication is asynchronous: a master that
+   * crashed before its replica fetched a transfer's last step takes that step with it); never a
+   * stale route, disagreeing routers or a hang; and the bucket is stored within one replicaset.
+   * Routers, the sharding configuration, replicas and transfers in flight catch up with the
+   * cycle's master switches, so this waits for them.
    */
   async function checkBucketsRouted(): Promise<void> {
     for (let n = 0; n < BUCKETS_PROBED; n++) {
@@ -291,18 +292,25 @@ describe(`a real 4-instance cluster survives ${CYCLES} cycles of SIGKILL/SIGTERM
           const where = answers.map((a) => (typeof a[0] === 'string' ? a[0] : `error ${String((a[1] as { code?: unknown } | null)?.code)}`));
           last = answers.map((a, k) => `via ${members[k]!.name}: ${typeof a[0] === 'string' ? a[0] : JSON.stringify(a[1] ?? null)}`);
           if (!where.every((w) => w === where[0])) return undefined;
-          // And the bucket is stored (readable) on one instance at most: the one routed to.
+          // And the bucket is stored (readable) within one replicaset: the routed master's.
           const stats = await Promise.all(members.map((i) => i.call('vshard.storage.bucket_stat', [bucket], 5_000)));
           const storedOn = members.filter((_, k) => stats[k]![0] !== null && typeof stats[k]![0] === 'object').map((i) => i.name);
           last.push(`stored on ${storedOn.join(', ') || 'none'}`);
-          if (storedOn.length > 1) return undefined;
+          const holders = new Set(await Promise.all(storedOn.map((name) => replicasetOf(name))));
+          if (holders.size > 1) return undefined;
           if (where[0] === 'error 9') return true;
-          return storedOn[0] === where[0] && (await isMaster(where[0]!)) ? true : undefined;
+          return storedOn.includes(where[0]!) && holders.has(await replicasetOf(where[0]!)) && (await isMaster(where[0]!)) ? true : undefined;
         }, RECOVERY_TIMEOUT_MS, 250);
       } catch (error) {
         throw new Error(`${String(error)}; last answers: ${last.join('; ')}`);
       }
     }
+  }
+
+  /** The replicaset of `instanceId` (in a member's clusterwide tables). */
+  async function replicasetOf(instanceId: string): Promise<string | undefined> {
+    const [status] = await members[0]!.call(CLUSTER_STATUS_FUNCTION);
+    return (status as unknown as ClusterStatus).instances.find((i) => i.instance_id === instanceId)?.replicaset_id;
   }
 
   /** Whether `instanceId` is a member and its replicaset's master (in a member's clusterwide tables). */

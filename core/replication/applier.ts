@@ -1,0 +1,230 @@
+/**
+ * A replica's side of replication: one loop per instance that, while the instance is a member
+ * of a replicaset whose master is someone else, pulls that master's transactions
+ * (`.proc_replication_fetch`, core/replication/relay.ts) and applies each as one local
+ * transaction together with its `_vclock` row and the cursor (core/replication/state-spaces.ts),
+ * so that what is applied and what the instance says it holds never disagree, crash or not.
+ *
+ * Replication is asynchronous: a master acknowledges a write once its own WAL has it. A master
+ * that fails before its replicas fetched a write loses that write when another member takes
+ * over (the old master, back as a replica, copies the new master whole: see `resync` in
+ * state-spaces.ts). The governor's graceful switch waits for the new master to catch up first.
+ *
+ * A copy (`resync`) is taken while the master keeps writing: the master names the LSN and
+ * vclock it starts at, once that LSN is durable; every page shows that state or a later one;
+ * the replica then fetches from that LSN on. Rows log effects (whole tuples, deletes by key,
+ * applied as replaces and idempotent deletes), so replaying the transactions after the start
+ * over pages that may already show some of them converges on the master's state.
+ */
+
+import type { Box } from '../box/box.ts';
+import type { WalRow } from '../box/txn.ts';
+import type { MpObject, MpValue } from '../codec/msgpack.ts';
+import type { Node } from '../node/node.ts';
+import { probe } from '../lib/probe.ts';
+import { callInstance, type PeerOutcome } from '../vshard/peer-call.ts';
+import { OP_DELETE, OP_REPLACE, OP_TRUNCATE, PROC_REPLICATION_COPY_BEGIN, PROC_REPLICATION_COPY_PAGE, PROC_REPLICATION_FETCH, selfOrigin } from './relay.ts';
+import { ensureSpaceFromDef, isReplicatedSpace } from './space-defs.ts';
+import { COPY_KEY, cursorRow, ensureStateSpaces, markResync, needsResync, readCursor, readVclock, REPLICA_STATE_SPACE, resyncRow, VCLOCK_SPACE, vclockRow } from './state-spaces.ts';
+import { formatVclock, vclockFromValue, vclockToValue, type Vclock } from './vclock.ts';
+
+/**
+ * A fetch's deadline beyond the time the master may hold it: a master cut off is given up on
+ * soon, so that a replica catches up quickly once the link is back (a master switch waits on it).
+ */
+const FETCH_REPLY_MARGIN_MS = 2_000;
+
+/** Thrown out of a step: the loop logs it and retries after `replicationRetryMs`. */
+class ReplicationStepError extends Error {
+  override readonly name = 'ReplicationStepError';
+}
+
+function outcomeValue(outcome: PeerOutcome, what: string): MpObject {
+  if (!outcome.ok) {
+    const error = outcome.error as MpObject | null;
+    throw new ReplicationStepError(`${what}: ${String(error?.['message'] ?? 'failed')}`);
+  }
+  const value = outcome.values[0];
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ReplicationStepError(`${what}: malformed reply`);
+  return value as MpObject;
+}
+
+/** A master's row as a local WAL row (space by name, created from its definition if missing). */
+async function localRow(box: Box, row: MpValue[], spaces: MpObject): Promise<WalRow> {
+  const [name, op, body] = row as [string, number, MpValue];
+  const spaceId = box.hasSpace(name) ? box.space(name).id : await ensureSpaceFromDef(box, name, spaces[name] ?? null);
+  if (op === OP_DELETE) return { lsn: 0, spaceId, op: 'delete', key: body as MpValue[] };
+  if (op === OP_TRUNCATE) return { lsn: 0, spaceId, op: 'truncate' };
+  if (op !== OP_REPLACE || !Array.isArray(body)) throw new ReplicationStepError(`unknown replicated row op ${String(op)}`);
+  return { lsn: 0, spaceId, op: 'replace', tuple: Object.freeze([...body]) };
+}
+
+export class ReplicationApplier {
+  private readonly node: Node;
+  private stopped = false;
+  /** Where in which master's WAL the last fetch ended (persisted with every applied transaction). */
+  private cursorValue: { masterId: string; lsn: number } | null = null;
+  private followedMasterId: string | null = null;
+
+  constructor(node: Node) {
+    this.node = node;
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private get cursor(): { masterId: string; lsn: number } | null {
+    return this.cursorValue;
+  }
+
+  /** The node shows it too: the governor's catch-up before a master switch waits on it. */
+  private set cursor(value: { masterId: string; lsn: number } | null) {
+    this.cursorValue = value;
+    this.node.replicationCursor = value;
+  }
+
+  async run(): Promise<void> {
+    const { replicationRetryMs } = this.node.options.tuning;
+    if (replicationRetryMs <= 0) return;
+    while (!this.stopped) {
+      const masterId = this.masterToFollow();
+      if (masterId === null) {
+        await this.node.env.clock.sleep(replicationRetryMs);
+        continue;
+      }
+      try {
+        await this.step(masterId);
+      } catch (error) {
+        if (this.stopped) return;
+        const reason = error instanceof Error ? error.message : String(error);
+        this.node.log.verbose('replication step failed', { master: masterId, reason });
+        await this.node.env.clock.sleep(replicationRetryMs);
+      }
+    }
+  }
+
+  /** The master of this instance's replicaset when it is someone else, else null. */
+  private masterToFollow(): string | null {
+    const node = this.node;
+    if (node.state !== 'online' && node.state !== 'postjoin') return null;
+    if (node.replication === null || node.replication.isMaster) return null;
+    const self = node.self();
+    if (self === undefined) return null;
+    const masterId = node.tables.replicaset(self.replicasetId)?.masterId;
+    if (masterId === undefined || masterId === self.instanceId || node.tables.instance(masterId) === undefined) return null;
+    return masterId;
+  }
+
+  private stillFollowing(masterId: string): boolean {
+    return !this.stopped && this.masterToFollow() === masterId;
+  }
+
+  private async step(masterId: string): Promise<void> {
+    const box = this.node.box;
+    await ensureStateSpaces(box);
+    if (this.followedMasterId !== masterId) {
+      if (this.followedMasterId !== null) probe('replication.master_changed');
+      this.node.log.info('replicating from the master', { master: masterId });
+      this.followedMasterId = masterId;
+    }
+    if (needsResync(box)) {
+      await this.copy(masterId);
+      return;
+    }
+    await this.fetchAndApply(masterId);
+  }
+
+  private cursorFor(masterId: string): number {
+    if (this.cursor?.masterId !== masterId) {
+      const stored = readCursor(this.node.box);
+      this.cursor = { masterId, lsn: stored?.masterId === masterId ? stored.lsn : 0 };
+    }
+    return this.cursor.lsn;
+  }
+
+  private async fetchAndApply(masterId: string): Promise<void> {
+    const node = this.node;
+    const box = node.box;
+    const { replicationFetchWaitMs, replicationFetchRowsMax } = node.options.tuning;
+    const origin = selfOrigin(node);
+    const vclock = readVclock(box, origin);
+    const args: MpValue[] = [vclockToValue(vclock), this.cursorFor(masterId), replicationFetchRowsMax, replicationFetchWaitMs, origin];
+    const reply = outcomeValue(await callInstance(node, masterId, PROC_REPLICATION_FETCH, args, replicationFetchWaitMs + FETCH_REPLY_MARGIN_MS), 'fetch');
+    if (typeof reply['resync'] === 'string') {
+      probe('replication.resync_requested');
+      node.log.warn('the master cannot bring this replica up to date from its WAL: copying its data whole', { master: masterId, reason: reply['resync'], vclock: formatVclock(vclock) });
+      await markResync(box);
+      return;
+    }
+    const spaces = (reply['spaces'] ?? {}) as MpObject;
+    for (const txn of (reply['txns'] ?? []) as MpValue[][]) {
+      if (!this.stillFollowing(masterId)) return;
+      await this.applyTxn(masterId, txn, spaces);
+    }
+    if (this.stillFollowing(masterId)) this.cursor = { masterId, lsn: Number(reply['cursor'] ?? 0) };
+  }
+
+  private async applyTxn(masterId: string, txn: MpValue[], spaces: MpObject): Promise<void> {
+    const box = this.node.box;
+    const [origin, seq, lastLsn, rows] = txn as [number, number, number, MpValue[][]];
+    const local: WalRow[] = [];
+    for (const row of rows) local.push(await localRow(box, row, spaces));
+    local.push(vclockRow(box, origin, seq), cursorRow(box, masterId, lastLsn));
+    try {
+      await box.applyRows(local);
+    } catch (error) {
+      // The replica's data does not take the master's rows (a conflict no WAL replay can
+      // produce unless the two diverged): start over from a copy rather than stop replicating.
+      probe('replication.apply_failed');
+      this.node.log.error('cannot apply a replicated transaction: copying the master whole', { master: masterId, origin, seq, error: error instanceof Error ? error.message : String(error) });
+      await markResync(box);
+      throw new ReplicationStepError('apply failed');
+    }
+    this.cursor = { masterId, lsn: lastLsn };
+    probe('replication.applied');
+  }
+
+  /** Replaces every replicated space's data with the master's (see the module comment). */
+  private async copy(masterId: string): Promise<void> {
+    const node = this.node;
+    const box = node.box;
+    const { syncRpcTimeoutMs, replicationFetchRowsMax } = node.options.tuning;
+    node.log.info('copying the master\'s data', { master: masterId });
+    const begin = outcomeValue(await callInstance(node, masterId, PROC_REPLICATION_COPY_BEGIN, [], syncRpcTimeoutMs), 'copy begin');
+    const startVclock: Vclock | null = vclockFromValue(begin['vclock'] ?? null);
+    const startLsn = Number(begin['cursor']);
+    if (startVclock === null || !Number.isSafeInteger(startLsn)) throw new ReplicationStepError('copy begin: malformed reply');
+    const marker = (): WalRow => ({ lsn: 0, spaceId: box.space(REPLICA_STATE_SPACE).id, op: 'replace', tuple: [COPY_KEY, vclockToValue(startVclock)] });
+    const spaces = (begin['spaces'] ?? {}) as MpObject;
+    const names = Object.keys(spaces);
+    for (const name of names) await ensureSpaceFromDef(box, name, spaces[name] ?? null);
+    // Replicated spaces the master does not have are emptied too: the copy is the master's state.
+    for (const space of [...box.schema.spaces.values()]) {
+      if (!isReplicatedSpace(space.def) || space.indexes.length === 0) continue;
+      if (!this.stillFollowing(masterId)) throw new ReplicationStepError('the master changed during a copy');
+      await box.applyRows([{ lsn: 0, spaceId: space.id, op: 'truncate' }, marker()]);
+    }
+    for (const name of names) {
+      let after: MpValue = null;
+      for (;;) {
+        if (!this.stillFollowing(masterId)) throw new ReplicationStepError('the master changed during a copy');
+        const args: MpValue[] = [name, after, replicationFetchRowsMax];
+        const page = outcomeValue(await callInstance(node, masterId, PROC_REPLICATION_COPY_PAGE, args, syncRpcTimeoutMs), 'copy page');
+        const tuples = (page['tuples'] ?? []) as MpValue[][];
+        const spaceId = box.space(name).id;
+        if (tuples.length > 0) await box.applyRows([...tuples.map((t): WalRow => ({ lsn: 0, spaceId, op: 'replace', tuple: Object.freeze([...t]) })), marker()]);
+        if (page['done'] === true || tuples.length === 0) break;
+        after = page['last_key'] ?? null;
+      }
+    }
+    const origin = selfOrigin(node);
+    const finish: WalRow[] = [{ lsn: 0, spaceId: box.space(VCLOCK_SPACE).id, op: 'truncate' }];
+    for (const [o, seq] of startVclock) if (o !== origin) finish.push(vclockRow(box, o, seq));
+    finish.push(cursorRow(box, masterId, startLsn), resyncRow(box, false), marker());
+    await box.applyRows(finish);
+    this.cursor = { masterId, lsn: startLsn };
+    probe('replication.copy_done');
+    node.log.info('copied the master\'s data', { master: masterId, lsn: startLsn, vclock: formatVclock(startVclock) });
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Data replication on real processes: two instances with --init-replication-factor 2 form one
+ * replicaset; rows written to its master over iproto are read back from the replica, which
+ * refuses writes; SIGTERM of the master hands over to the replica with every row (the governor
+ * waits for it to catch up), and the old master, restarted, follows the new one and copies it.
+ */
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MpValue } from '../../core/codec/msgpack.ts';
+import { CLUSTER_STATUS_FUNCTION, type ClusterStatus } from '../../runtime-real/cluster-info.ts';
+import { Cluster, picodataBundle, until, type Instance } from './harness.ts';
+
+const ROWS = 300;
+
+describe('data replication between 2 real processes', () => {
+  const cluster = new Cluster('replication');
+  let i1: Instance;
+  let i2: Instance;
+
+  beforeAll(async () => {
+    await picodataBundle();
+    i1 = await cluster.add('i1', { instanceId: 'i1', initReplicationFactor: 2, walMode: 'fsync' });
+    i2 = await cluster.add('i2', { instanceId: 'i2', initReplicationFactor: 2, walMode: 'fsync' });
+  });
+  afterAll(() => cluster.destroy());
+
+  async function masterId(via: Instance): Promise<string> {
+    const [status] = await via.call(CLUSTER_STATUS_FUNCTION);
+    const { replicasets } = status as unknown as ClusterStatus;
+    expect(replicasets).toHaveLength(1);
+    return replicasets[0]!.master_id;
+  }
+
+  async function count(instance: Instance): Promise<number | undefined> {
+    try {
+      return (await instance.call('box.space.test:count'))[0] as number;
+    } catch {
+      return undefined; // no such space yet
+    }
+  }
+
+  async function tuples(instance: Instance): Promise<MpValue[]> {
+    return (await instance.call('box.space.test:select', [[], { iterator: 'ALL' }]))[0] as MpValue[];
+  }
+
+  it('a replica reads what its master wrote and refuses writes itself', async () => {
+    await Promise.all([i1.start({ peers: [i1.address] }), i2.start({ peers: [i1.address] })]);
+    await Promise.all([i1.waitOnline(30_000), i2.waitOnline(30_000)]);
+    const master = (await masterId(i1)) === 'i1' ? i1 : i2;
+    const replica = master === i1 ? i2 : i1;
+    await until('the script created test on the master', () => count(master), 10_000);
+    for (let id = 1; id <= ROWS; id++) await master.call('box.space.test:replace', [[id, `value ${id}`]]);
+    await master.call('box.space.test:delete', [[7]]);
+    const written = await tuples(master);
+    expect(written).toHaveLength(ROWS - 1);
+    await until('the master\'s rows on the replica', async () => (JSON.stringify(await tuples(replica)) === JSON.stringify(written) ? true : undefined), 15_000);
+    await expect(replica.call('box.space.test:insert', [[ROWS + 1, 'x']])).rejects.toThrow("Can't modify data because this instance is in read-only mode.");
+  }, 60_000);
+
+  it('SIGTERM of the master: the replica takes over with every row, and the old master follows it', async () => {
+    const master = (await masterId(i1)) === 'i1' ? i1 : i2;
+    const replica = master === i1 ? i2 : i1;
+    // The last writes just before the stop: the switch waits for the replica to have them.
+    for (let id = ROWS + 1; id <= ROWS + 50; id++) await master.call('box.space.test:replace', [[id, `late ${id}`]]);
+    const written = await tuples(master);
+    expect(await master.stop('SIGTERM')).toEqual({ code: 0, signal: null });
+    await until('the replica is master', async () => ((await masterId(replica)) === replica.name ? true : undefined), 15_000);
+    expect(await tuples(replica)).toEqual(written);
+    await replica.call('box.space.test:replace', [[ROWS + 100, 'after the switch']]);
+
+    await master.start();
+    await master.waitOnline(30_000, 2);
+    await until('the old master holds the new master\'s rows', async () => (JSON.stringify(await tuples(master)) === JSON.stringify(await tuples(replica)) ? true : undefined), 15_000);
+    expect(master.events('copied the master\'s data').length).toBeGreaterThanOrEqual(1);
+    await expect(master.call('box.space.test:insert', [[ROWS + 200, 'x']])).rejects.toThrow('read-only');
+  }, 90_000);
+});
