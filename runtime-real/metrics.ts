@@ -297,11 +297,23 @@ function renderGrades(out: MetricsWriter, node: Node): void {
   out.gauge('picodata_replicasets', 'replicasets in the cluster', node.tables.replicasets().length);
 }
 
+/** On a replica: how far into its master's WAL it has applied, and how far that is behind. */
+function renderReplication(out: MetricsWriter, node: Node): void {
+  const cursor = node.replicationCursor;
+  if (cursor === null || node.replication?.isMaster !== false) return;
+  const labels = { master: cursor.masterId };
+  out.help('picodata_replication_cursor_lsn', 'gauge', 'on a replica: the LSN of its master\'s WAL up to which it has applied');
+  out.sample('picodata_replication_cursor_lsn', labels, cursor.lsn);
+  out.help('picodata_replication_lag_lsn', 'gauge', 'on a replica: its master\'s last committed LSN (as of its latest fetch) minus the replica\'s cursor; rows not replicated count too');
+  out.sample('picodata_replication_lag_lsn', labels, Math.max(0, cursor.masterLsn - cursor.lsn));
+}
+
 function renderStorage(out: MetricsWriter, node: Node): void {
   out.gauge('picodata_box_committed_lsn', 'LSN of the last local write that reached the WAL mode\'s durability', node.box.committedLsn);
   out.gauge('picodata_box_read_only', '1 while the local storage refuses writes (replica, or not promoted yet)', node.box.readOnly ? 1 : 0);
   out.gauge('picodata_box_schema_version', 'local schema version', node.box.schemaVersion);
   renderWal(out, node.box);
+  renderReplication(out, node);
   if (!node.box.hasSpace('_bucket')) return;
   const space = node.box.space('_bucket');
   if (space.len() > BUCKETS_SCANNED_MAX) return;

@@ -7,9 +7,10 @@ import { voterFailover } from './voter-failover.ts';
 import { boxDurability } from './box-durability.ts';
 import { smoke } from './smoke.ts';
 import { vshardRouting } from './vshard-routing.ts';
+import { replication } from './replication.ts';
 
 /** Every named scenario, for `sim list` and `sim run <name>`. */
-export const SCENARIOS: readonly Scenario[] = [smoke, joinStorm, voterFailover, expelLeader, shutdownAll, raftSafety, vshardRouting, boxDurability];
+export const SCENARIOS: readonly Scenario[] = [smoke, joinStorm, voterFailover, expelLeader, shutdownAll, raftSafety, vshardRouting, boxDurability, replication];
 
 export function findScenario(name: string): Scenario | undefined {
   return SCENARIOS.find((s) => s.name === name);

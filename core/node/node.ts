@@ -59,9 +59,10 @@ export class Node {
   replication: ReplicationConfig | null = null;
   /**
    * How far this replica has fetched from its master's WAL (core/replication/applier.ts): every
-   * transaction of that master's WAL up to `lsn` is applied here, or held already.
+   * transaction of that master's WAL up to `lsn` is applied here, or held already;
+   * `masterLsn` is the master's last committed LSN as of its latest reply.
    */
-  replicationCursor: { readonly masterId: string; readonly lsn: number } | null = null;
+  replicationCursor: { readonly masterId: string; readonly lsn: number; readonly masterLsn: number } | null = null;
   sharding: ShardingConfig | null = null;
   /** Addresses learned outside the tables (the join reply), until the log catches up. */
   readonly addresses = new Map<number, string>();

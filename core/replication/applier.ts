@@ -81,8 +81,11 @@ export class ReplicationApplier {
   /** The node shows it too: the governor's catch-up before a master switch waits on it. */
   private set cursor(value: { masterId: string; lsn: number } | null) {
     this.cursorValue = value;
-    this.node.replicationCursor = value;
+    this.node.replicationCursor = value === null ? null : { ...value, masterLsn: Math.max(value.lsn, this.masterLsn) };
   }
+
+  /** The master's last committed LSN as of its latest fetch reply (for the lag metric). */
+  private masterLsn = 0;
 
   async run(): Promise<void> {
     const { replicationRetryMs } = this.node.options.tuning;
@@ -158,6 +161,7 @@ export class ReplicationApplier {
       return;
     }
     const spaces = (reply['spaces'] ?? {}) as MpObject;
+    this.masterLsn = Number(reply['master_lsn'] ?? 0);
     for (const txn of (reply['txns'] ?? []) as MpValue[][]) {
       if (!this.stillFollowing(masterId)) return;
       await this.applyTxn(masterId, txn, spaces);

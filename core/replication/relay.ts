@@ -6,7 +6,7 @@
  *
  * `.proc_replication_fetch(vclock, cursor_lsn, rows_max, wait_ms, origin)`:
  *   the committed transactions after `cursor_lsn` in this instance's WAL that the replica's
- *   `vclock` does not hold, as `{cursor, txns: [[origin, seq, last_lsn, rows]], spaces}` with
+ *   `vclock` does not hold, as `{cursor, master_lsn, txns: [[origin, seq, last_lsn, rows]], spaces}` with
  *   rows `[space_name, op, body]` (iproto op codes: 3 replace, 5 delete, 100 truncate) and the
  *   definitions of the spaces they touch. With nothing to send it waits up to `wait_ms` for a
  *   commit. Answers `{resync: reason}` when the replica cannot catch up from the WAL:
@@ -50,7 +50,7 @@ type OutRow = [string, number, MpValue];
 type OutTxn = [number, number, number, OutRow[]];
 
 export type FetchReply =
-  | { readonly kind: 'txns'; readonly cursor: number; readonly txns: OutTxn[]; readonly spaces: MpObject }
+  | { readonly kind: 'txns'; readonly cursor: number; readonly masterLsn: number; readonly txns: OutTxn[]; readonly spaces: MpObject }
   | { readonly kind: 'resync'; readonly reason: string };
 
 /** This instance's origin id (its raft id), or 0 before it has one. */
@@ -134,7 +134,7 @@ export function collect(node: Node, vclock: Vclock, cursor: number, rowsMax: num
     reached = batch.firstLsn + batch.rows.length - 1;
     if (rows >= rowsMax) break;
   }
-  return { kind: 'txns', cursor: reached, txns, spaces };
+  return { kind: 'txns', cursor: reached, masterLsn: box.committedLsn, txns, spaces };
 }
 
 /** Resolves at the next commit, or after `waitMs`. */
@@ -152,7 +152,7 @@ function nextCommit(node: Node, waitMs: number): Promise<void> {
 
 function replyValue(reply: FetchReply): MpValue[] {
   if (reply.kind === 'resync') return [{ resync: reply.reason }];
-  return [{ cursor: reply.cursor, txns: reply.txns as MpValue, spaces: reply.spaces }];
+  return [{ cursor: reply.cursor, master_lsn: reply.masterLsn, txns: reply.txns as MpValue, spaces: reply.spaces }];
 }
 
 export const fetchProc: Proc = {

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MpValue } from '../../core/codec/msgpack.ts';
 import { CLUSTER_STATUS_FUNCTION, type ClusterStatus } from '../../runtime-real/cluster-info.ts';
-import { Cluster, picodataBundle, until, type Instance } from './harness.ts';
+import { Cluster, freePort, picodataBundle, until, type Instance } from './harness.ts';
 
 const ROWS = 300;
 
@@ -19,8 +19,8 @@ describe('data replication between 2 real processes', () => {
 
   beforeAll(async () => {
     await picodataBundle();
-    i1 = await cluster.add('i1', { instanceId: 'i1', initReplicationFactor: 2, walMode: 'fsync' });
-    i2 = await cluster.add('i2', { instanceId: 'i2', initReplicationFactor: 2, walMode: 'fsync' });
+    i1 = await cluster.add('i1', { instanceId: 'i1', initReplicationFactor: 2, walMode: 'fsync', httpPort: await freePort() });
+    i2 = await cluster.add('i2', { instanceId: 'i2', initReplicationFactor: 2, walMode: 'fsync', httpPort: await freePort() });
   });
   afterAll(() => cluster.destroy());
 
@@ -55,6 +55,15 @@ describe('data replication between 2 real processes', () => {
     expect(written).toHaveLength(ROWS - 1);
     await until('the master\'s rows on the replica', async () => (JSON.stringify(await tuples(replica)) === JSON.stringify(written) ? true : undefined), 15_000);
     await expect(replica.call('box.space.test:insert', [[ROWS + 1, 'x']])).rejects.toThrow("Can't modify data because this instance is in read-only mode.");
+    // /metrics on the replica: its cursor into the master's WAL, and no lag once caught up.
+    const metrics = await until('the replica reports no lag', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${replica.spec.httpPort}/metrics`)).text();
+      return text.includes(`picodata_replication_lag_lsn{master="${master.name}"} 0`) ? text : undefined;
+    }, 10_000);
+    const cursor = /picodata_replication_cursor_lsn\{master="[^"]+"\} (\d+)/.exec(metrics);
+    expect(Number(cursor?.[1])).toBeGreaterThanOrEqual(ROWS);
+    const masterMetrics = await (await fetch(`http://127.0.0.1:${master.spec.httpPort}/metrics`)).text();
+    expect(masterMetrics).not.toContain('picodata_replication_lag_lsn');
   }, 60_000);
 
   it('SIGTERM of the master: the replica takes over with every row, and the old master follows it', async () => {
