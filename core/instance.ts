@@ -24,6 +24,7 @@ import { EXIT_FAILURE, EXIT_OK, type NodeOptions } from './node/options.ts';
 import { Sentinel } from './node/sentinel.ts';
 import { VshardBackground } from './vshard/storage-background.ts';
 import { ReplicationApplier } from './replication/applier.ts';
+import { SyncQuorum } from './replication/synchro.ts';
 import { shutdown } from './node/shutdown.ts';
 import { requestTargetGrade } from './node/target-grade.ts';
 
@@ -53,6 +54,9 @@ export function instanceProgram(options: NodeOptions, hooks: InstanceHooks = {})
     const sentinel = new Sentinel(node);
     const vshard = new VshardBackground(node);
     const applier = new ReplicationApplier(node);
+    const syncQuorum = new SyncQuorum(node);
+    node.replicaAcks = syncQuorum;
+    node.box.setSyncGate((lsn) => syncQuorum.wait(lsn));
     const stopBackground = (): void => {
       governor.stop();
       sentinel.stop();

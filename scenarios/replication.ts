@@ -5,15 +5,18 @@
  * hundred rows, so replicas that fall behind must copy their master whole.
  *
  * A write inserts `{op_id, client}` into `data`; a delete removes one of the client's own
- * earlier inserts. Replication is asynchronous (core/replication/applier.ts): an acknowledged
- * write can be lost when its master fails over before a replica fetched it, and only then.
+ * earlier inserts. On half the seeds `data` is asynchronous (core/replication/applier.ts): an
+ * acknowledged write can be lost when its master fails over before a replica fetched it, and
+ * only then; on the others it is synchronous (core/replication/synchro.ts): a write is
+ * acknowledged once a quorum of its replicaset holds it, and no failover may lose it.
  *
  * Checked:
  * - once the faults stop, every member of a replicaset holds exactly its master's `data`;
  * - no tuple that no client wrote appears anywhere, and no deleted one is back unless its
  *   replicaset changed masters (a lost delete);
- * - in a replicaset whose master never changed, every acknowledged insert is there and every
- *   acknowledged delete stuck; elsewhere the losses are counted in the trace;
+ * - every acknowledged insert is there and every acknowledged delete stuck: always for a
+ *   synchronous space, for an asynchronous one where the master never changed (elsewhere the
+ *   losses are counted in the trace);
  * - the cluster settles (grades, one applied index) as in the other scenarios.
  */
 
@@ -49,9 +52,11 @@ interface Tally {
 }
 
 const tallies = new WeakMap<ScenarioContext, Tally>();
+/** Whether `data` is a synchronous space (drawn per seed). */
+const syncRuns = new WeakMap<ScenarioContext, boolean>();
 
 /** Registers the write functions and creates `data` on every instance once it is writable. */
-function installFunctions(state: ClusterScenarioState): void {
+function installFunctions(state: ClusterScenarioState, isSync: boolean): void {
   const previous = state.cluster.hooks.opened;
   state.cluster.hooks = {
     ...state.cluster.hooks,
@@ -62,18 +67,18 @@ function installFunctions(state: ClusterScenarioState): void {
         return true;
       });
       backend.userFunctions.set(DEL, async (args) => (await node.box.space(DATA).delete([args[0] as number])) !== null);
-      void createData(node);
+      void createData(node, isSync);
     },
   };
 }
 
 /** Creates `data` (or the part a crash between its DDL statements left missing) once writable. */
-async function createData(node: Node): Promise<void> {
+async function createData(node: Node, isSync: boolean): Promise<void> {
   while (node.state !== 'exited') {
     if (!node.box.readOnly && node.replication?.isMaster === true) {
       try {
         const box = node.box;
-        if (!box.hasSpace(DATA)) await box.createSpace(DATA, { format: [{ name: 'op_id', type: 'unsigned' }, { name: 'client', type: 'unsigned' }] });
+        if (!box.hasSpace(DATA)) await box.createSpace(DATA, { isSync, format: [{ name: 'op_id', type: 'unsigned' }, { name: 'client', type: 'unsigned' }] });
         if (box.space(DATA).indexes().length === 0) await box.createIndex(DATA, 'pk', { parts: [['op_id', 'unsigned']] });
         if (box.space(DATA).indexes().length === 1) await box.createIndex(DATA, 'client', { parts: [['client', 'unsigned']], unique: false });
       } catch {
@@ -182,7 +187,9 @@ function divergence(state: ClusterScenarioState): string | null {
 }
 
 function checkData(ctx: ScenarioContext, state: ClusterScenarioState, tally: Tally): void {
-  const switched = (id: string): boolean => (tally.masters.get(id)?.size ?? 0) > 1;
+  // A synchronous write is acknowledged once a quorum holds it: no failover excuses its loss.
+  const isSync = syncRuns.get(ctx) === true;
+  const switched = (id: string): boolean => !isSync && (tally.masters.get(id)?.size ?? 0) > 1;
   const found = new Map<number, string>();
   for (const id of replicasets(state)) {
     const master = masterOf(state, id);
@@ -196,13 +203,13 @@ function checkData(ctx: ScenarioContext, state: ClusterScenarioState, tally: Tal
     else if (wrote !== id) ctx.violation(`op ${opId} was written to replicaset ${wrote} and is in ${id}`);
     if (tally.deleted.has(opId)) {
       lostDeletes++;
-      if (!switched(id)) ctx.violation(`op ${opId} was deleted (acknowledged) in ${id}, whose master never changed, and is back`);
+      if (!switched(id)) ctx.violation(`op ${opId} was deleted (acknowledged) in ${id} and is back (${isSync ? 'synchronous space' : 'its master never changed'})`);
     }
   }
   for (const [opId, id] of tally.present) {
     if (found.has(opId)) continue;
     lostInserts++;
-    if (!switched(id)) ctx.violation(`acknowledged insert op ${opId} is missing from ${id}, whose master never changed`);
+    if (!switched(id)) ctx.violation(`acknowledged insert op ${opId} is missing from ${id} (${isSync ? 'synchronous space' : 'its master never changed'})`);
   }
   const switches = [...tally.masters].filter(([, m]) => m.size > 1).map(([id, m]) => `${id}: ${[...m].join(' -> ')}`);
   ctx.note(`data: ${tally.acks} acknowledged, ${tally.failures} failed; ${found.size} tuples; lost to failover: ${lostInserts} inserts, ${lostDeletes} deletes; masters changed: ${switches.join('; ') || 'none'}`);
@@ -219,14 +226,16 @@ export const replication: Scenario = {
   async setup(ctx) {
     const replicationFactor = ctx.nodes >= 6 ? ctx.random.pick([2, 3]) : 2;
     const checkpointWalRowsMax = ctx.random.chance(0.5) ? CHECKPOINT_ROWS_OFTEN : undefined;
-    ctx.note(`replication factor ${replicationFactor}; checkpoints ${checkpointWalRowsMax === undefined ? 'rarely' : `every ${checkpointWalRowsMax} rows`}`);
+    const isSync = ctx.random.chance(0.5);
+    syncRuns.set(ctx, isSync);
+    ctx.note(`replication factor ${replicationFactor}; checkpoints ${checkpointWalRowsMax === undefined ? 'rarely' : `every ${checkpointWalRowsMax} rows`}; ${DATA} is ${isSync ? 'synchronous' : 'asynchronous'}`);
     const state = setupCluster(ctx, {
       initReplicationFactor: replicationFactor,
       walMode: 'fsync',
       // Sharding stays out of the way: this scenario is about one replicaset's data.
       tuning: { rebalancerIntervalMs: 0, vshardRecoveryIntervalMs: 0, ...(checkpointWalRowsMax === undefined ? {} : { checkpointWalRowsMax }) },
     });
-    installFunctions(state);
+    installFunctions(state, isSync);
   },
 
   async run(ctx) {

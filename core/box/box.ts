@@ -82,6 +82,8 @@ export interface CreateSpaceOptions {
   readonly fieldCount?: number;
   readonly ifNotExists?: boolean;
   readonly owner?: number;
+  /** Tarantool's is_sync: a transaction writing to the space waits for the replication quorum (setSyncGate). */
+  readonly isSync?: boolean;
 }
 
 export type PartSpec = readonly [number | string, string?] | { field: number | string; type?: string; is_nullable?: boolean };
@@ -98,6 +100,17 @@ export interface CreateIndexOptions {
 }
 
 export type CommitListener = (rows: readonly WalRow[]) => void;
+
+/** Space flag of Tarantool's synchronous spaces. */
+export const IS_SYNC_FLAG = 'is_sync';
+
+/**
+ * What a transaction that wrote to a synchronous space waits for once its own WAL has it, given
+ * its last LSN: the replication quorum (core/replication/synchro.ts). It rejects with
+ * ER_SYNC_QUORUM_TIMEOUT when the quorum does not come in time; the transaction stays committed
+ * here (as with Tarantool 3's txn_synchro_timeout, the outcome is then unknown to the client).
+ */
+export type SyncGate = (lastLsn: number) => Promise<void>;
 
 function callStatement<T>(txn: Txn, statement: (txn: Txn) => T): T {
   return statement(txn);
@@ -117,6 +130,10 @@ export class Box implements SpaceHost {
   private activeTxn: Txn | null = null;
   private yieldAborted: Txn | null = null;
   private listeners: CommitListener[] = [];
+  private syncGate: SyncGate | null = null;
+  /** Ids of the synchronous spaces, as of schema version `syncSpacesVersion`. */
+  private syncSpaceIds: ReadonlySet<number> = new Set();
+  private syncSpacesVersion = -1;
   private rowsSinceCheckpoint = 0;
   private checkpointRunning = false;
   private vinylStoreGeneration = 0;
@@ -372,7 +389,7 @@ export class Box implements SpaceHost {
       return Promise.reject(error);
     }
     if (active !== null || txn.changes.length === 0) return Promise.resolve(result);
-    return this.wal.submit(txn, result);
+    return this.submitClient(txn, result);
   }
 
   private runStatement<T>(txn: Txn, statement: (txn: Txn) => T): T {
@@ -425,7 +442,42 @@ export class Box implements SpaceHost {
       txn.state = 'committed';
       return Promise.resolve(value);
     }
-    return this.wal.submit(txn, value);
+    return this.submitClient(txn, value);
+  }
+
+  /** A client's transaction to the WAL, and past the sync gate when it wrote to a synchronous space. */
+  private submitClient<T>(txn: Txn, value: T): Promise<T> {
+    const committed = this.wal.submit(txn, value);
+    const gate = this.syncGate;
+    if (gate === null || !this.writesSyncSpace(txn)) return committed;
+    const lastLsn = txn.firstLsn + txn.changes.length - 1;
+    return committed.then((result) => gate(lastLsn).then(() => result));
+  }
+
+  /** Ids of the synchronous spaces (recomputed when the schema changed). */
+  private syncSpaces(): ReadonlySet<number> {
+    if (this.syncSpacesVersion !== this.schema.version) {
+      const ids = new Set<number>();
+      for (const space of this.schema.spaces.values()) if (space.def.flags[IS_SYNC_FLAG] === true) ids.add(space.id);
+      this.syncSpaceIds = ids;
+      this.syncSpacesVersion = this.schema.version;
+    }
+    return this.syncSpaceIds;
+  }
+
+  hasSyncSpaces(): boolean {
+    return this.syncSpaces().size > 0;
+  }
+
+  private writesSyncSpace(txn: Txn): boolean {
+    if (this.syncSpaces().size === 0) return false;
+    for (const change of txn.changes) if (this.syncSpaceIds.has(change.spaceId)) return true;
+    return false;
+  }
+
+  /** Installs (or, with null, removes) what synchronous transactions wait for. */
+  setSyncGate(gate: SyncGate | null): void {
+    this.syncGate = gate;
   }
 
   rollback(): void {
@@ -555,6 +607,7 @@ export class Box implements SpaceHost {
     const id = options.id ?? this.nextSpaceId();
     if (options.id !== undefined && options.id < USER_SPACE_ID_MIN) throw boxErrors.createSpace(name, 'space id is reserved');
     const flags: MpObject = {};
+    if (options.isSync === true) flags[IS_SYNC_FLAG] = true;
     if (engine === 'vinyl') flags[VINYL_STORE_FLAG] = await this.openVinylStore(id);
     const format = parseFormat((options.format ?? []) as MpValue, name);
     const def: SpaceDef = { id, owner: options.owner ?? ADMIN_USER_ID, name, engine, fieldCount: options.fieldCount ?? 0, flags, format };

@@ -70,6 +70,7 @@ export const ErrorCode = {
   ER_NULLABLE_PRIMARY: 152,
   ER_TRANSACTION_YIELD: 154,
   ER_NO_SUCH_FIELD_NAME: 201,
+  ER_SYNC_QUORUM_TIMEOUT: 216,
 } as const;
 
 export type ErrorName = keyof typeof ErrorCode;
@@ -170,6 +171,7 @@ export const boxErrors = {
   fieldMissing: (fieldNo: number) =>
     new BoxError(ErrorCode.ER_FIELD_MISSING, `Tuple field ${fieldNo} required by space format is missing`),
   walIo: () => new BoxError(ErrorCode.ER_WAL_IO, 'Failed to write to disk'),
+  syncQuorumTimeout: () => new BoxError(ErrorCode.ER_SYNC_QUORUM_TIMEOUT, 'Quorum collection for a synchronous transaction is timed out'),
   moreThanOneTuple: () =>
     new BoxError(ErrorCode.ER_MORE_THAN_ONE_TUPLE, "Get() doesn't support partial keys and non-unique indexes"),
   noSuchUser: (user: string) => new BoxError(ErrorCode.ER_NO_SUCH_USER, `User '${user}' is not found`),

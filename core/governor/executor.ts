@@ -16,7 +16,7 @@ import { asRaftId } from '../raft/types.ts';
 import type { Node, ShardingConfig } from '../node/node.ts';
 import { BUCKET_COUNT } from '../node/node.ts';
 import { describeClientError } from '../rpc/pool.ts';
-import { PROC_REPLICATION, PROC_REPLICATION_DEMOTE, PROC_REPLICATION_PROMOTE, PROC_REPLICATION_SYNC } from '../rpc/replication.ts';
+import { PROC_REPLICATION, PROC_REPLICATION_DEMOTE, PROC_REPLICATION_PROGRESS, PROC_REPLICATION_PROMOTE, PROC_REPLICATION_SYNC } from '../rpc/replication.ts';
 import { PROC_SHARDING, PROC_SHARDING_BOOTSTRAP, shardingConfigToValue } from '../rpc/sharding.ts';
 import { PROC_SYNC_RAFT } from '../rpc/sync-raft.ts';
 import type { ConfChangeSingle } from './conf-change.ts';
@@ -167,10 +167,8 @@ export class Governor {
     await this.waitUntil(() => raft.role !== 'Leader', 'leadership transfer', electionMs * 2);
   }
 
-  private async switchMaster(replicasetId: string, from: string, to: string): Promise<void> {
+  private async switchMaster(replicasetId: string, from: string, planned: string): Promise<void> {
     const node = this.node;
-    const successor = node.tables.instance(to);
-    if (successor === undefined) throw new GovernorStepError(`unknown instance ${to}`);
     const previous = node.tables.instance(from);
     // Best effort: a master going away may already be gone. One that answers says how far its
     // WAL goes, and the successor catches up to there before it takes writes (replication is
@@ -180,6 +178,11 @@ export class Governor {
       const demoted = await this.rpc(previous, PROC_REPLICATION_DEMOTE, []).catch(() => null);
       lastLsn = mapGet(demoted?.[0] ?? null, 'lsn') ?? null;
     }
+    // Without the old master, the member holding the most of its WAL takes over: it holds every
+    // write a quorum acknowledged (core/replication/synchro.ts).
+    const to = typeof lastLsn === 'number' ? planned : await this.mostCaughtUp(replicasetId, from, planned);
+    const successor = node.tables.instance(to);
+    if (successor === undefined) throw new GovernorStepError(`unknown instance ${to}`);
     if (typeof lastLsn === 'number') {
       // A successor that cannot catch up (cut off from the old master) is promoted all the same:
       // a replicaset without a writable master is worse than one that lost its last writes.
@@ -191,6 +194,43 @@ export class Governor {
     await this.propose({ kind: 'dml', dml: { op: 'update', space: TABLE_DEFS.replicaset.name, key: [replicasetId], ops: [['=', 'master_id', to]] } });
     probe('governor.master_switched');
     node.log.info('replicaset master switched', { replicaset_id: replicasetId, from, to });
+  }
+
+  /**
+   * Of the members that may take over from `from`, the one that holds the most of its WAL (the
+   * plan's choice on a tie). With synchronous spaces that must be certain: a write acknowledged
+   * by a quorum (N / 2 + 1 of the N members, core/replication/synchro.ts) is on at least
+   * quorum - 1 of the others, so the choice needs answers from N - quorum + 1 of them, and the
+   * one holding the most must be able to take over; until then the step fails and is retried
+   * (no master beats a master that lost acknowledged writes). Without synchronous spaces the
+   * best of those that answered and may take over is promoted, and a silent member is logged.
+   */
+  private async mostCaughtUp(replicasetId: string, from: string, planned: string): Promise<string> {
+    const node = this.node;
+    const members = node.tables.instances().filter((i) => i.replicasetId === replicasetId && i.targetGrade.variant !== 'Expelled');
+    const others = members.filter((i) => i.instanceId !== from);
+    const eligible = (i: Instance): boolean => mayRespond(i.targetGrade) && i.currentGrade.variant !== 'Offline';
+    const answers = await Promise.all(
+      others.map(async (instance) => {
+        const reply = await this.rpc(instance, PROC_REPLICATION_PROGRESS, [from]).catch(() => null);
+        const lsn = mapGet(reply?.[0] ?? null, 'lsn');
+        return { instance, lsn: typeof lsn === 'number' ? lsn : null, sync: mapGet(reply?.[0] ?? null, 'sync') === true };
+      }),
+    );
+    const answered = answers.filter((a): a is { instance: Instance; lsn: number; sync: boolean } => a.lsn !== null);
+    const byProgress = [...answered].sort((a, b) => b.lsn - a.lsn || Number(b.instance.instanceId === planned) - Number(a.instance.instanceId === planned));
+    if (answered.some((a) => a.sync)) {
+      const needed = members.length - (Math.floor(members.length / 2) + 1) + 1;
+      if (answered.length < needed) throw new GovernorStepError(`cannot choose a new master of ${replicasetId} safely: ${answered.length} of its members answered, ${needed} needed`);
+      const best = byProgress[0]!;
+      // It answered, so it runs: a current grade of Offline is only stale (it asks to be Online).
+      if (!mayRespond(best.instance.targetGrade)) throw new GovernorStepError(`the member of ${replicasetId} that holds the most of ${from}'s WAL, ${best.instance.instanceId}, cannot take over yet`);
+      return best.instance.instanceId;
+    }
+    const silent = answers.filter((a) => a.lsn === null).map((a) => a.instance.instanceId);
+    const best = byProgress.find((a) => eligible(a.instance))?.instance.instanceId ?? planned;
+    if (silent.length > 0) node.log.warn('choosing a new master without hearing from every member', { replicaset_id: replicasetId, from, silent: silent.join(','), chosen: best });
+    return best;
   }
 
   /** Every target learns its replicaset's peers and whether it is the master. */

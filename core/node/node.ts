@@ -63,6 +63,8 @@ export class Node {
    * `masterLsn` is the master's last committed LSN as of its latest reply.
    */
   replicationCursor: { readonly masterId: string; readonly lsn: number; readonly masterLsn: number } | null = null;
+  /** Where a replica's fetch reports what it holds of this instance's WAL (synchronous replication). */
+  replicaAcks: { ack(origin: number, lsn: number): void } | null = null;
   sharding: ShardingConfig | null = null;
   /** Addresses learned outside the tables (the join reply), until the log catches up. */
   readonly addresses = new Map<number, string>();

@@ -64,6 +64,8 @@ export interface NodeTuning {
   readonly replicationFetchWaitMs: number;
   readonly replicationFetchRowsMax: number;
   readonly replicationRetryMs: number;
+  /** How long a synchronous transaction waits for its quorum (Tarantool's replication_synchro_timeout). */
+  readonly replicationSynchroTimeoutMs: number;
   /** The box checkpoints (and trims its WAL) after this many rows (Tarantool's checkpoint_wal_threshold, in rows). */
   readonly checkpointWalRowsMax: number;
 }
@@ -92,6 +94,7 @@ export const DEFAULT_TUNING: NodeTuning = {
   replicationFetchWaitMs: 1_000,
   replicationFetchRowsMax: 1_000,
   replicationRetryMs: 250,
+  replicationSynchroTimeoutMs: 5_000,
   checkpointWalRowsMax: DEFAULT_CHECKPOINT_WAL_ROWS_MAX,
 };
 

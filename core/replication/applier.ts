@@ -5,7 +5,8 @@
  * transaction together with its `_vclock` row and the cursor (core/replication/state-spaces.ts),
  * so that what is applied and what the instance says it holds never disagree, crash or not.
  *
- * Replication is asynchronous: a master acknowledges a write once its own WAL has it. A master
+ * Replication is asynchronous unless a transaction writes to a synchronous space
+ * (core/replication/synchro.ts): a master acknowledges a write once its own WAL has it. A master
  * that fails before its replicas fetched a write loses that write when another member takes
  * over (the old master, back as a replica, copies the new master whole: see `resync` in
  * state-spaces.ts). The governor's graceful switch waits for the new master to catch up first.
@@ -25,7 +26,7 @@ import { probe } from '../lib/probe.ts';
 import { callInstance, type PeerOutcome } from '../vshard/peer-call.ts';
 import { OP_DELETE, OP_REPLACE, OP_TRUNCATE, PROC_REPLICATION_COPY_BEGIN, PROC_REPLICATION_COPY_PAGE, PROC_REPLICATION_FETCH, selfOrigin } from './relay.ts';
 import { ensureSpaceFromDef, isReplicatedSpace } from './space-defs.ts';
-import { COPY_KEY, cursorRow, ensureStateSpaces, markResync, needsResync, readCursor, readVclock, REPLICA_STATE_SPACE, resyncRow, VCLOCK_SPACE, vclockRow } from './state-spaces.ts';
+import { COPY_KEY, copiedAtRow, currentEpoch, cursorRow, ensureStateSpaces, markResync, needsResync, ORIGIN_EPOCH_STRIDE, originEpochRow, readCursor, readVclock, REPLICA_STATE_SPACE, resyncRow, VCLOCK_SPACE, vclockRow } from './state-spaces.ts';
 import { formatVclock, vclockFromValue, vclockToValue, type Vclock } from './vclock.ts';
 
 /**
@@ -49,10 +50,11 @@ function outcomeValue(outcome: PeerOutcome, what: string): MpObject {
   return value as MpObject;
 }
 
-/** A master's row as a local WAL row (space by name, created from its definition if missing). */
-async function localRow(box: Box, row: MpValue[], spaces: MpObject): Promise<WalRow> {
+/** A master's row as a local WAL row (its space, by name, exists here: fetchAndApply made sure). */
+function localRow(box: Box, row: MpValue[]): WalRow {
   const [name, op, body] = row as [string, number, MpValue];
-  const spaceId = box.hasSpace(name) ? box.space(name).id : await ensureSpaceFromDef(box, name, spaces[name] ?? null);
+  if (!box.hasSpace(name)) throw new ReplicationStepError(`the master's rows touch space "${name}" without its definition`);
+  const spaceId = box.space(name).id;
   if (op === OP_DELETE) return { lsn: 0, spaceId, op: 'delete', key: body as MpValue[] };
   if (op === OP_TRUNCATE) return { lsn: 0, spaceId, op: 'truncate' };
   if (op !== OP_REPLACE || !Array.isArray(body)) throw new ReplicationStepError(`unknown replicated row op ${String(op)}`);
@@ -162,31 +164,43 @@ export class ReplicationApplier {
     }
     const spaces = (reply['spaces'] ?? {}) as MpObject;
     this.masterLsn = Number(reply['master_lsn'] ?? 0);
-    for (const txn of (reply['txns'] ?? []) as MpValue[][]) {
-      if (!this.stillFollowing(masterId)) return;
-      await this.applyTxn(masterId, txn, spaces);
+    // The spaces first (their DDL awaits), then every transaction of the reply submitted at once:
+    // the WAL writes them in group commits, as the master did. Applied one by one, each waiting
+    // for its own write, a replica falls behind any master that commits in batches.
+    for (const name of Object.keys(spaces)) await ensureSpaceFromDef(box, name, spaces[name] ?? null);
+    if (!this.stillFollowing(masterId)) return;
+    const txns = (reply['txns'] ?? []) as MpValue[][];
+    const applied = txns.map((txn) => this.submit(masterId, txn));
+    for (const [k, promise] of applied.entries()) {
+      const [origin, seq, lastLsn] = txns[k] as [number, number, number];
+      try {
+        await promise;
+      } catch (error) {
+        // The replica's data does not take the master's rows (a conflict no WAL replay can
+        // produce unless the two diverged), or its WAL failed: start over from a copy.
+        probe('replication.apply_failed');
+        node.log.error('cannot apply a replicated transaction: copying the master whole', { master: masterId, origin, seq, error: error instanceof Error ? error.message : String(error) });
+        await Promise.allSettled(applied);
+        await markResync(box);
+        throw new ReplicationStepError('apply failed');
+      }
+      this.cursor = { masterId, lsn: lastLsn };
+      probe('replication.applied');
     }
     if (this.stillFollowing(masterId)) this.cursor = { masterId, lsn: Number(reply['cursor'] ?? 0) };
   }
 
-  private async applyTxn(masterId: string, txn: MpValue[], spaces: MpObject): Promise<void> {
+  /** Applies one of the master's transactions with its `_vclock` row and the cursor after it. */
+  private submit(masterId: string, txn: MpValue[]): Promise<void> {
     const box = this.node.box;
     const [origin, seq, lastLsn, rows] = txn as [number, number, number, MpValue[][]];
-    const local: WalRow[] = [];
-    for (const row of rows) local.push(await localRow(box, row, spaces));
-    local.push(vclockRow(box, origin, seq), cursorRow(box, masterId, lastLsn));
     try {
-      await box.applyRows(local);
+      const local = rows.map((row) => localRow(box, row));
+      local.push(vclockRow(box, origin, seq), cursorRow(box, masterId, lastLsn));
+      return box.applyRows(local);
     } catch (error) {
-      // The replica's data does not take the master's rows (a conflict no WAL replay can
-      // produce unless the two diverged): start over from a copy rather than stop replicating.
-      probe('replication.apply_failed');
-      this.node.log.error('cannot apply a replicated transaction: copying the master whole', { master: masterId, origin, seq, error: error instanceof Error ? error.message : String(error) });
-      await markResync(box);
-      throw new ReplicationStepError('apply failed');
+      return Promise.reject(error);
     }
-    this.cursor = { masterId, lsn: lastLsn };
-    probe('replication.applied');
   }
 
   /** Replaces every replicated space's data with the master's (see the module comment). */
@@ -199,6 +213,7 @@ export class ReplicationApplier {
     const startVclock: Vclock | null = vclockFromValue(begin['vclock'] ?? null);
     const startLsn = Number(begin['cursor']);
     if (startVclock === null || !Number.isSafeInteger(startLsn)) throw new ReplicationStepError('copy begin: malformed reply');
+    const copyFromLsn = box.lastAssignedLsn;
     const marker = (): WalRow => ({ lsn: 0, spaceId: box.space(REPLICA_STATE_SPACE).id, op: 'replace', tuple: [COPY_KEY, vclockToValue(startVclock)] });
     const spaces = (begin['spaces'] ?? {}) as MpObject;
     const names = Object.keys(spaces);
@@ -222,9 +237,13 @@ export class ReplicationApplier {
         after = page['last_key'] ?? null;
       }
     }
-    const origin = selfOrigin(node);
+    // A new epoch: what this instance wrote before and its master lacked is gone (module comment
+    // of state-spaces.ts); its old origin becomes one more component of the copied vclock.
+    const epoch = currentEpoch(box) + 1;
+    const origin = (node.identity?.raftId ?? 0) + epoch * ORIGIN_EPOCH_STRIDE;
     const finish: WalRow[] = [{ lsn: 0, spaceId: box.space(VCLOCK_SPACE).id, op: 'truncate' }];
     for (const [o, seq] of startVclock) if (o !== origin) finish.push(vclockRow(box, o, seq));
+    finish.push(originEpochRow(box, epoch), copiedAtRow(box, copyFromLsn, startVclock));
     finish.push(cursorRow(box, masterId, startLsn), resyncRow(box, false), marker());
     await box.applyRows(finish);
     this.cursor = { masterId, lsn: startLsn };

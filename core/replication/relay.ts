@@ -30,7 +30,7 @@ import type { DecodedRow, WalBatch } from '../box/wal-record.ts';
 import { ProcError, str, uint } from '../rpc/proc-error.ts';
 import type { Proc } from '../rpc/proc.ts';
 import { isReplicatedSpace, replicatedSpaceNames, spaceDefValue } from './space-defs.ts';
-import { COPY_KEY, readVclock, REPLICA_STATE_SPACE, VCLOCK_SPACE } from './state-spaces.ts';
+import { COPY_KEY, originOf, readCopiedAt, readVclock, REPLICA_STATE_SPACE, VCLOCK_SPACE } from './state-spaces.ts';
 import { dominates, holds, vclockFromValue, vclockToValue, type TxnTag, type Vclock } from './vclock.ts';
 import { probe } from '../lib/probe.ts';
 
@@ -53,9 +53,9 @@ export type FetchReply =
   | { readonly kind: 'txns'; readonly cursor: number; readonly masterLsn: number; readonly txns: OutTxn[]; readonly spaces: MpObject }
   | { readonly kind: 'resync'; readonly reason: string };
 
-/** This instance's origin id (its raft id), or 0 before it has one. */
+/** This instance's origin id (its raft id in its epoch, state-spaces.ts), or 0 before it has a raft id. */
 export function selfOrigin(node: Node): number {
-  return node.identity?.raftId ?? 0;
+  return originOf(node.box, node.identity?.raftId ?? 0);
 }
 
 /** Why a replica at (`vclock`, `cursor`) cannot catch up from this WAL, or null when it can. */
@@ -113,6 +113,16 @@ export function collect(node: Node, vclock: Vclock, cursor: number, rowsMax: num
   if (cursor > box.committedLsn) cursor = 0; // another incarnation's cursor, or a lost tail: rescan
   const reason = resyncReason(box, readVclock(box, ownOrigin), ownOrigin, requester, vclock, cursor);
   if (reason !== null) return { kind: 'resync', reason };
+  // What precedes this instance's last copy is not its history: a replica that does not hold
+  // the copied state gets a copy itself, one that does starts after it.
+  const copiedAt = readCopiedAt(box);
+  if (copiedAt !== null && cursor < copiedAt.lsn) {
+    if (!dominates(vclock, copiedAt.vclock)) {
+      probe('replication.relay.copy_in_wal');
+      return { kind: 'resync', reason: 'the replica needs rows this instance holds only as a copy of its own master' };
+    }
+    cursor = copiedAt.lsn;
+  }
   const txns: OutTxn[] = [];
   const spaces: MpObject = {};
   let rows = 0;
@@ -164,6 +174,8 @@ export const fetchProc: Proc = {
     const rowsMax = Math.min(FETCH_ROWS_MAX, Math.max(1, uint(args[2] ?? null, 'rows_max')));
     const waitMs = Math.min(FETCH_WAIT_MS_MAX, uint(args[3] ?? null, 'wait_ms'));
     const requester = uint(args[4] ?? null, 'origin');
+    // The replica sends its cursor only once everything up to it is durable there.
+    if (requester > 0 && cursor <= node.box.committedLsn) node.replicaAcks?.ack(requester, cursor);
     let reply = collect(node, vclock, cursor, rowsMax, requester);
     if (reply.kind === 'txns' && reply.txns.length === 0 && reply.cursor >= node.box.committedLsn && waitMs > 0) {
       await nextCommit(node, waitMs);

@@ -9,7 +9,7 @@
  * definitions are not compared.
  */
 
-import type { Box } from '../box/box.ts';
+import { IS_SYNC_FLAG, type Box } from '../box/box.ts';
 import type { MpObject, MpValue } from '../codec/msgpack.ts';
 import { formatToValue, partsToValue, USER_SPACE_ID_MIN, type SpaceDef } from '../box/space-def.ts';
 import { isReplicationStateSpace } from './state-spaces.ts';
@@ -31,6 +31,7 @@ export function spaceDefValue(box: Box, name: string): MpObject {
   const space = box.space(name);
   return {
     engine: space.engine,
+    is_sync: box.schema.space(name).def.flags[IS_SYNC_FLAG] === true,
     format: formatToValue(box.schema.space(name).def.format),
     indexes: space.indexes().map((i) => [i.name, i.type, i.unique, partsToValue(i.parts)]),
   };
@@ -42,7 +43,7 @@ export async function ensureSpaceFromDef(box: Box, name: string, value: MpValue)
   const indexes = (def['indexes'] ?? []) as MpValue[][];
   if (!box.hasSpace(name)) {
     const engine = def['engine'] === 'vinyl' ? 'vinyl' : 'memtx';
-    await box.createSpaceAsReplica(name, { engine, format: (def['format'] ?? []) as Array<{ name: string; type?: string; is_nullable?: boolean }> });
+    await box.createSpaceAsReplica(name, { engine, isSync: def['is_sync'] === true, format: (def['format'] ?? []) as Array<{ name: string; type?: string; is_nullable?: boolean }> });
   }
   for (const [indexName, type, unique, parts] of indexes) {
     if (box.space(name).indexes().some((i) => i.name === indexName)) continue;

@@ -8,6 +8,7 @@
  * - `_replica_state {key, value}`:
  *   - `cursor` = `[master instance id, lsn]`: how far into that master's WAL this replica got (a
  *     hint that saves rescanning the master's WAL; the vclock decides what is applied);
+ *   - `origin_epoch`, `copied_at`: see `originOf` and `readCopiedAt`;
  *   - `copy` = the vclock of the master's state a copy was taken of, written in every
  *     transaction of a copy: a relay recognises a copy in its WAL by it (relay.ts);
  *   - `resync` = true: this instance's data may not be a prefix of its master's, and it copies
@@ -19,13 +20,59 @@
 import type { Box } from '../box/box.ts';
 import type { MpValue } from '../codec/msgpack.ts';
 import type { WalRow } from '../box/txn.ts';
-import type { Vclock } from './vclock.ts';
+import { vclockFromValue, vclockToValue, type Vclock } from './vclock.ts';
 
 export const VCLOCK_SPACE = '_vclock';
 export const REPLICA_STATE_SPACE = '_replica_state';
 export const CURSOR_KEY = 'cursor';
 export const RESYNC_KEY = 'resync';
 export const COPY_KEY = 'copy';
+export const ORIGIN_EPOCH_KEY = 'origin_epoch';
+export const COPIED_AT_KEY = 'copied_at';
+
+/** Origins of one raft id differ by a multiple of this: origin = epoch * ORIGIN_EPOCH_STRIDE + raft id. */
+export const ORIGIN_EPOCH_STRIDE = 2 ** 32;
+
+/** The raft id an origin belongs to. */
+export function raftIdOfOrigin(origin: number): number {
+  return origin % ORIGIN_EPOCH_STRIDE;
+}
+
+/**
+ * This instance's origin for the transactions it writes: its raft id in the epoch it is in. A
+ * copy (`resync`) discards whatever this instance wrote that its master lacked, and starts a new
+ * epoch: its later transactions get new tags, so the discarded ones (which another member may
+ * still hold) are never mistaken for transactions it has.
+ */
+export function originOf(box: Box, raftId: number): number {
+  if (raftId <= 0) return 0;
+  const epoch = stateValue(box, ORIGIN_EPOCH_KEY);
+  return (typeof epoch === 'number' ? epoch : 0) * ORIGIN_EPOCH_STRIDE + raftId;
+}
+
+export function originEpochRow(box: Box, epoch: number): WalRow {
+  return { lsn: 0, spaceId: box.space(REPLICA_STATE_SPACE).id, op: 'replace', tuple: [ORIGIN_EPOCH_KEY, epoch] };
+}
+
+export function currentEpoch(box: Box): number {
+  const epoch = stateValue(box, ORIGIN_EPOCH_KEY);
+  return typeof epoch === 'number' ? epoch : 0;
+}
+
+/**
+ * Where the last copy began in this instance's WAL and the vclock it copied: transactions
+ * before that LSN are not this instance's history any more (relay.ts never sends them).
+ */
+export function readCopiedAt(box: Box): { readonly lsn: number; readonly vclock: Vclock } | null {
+  const value = stateValue(box, COPIED_AT_KEY);
+  if (!Array.isArray(value) || typeof value[0] !== 'number') return null;
+  const vclock = vclockFromValue(value[1] ?? null);
+  return vclock === null ? null : { lsn: value[0], vclock };
+}
+
+export function copiedAtRow(box: Box, lsn: number, vclock: Vclock): WalRow {
+  return { lsn: 0, spaceId: box.space(REPLICA_STATE_SPACE).id, op: 'replace', tuple: [COPIED_AT_KEY, [lsn, vclockToValue(vclock)]] };
+}
 
 /** Spaces that hold replication state, not data: never sent to a replica. */
 export function isReplicationStateSpace(name: string): boolean {

@@ -6,7 +6,7 @@ import type { Proc } from './proc.ts';
 import { proposeProc } from './propose.ts';
 import { raftInteractProc } from './raft-interact.ts';
 import { raftJoinProc } from './raft-join.ts';
-import { replicationDemoteProc, replicationPromoteProc, replicationProc, replicationSyncProc } from './replication.ts';
+import { replicationDemoteProc, replicationProgressProc, replicationPromoteProc, replicationProc, replicationSyncProc } from './replication.ts';
 import { shardingBootstrapProc, shardingProc } from './sharding.ts';
 import { syncRaftProc } from './sync-raft.ts';
 import { copyBeginProc, copyPageProc, fetchProc } from '../replication/relay.ts';
@@ -27,6 +27,7 @@ export const PROCS: ReadonlyMap<string, Proc> = new Map(
     replicationPromoteProc,
     replicationDemoteProc,
     replicationSyncProc,
+    replicationProgressProc,
     fetchProc,
     copyBeginProc,
     copyPageProc,

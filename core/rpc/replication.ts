@@ -10,6 +10,9 @@
  * - `.proc_replication_sync(term, index, timeout_ms, master_id, lsn)`: waits until this replica
  *   has fetched and applied master `master_id`'s WAL up to `lsn` (the catch-up of a graceful
  *   master switch); `timeout: ...` when it does not within `timeout_ms`.
+ * - `.proc_replication_progress(term, index, timeout_ms, master_id)`: `{lsn, sync}`, how far
+ *   this replica holds that master's WAL (the governor promotes the member that holds the most)
+ *   and whether it has synchronous spaces.
  * Data itself flows from the master to the others by pull (core/replication/): a member that is
  * not master follows whoever the replicaset table names master.
  * Errors: `raft term mismatch: ...`, `timeout`, `cannot replicate with different replicaset:
@@ -20,12 +23,14 @@ import type { MpValue } from '../codec/msgpack.ts';
 import type { Node } from '../node/node.ts';
 import { ProcError, str, uint } from './proc-error.ts';
 import { becomeWritable } from '../replication/writable.ts';
+import { readCursor } from '../replication/state-spaces.ts';
 import type { Proc } from './proc.ts';
 
 export const PROC_REPLICATION = '.proc_replication';
 export const PROC_REPLICATION_PROMOTE = '.proc_replication_promote';
 export const PROC_REPLICATION_DEMOTE = '.proc_replication_demote';
 export const PROC_REPLICATION_SYNC = '.proc_replication_sync';
+export const PROC_REPLICATION_PROGRESS = '.proc_replication_progress';
 
 async function fenced(node: Node, args: readonly MpValue[]): Promise<void> {
   await node.fence(uint(args[0] ?? null, 'term'), uint(args[1] ?? null, 'index'), uint(args[2] ?? null, 'timeout_ms'));
@@ -75,6 +80,21 @@ export const replicationDemoteProc: Proc = {
   },
 };
 
+/** How far this replica holds master `master_id`'s WAL (the in-memory cursor, else the stored one). */
+export function progressOf(node: Node, masterId: string): number {
+  if (node.replicationCursor?.masterId === masterId) return node.replicationCursor.lsn;
+  const stored = readCursor(node.box);
+  return stored?.masterId === masterId ? stored.lsn : 0;
+}
+
+export const replicationProgressProc: Proc = {
+  name: PROC_REPLICATION_PROGRESS,
+  async handle(node, args) {
+    await fenced(node, args);
+    return [{ lsn: progressOf(node, str(args[3] ?? null, 'master_id')), sync: node.box.hasSyncSpaces() }];
+  },
+};
+
 /** Pause between looks at the replica's progress while it catches up. */
 const SYNC_POLL_MS = 20;
 
@@ -86,9 +106,9 @@ export const replicationSyncProc: Proc = {
     const masterId = str(args[3] ?? null, 'master_id');
     const lsn = uint(args[4] ?? null, 'lsn');
     const deadlineMs = node.env.clock.nowMs() + timeoutMs;
-    const caughtUp = (): boolean => node.replicationCursor?.masterId === masterId && node.replicationCursor.lsn >= lsn;
+    const caughtUp = (): boolean => progressOf(node, masterId) >= lsn;
     while (!caughtUp()) {
-      if (node.env.clock.nowMs() >= deadlineMs) throw new ProcError(`timeout: caught up with ${masterId} to LSN ${node.replicationCursor?.masterId === masterId ? node.replicationCursor.lsn : 0} of ${lsn}`);
+      if (node.env.clock.nowMs() >= deadlineMs) throw new ProcError(`timeout: caught up with ${masterId} to LSN ${progressOf(node, masterId)} of ${lsn}`);
       await node.env.clock.sleep(SYNC_POLL_MS);
     }
     return [{}];

@@ -5,6 +5,7 @@ import { readVclock } from '../../core/replication/state-spaces.ts';
 import type { SimCluster } from '../../scenarios/lib/cluster.ts';
 import type { World } from '../../runtime-sim/world.ts';
 import { simulate, startAll } from '../cluster/helpers.ts';
+import { BoxError } from '../../core/box/errors.ts';
 
 const RF2 = { initReplicationFactor: 2, walMode: 'fsync' as const };
 
@@ -14,8 +15,14 @@ function rows(cluster: SimCluster, name: string): string | null {
   return box.hasSpace('test') ? JSON.stringify(box.space('test').select([], { iterator: 'ALL' })) : null;
 }
 
+/** The master of `via`'s replicaset, in `via`'s tables. */
 function masterOf(cluster: SimCluster, via: string): string | undefined {
   return cluster.node(via)!.tables.replicaset(cluster.node(via)!.self()!.replicasetId)?.masterId;
+}
+
+/** The master of replicaset r99, in i1's tables. */
+function r99Master(cluster: SimCluster): string | undefined {
+  return cluster.node('i1')!.tables.replicaset('r99')?.masterId;
 }
 
 async function createTest(node: Node): Promise<void> {
@@ -69,14 +76,14 @@ describe('data replication', () => {
     await simulate(7102, async (cluster, world) => {
       await startAll(cluster, ['i1', 'i2', 'i3'], RF2);
       await startAll(cluster, ['i4', 'i5'], { ...RF2, replicasetId: 'r99' });
-      expect(masterOf(cluster, 'i4')).toBe('i4');
+      expect(r99Master(cluster)).toBe('i4');
       await createTest(cluster.node('i4')!);
       await write(cluster.node('i4')!, 1, 300, 1000);
       await converged(cluster, world, ['i4', 'i5']);
       takeProbeHits();
 
       world.host('i4').stop('SIGTERM');
-      await world.waitFor(() => !world.host('i4').running && masterOf(cluster, 'i1') === 'i5', 20_000);
+      expect(await world.waitFor(() => !world.host('i4').running && r99Master(cluster) === 'i5', 20_000)).toBe(true);
       await world.waitFor(() => cluster.node('i5')!.box.readOnly === false, 10_000);
       await write(cluster.node('i5')!, 250, 500, 3000);
       const expected = rows(cluster, 'i5');
@@ -106,7 +113,7 @@ describe('data replication', () => {
       const acknowledged = rows(cluster, 'i4');
       expect(rows(cluster, 'i5')).not.toBe(acknowledged);
       world.host('i4').stop('SIGTERM');
-      await world.waitFor(() => masterOf(cluster, 'i1') === 'i5' && cluster.node('i5')!.box.readOnly === false, 20_000);
+      expect(await world.waitFor(() => r99Master(cluster) === 'i5' && cluster.node('i5')!.box.readOnly === false, 20_000)).toBe(true);
       expect(rows(cluster, 'i5')).toBe(acknowledged);
     }, RF2);
   });
@@ -132,5 +139,98 @@ describe('data replication', () => {
       expect(hits['replication.resync_requested']).toBeGreaterThanOrEqual(1);
       expect(hits['replication.copy_done']).toBeGreaterThanOrEqual(1);
     }, RF2);
+  });
+
+  describe('synchronous spaces', () => {
+    async function createSync(node: Node): Promise<void> {
+      await node.box.createSpace('sync', { isSync: true, format: [{ name: 'id', type: 'unsigned' }] });
+      await node.box.createIndex('sync', 'pk', { parts: [['id', 'unsigned']] });
+    }
+
+    function holds(cluster: SimCluster, name: string, id: number): boolean {
+      const box = cluster.node(name)!.box;
+      return box.hasSpace('sync') && box.space('sync').get([id]) !== null;
+    }
+
+    it('a write is acknowledged once the replica holds it; without the replica it times out with ER_SYNC_QUORUM_TIMEOUT', async () => {
+      await simulate(7111, async (cluster, world) => {
+        await startAll(cluster, ['i1', 'i2'], RF2);
+        const master = masterOf(cluster, 'i1')!;
+        const replica = master === 'i1' ? 'i2' : 'i1';
+        await createSync(cluster.node(master)!);
+        for (let id = 1; id <= 20; id++) {
+          await cluster.node(master)!.box.space('sync').insert([id]);
+          expect(holds(cluster, replica, id), `write ${id} acknowledged before the replica held it`).toBe(true);
+        }
+        // The replica's copy of the space is synchronous too (for when it becomes master).
+        expect(cluster.node(replica)!.box.schema.space('sync').def.flags['is_sync']).toBe(true);
+
+        world.host(replica).crash('power');
+        const startedMs = world.nowMs;
+        const error = await cluster.node(master)!.box.space('sync').insert([21]).then(() => null, (e: unknown) => e);
+        expect(error).toBeInstanceOf(BoxError);
+        expect((error as BoxError).code).toBe(216);
+        expect((error as BoxError).message).toBe('Quorum collection for a synchronous transaction is timed out');
+        expect(world.nowMs - startedMs).toBeGreaterThanOrEqual(5_000);
+        // Its outcome is unknown to the client: here it stayed, and reaches the replica later.
+        expect(holds(cluster, master, 21)).toBe(true);
+        // Asynchronous spaces do not wait.
+        await createTest(cluster.node(master)!);
+        await cluster.node(master)!.box.space('test').replace([1, 1]);
+        await startAll(cluster, [replica], RF2);
+        await world.waitFor(() => holds(cluster, replica, 21), 10_000);
+        expect(holds(cluster, replica, 21)).toBe(true);
+      }, RF2);
+    });
+
+    it('the master crashes mid-stream: its successor holds every acknowledged write', async () => {
+      await simulate(7112, async (cluster, world) => {
+        await startAll(cluster, ['i1', 'i2', 'i3'], RF2);
+        await startAll(cluster, ['i4', 'i5'], { ...RF2, replicasetId: 'r99' });
+        await createSync(cluster.node('i4')!);
+        const acked: number[] = [];
+        let next = 1;
+        const writer = async (): Promise<void> => {
+          while (world.host('i4').running) {
+            const id = next++;
+            const ok = await cluster.node('i4')!.box.space('sync').insert([id]).then(() => true, () => false);
+            if (ok && world.host('i4').running) acked.push(id);
+          }
+        };
+        // The writes in flight at the crash never settle (their process is gone): not awaited.
+        for (let k = 0; k < 3; k++) void writer();
+        await world.sleep(300);
+        world.host('i4').crash('power');
+        expect(acked.length).toBeGreaterThan(20);
+        expect(await world.waitFor(() => r99Master(cluster) === 'i5', 30_000)).toBe(true);
+        expect(acked.filter((id) => !holds(cluster, 'i5', id))).toEqual([]);
+      }, RF2);
+    });
+
+    it('with RF 3 the member holding the most of the dead master\'s WAL takes over', async () => {
+      const RF3 = { ...RF2, initReplicationFactor: 3 };
+      await simulate(7113, async (cluster, world) => {
+        await startAll(cluster, ['i1', 'i2', 'i3'], RF3);
+        await startAll(cluster, ['i4', 'i5', 'i6'], { ...RF3, replicasetId: 'r99' });
+        expect(r99Master(cluster)).toBe('i4');
+        await createSync(cluster.node('i4')!);
+        await world.waitFor(() => ['i5', 'i6'].every((n) => cluster.node(n)!.box.hasSpace('sync')), 10_000);
+        // The plan's choice (the member with the lowest raft id) stops hearing from the master;
+        // the quorum is the master and the other one.
+        const [lagging, ahead] = cluster.node('i1')!.tables.instances().filter((i) => i.replicasetId === 'r99' && i.instanceId !== 'i4').sort((a, b) => a.raftId - b.raftId).map((i) => i.instanceId) as [string, string];
+        const [master, behind] = [world.host('i4').id, world.host(lagging).id];
+        world.net.clogPair(master, behind, world.nowMs + 600_000);
+        world.net.clogPair(behind, master, world.nowMs + 600_000);
+        for (let id = 1; id <= 30; id++) await cluster.node('i4')!.box.space('sync').insert([id]);
+        expect(holds(cluster, lagging, 30)).toBe(false);
+        world.host('i4').crash('power');
+        await world.waitFor(() => r99Master(cluster) !== 'i4', 30_000);
+        expect(r99Master(cluster)).toBe(ahead);
+        for (let id = 1; id <= 30; id++) expect(holds(cluster, ahead, id)).toBe(true);
+        // The other one follows the new master and catches up.
+        await world.waitFor(() => holds(cluster, lagging, 30), 20_000);
+        expect(holds(cluster, lagging, 30)).toBe(true);
+      }, RF3);
+    });
   });
 });
