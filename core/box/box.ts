@@ -179,6 +179,12 @@ export class Box implements SpaceHost {
     }, { forceRecovery: this.options.forceRecovery === true });
     this.recoveryProblems = result.problems;
     const mode = this.options.walMode ?? 'write';
+    // After a process crash the WAL may hold records that never reached the disk (a write whose
+    // fsync was cut short): recovery read them from the OS's cache. Once this instance serves
+    // them (to clients, to replicas) they must survive a power loss, or the LSNs they hold are
+    // reused for other rows after it (found by the replication scenario, seed 40005: a replica
+    // kept a row its master lost that way).
+    if (!result.fresh && mode !== 'none') await this.walStore.sync();
     this.wal = new Wal(this.walStore, mode, this.log, result.lastLsn + 1, {
       committed: (txn) => this.committed(txn),
       failed: (txns, error) => this.walFailed(txns, error),
