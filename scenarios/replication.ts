@@ -24,7 +24,7 @@ import type { MpValue } from '../core/codec/msgpack.ts';
 import type { Node } from '../core/node/node.ts';
 import type { Scenario, ScenarioContext } from '../runtime-sim/scenario.ts';
 import { checkSettled, clusterState, clusterWorldOptions, domainOf, instanceHosts, restartUntilOnline, restartWipingCorrupt, setupCluster, type ClusterScenarioState } from './lib/cluster-scenario.ts';
-import { Nemesis } from './lib/nemesis.ts';
+import { Nemesis, NETWORK_AND_CRASH_ACTIONS } from './lib/nemesis.ts';
 
 const DATA = 'data';
 const PUT = 'repl_put';
@@ -249,7 +249,7 @@ export const replication: Scenario = {
     tallies.set(ctx, tally);
     const untilMs = ctx.world.nowMs + WORKLOAD_MS;
     const nemesis = new Nemesis(ctx, {
-      actions: ['clog_one', 'isolate_one', 'partition_halves', 'heal', 'crash_process', 'crash_power', 'restart'],
+      actions: NETWORK_AND_CRASH_ACTIONS,
       meanIntervalMs: 2_000,
       crashedMax: 1,
       restart: (host) => restartWipingCorrupt(state, host),

@@ -29,7 +29,7 @@ import { storedBucket } from '../core/vshard/storage.ts';
 import type { Scenario, ScenarioContext } from '../runtime-sim/scenario.ts';
 import type { SimHost } from '../runtime-sim/world.ts';
 import { checkSettled, clusterState, clusterWorldOptions, instanceHosts, domainOf, restartUntilOnline, restartWipingCorrupt, setupCluster, type ClusterScenarioState } from './lib/cluster-scenario.ts';
-import { Nemesis } from './lib/nemesis.ts';
+import { Nemesis, NETWORK_AND_CRASH_ACTIONS } from './lib/nemesis.ts';
 
 /** Buckets the workload and the mover use: few, so that calls meet moves often. */
 const HOT_BUCKETS = 16;
@@ -304,7 +304,7 @@ export const vshardRouting: Scenario = {
     tallies.set(ctx, tally);
     const untilMs = ctx.world.nowMs + WORKLOAD_MS;
     const nemesis = new Nemesis(ctx, {
-      actions: ['clog_one', 'isolate_one', 'partition_halves', 'heal', 'crash_process', 'crash_power', 'restart'],
+      actions: NETWORK_AND_CRASH_ACTIONS,
       meanIntervalMs: 2_000,
       crashedMax: 1,
       restart: (host) => restart(state, host),

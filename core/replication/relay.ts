@@ -111,8 +111,6 @@ export function collect(node: Node, vclock: Vclock, cursor: number, rowsMax: num
   const box = node.box;
   const ownOrigin = selfOrigin(node);
   if (cursor > box.committedLsn) cursor = 0; // another incarnation's cursor, or a lost tail: rescan
-  const reason = resyncReason(box, readVclock(box, ownOrigin), ownOrigin, requester, vclock, cursor);
-  if (reason !== null) return { kind: 'resync', reason };
   // What precedes this instance's last copy is not its history: a replica that does not hold
   // the copied state gets a copy itself, one that does starts after it.
   const copiedAt = readCopiedAt(box);
@@ -123,6 +121,8 @@ export function collect(node: Node, vclock: Vclock, cursor: number, rowsMax: num
     }
     cursor = copiedAt.lsn;
   }
+  const reason = resyncReason(box, readVclock(box, ownOrigin), ownOrigin, requester, vclock, cursor);
+  if (reason !== null) return { kind: 'resync', reason };
   const txns: OutTxn[] = [];
   const spaces: MpObject = {};
   let rows = 0;

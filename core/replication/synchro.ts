@@ -41,7 +41,7 @@ export class SyncQuorum {
 
   /** The box's sync gate: resolves once a quorum holds the WAL up to `lsn`. */
   wait(lsn: number): Promise<void> {
-    if (this.confirmed(lsn)) return Promise.resolve();
+    if (this.confirmed(lsn, this.members())) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { lsn, resolve, cancel: () => undefined };
       waiter.cancel = this.node.env.clock.after(this.node.options.tuning.replicationSynchroTimeoutMs, () => {
@@ -58,9 +58,10 @@ export class SyncQuorum {
     if (lsn <= (this.acked.get(raftId) ?? 0)) return;
     this.acked.set(raftId, lsn);
     if (this.waiters.length === 0) return;
+    const members = this.members();
     const waiting: Waiter[] = [];
     for (const w of this.waiters) {
-      if (!this.confirmed(w.lsn)) {
+      if (!this.confirmed(w.lsn, members)) {
         waiting.push(w);
         continue;
       }
@@ -82,8 +83,7 @@ export class SyncQuorum {
     return out;
   }
 
-  private confirmed(lsn: number): boolean {
-    const members = this.members();
+  private confirmed(lsn: number, members: ReadonlySet<number>): boolean {
     const quorum = Math.floor(members.size / 2) + 1;
     let holders = 1; // this instance: its own WAL has the transaction before the gate is asked
     for (const [origin, acked] of this.acked) if (acked >= lsn && members.has(origin) && origin !== this.node.identity?.raftId) holders++;

@@ -10,6 +10,8 @@ import type { SimHost } from '../../runtime-sim/world.ts';
 
 export const NEMESIS_ACTIONS = ['partition_halves', 'partition_reset', 'isolate_one', 'cut_one_way', 'clog_one', 'swizzle_clog', 'crash_power', 'crash_process', 'restart', 'heal', 'rot_disk'] as const;
 export type NemesisAction = (typeof NEMESIS_ACTIONS)[number];
+/** The network faults and crashes the cluster scenarios with a workload use (no disk faults). */
+export const NETWORK_AND_CRASH_ACTIONS: readonly NemesisAction[] = ['clog_one', 'isolate_one', 'partition_halves', 'heal', 'crash_process', 'crash_power', 'restart'];
 /** The end of the trace note of an action the run's fault limits kept from taking effect. */
 export const SKIPPED_SUFFIX = 'skipped (fault limits)';
 
