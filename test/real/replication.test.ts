@@ -1,14 +1,19 @@
 /**
  * Data replication on real processes: two instances with --init-replication-factor 2 form one
  * replicaset; rows written to its master over iproto are read back from the replica, which
- * refuses writes; SIGTERM of the master hands over to the replica with every row (the governor
- * waits for it to catch up), and the old master, restarted, follows the new one and copies it.
+ * refuses writes; a synchronous space acknowledges a write only once the replica holds it;
+ * SIGTERM of the master hands over to the replica with every row (the governor waits for it to
+ * catch up), and the old master, restarted, follows the new one and copies it.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MpValue } from '../../core/codec/msgpack.ts';
 import { CLUSTER_STATUS_FUNCTION, type ClusterStatus } from '../../runtime-real/cluster-info.ts';
+import { join } from 'node:path';
+import { ROOT } from '../../scripts/bundle.mjs';
 import { Cluster, freePort, picodataBundle, until, type Instance } from './harness.ts';
+
+const SYNC_SCRIPT = join(ROOT, 'test', 'real', 'fixtures', 'sync-app.mjs');
 
 const ROWS = 300;
 
@@ -19,8 +24,8 @@ describe('data replication between 2 real processes', () => {
 
   beforeAll(async () => {
     await picodataBundle();
-    i1 = await cluster.add('i1', { instanceId: 'i1', initReplicationFactor: 2, walMode: 'fsync', httpPort: await freePort() });
-    i2 = await cluster.add('i2', { instanceId: 'i2', initReplicationFactor: 2, walMode: 'fsync', httpPort: await freePort() });
+    i1 = await cluster.add('i1', { instanceId: 'i1', initReplicationFactor: 2, walMode: 'fsync', httpPort: await freePort(), script: SYNC_SCRIPT });
+    i2 = await cluster.add('i2', { instanceId: 'i2', initReplicationFactor: 2, walMode: 'fsync', httpPort: await freePort(), script: SYNC_SCRIPT });
   });
   afterAll(() => cluster.destroy());
 
@@ -65,6 +70,25 @@ describe('data replication between 2 real processes', () => {
     const masterMetrics = await (await fetch(`http://127.0.0.1:${master.spec.httpPort}/metrics`)).text();
     expect(masterMetrics).not.toContain('picodata_replication_lag_lsn');
   }, 60_000);
+
+  it('a synchronous space: a write is acknowledged once the replica holds it, and times out (216) without it', async () => {
+    const master = (await masterId(i1)) === 'i1' ? i1 : i2;
+    const replica = master === i1 ? i2 : i1;
+    // The replica creates `sync` from the master's definition with the first row it gets.
+    await until('the master has the sync space', async () => master.call('box.space.sync:count').then(() => true, () => undefined), 10_000);
+    for (let id = 1; id <= 20; id++) {
+      await master.call('box.space.sync:insert', [[id]]);
+      expect(await replica.call('box.space.sync:get', [id]), `write ${id} acknowledged before the replica held it`).toEqual([[id]]);
+    }
+    replica.kill();
+    await replica.waitExit(5_000);
+    const startedMs = Date.now();
+    await expect(master.call('box.space.sync:insert', [[21]], 15_000)).rejects.toThrow('Quorum collection for a synchronous transaction is timed out');
+    expect(Date.now() - startedMs).toBeGreaterThanOrEqual(4_500);
+    await replica.start();
+    await replica.waitOnline(30_000, 2);
+    await until('the timed-out write reaches the replica', async () => ((await replica.call('box.space.sync:get', [21])).length === 1 ? true : undefined), 15_000);
+  }, 90_000);
 
   it('SIGTERM of the master: the replica takes over with every row, and the old master follows it', async () => {
     const master = (await masterId(i1)) === 'i1' ? i1 : i2;
