@@ -476,8 +476,9 @@ export class Box implements SpaceHost {
   }
 
   private writesSyncSpace(txn: Txn): boolean {
-    if (this.syncSpaces().size === 0) return false;
-    for (const change of txn.changes) if (this.syncSpaceIds.has(change.spaceId)) return true;
+    const ids = this.syncSpaces();
+    if (ids.size === 0) return false;
+    for (const change of txn.changes) if (ids.has(change.spaceId)) return true;
     return false;
   }
 

@@ -346,10 +346,6 @@ export class Wal {
     return this.broken;
   }
 
-  /**
-   * Deletes records wholly at or below `lsn` (a checkpoint covers them), as one range delete:
-   * records are keyed by their first LSN, so they are the keys up to the last covered record's.
-   */
   /** The first LSN the store still holds; rows before it are only in snapshots. */
   oldestLsn(): number {
     return this.spans[0]?.firstLsn ?? this.committedLsn + 1;
@@ -391,6 +387,10 @@ export class Wal {
     return lo;
   }
 
+  /**
+   * Deletes records wholly at or below `lsn` (a checkpoint covers them), as one range delete:
+   * records are keyed by their first LSN, so they are the keys up to the last covered record's.
+   */
   async trim(lsn: number): Promise<number> {
     if (this.store === null) return 0;
     let n = 0;

@@ -26,7 +26,7 @@ import { probe } from '../lib/probe.ts';
 import { callInstance, type PeerOutcome } from '../vshard/peer-call.ts';
 import { OP_DELETE, OP_REPLACE, OP_TRUNCATE, PROC_REPLICATION_COPY_BEGIN, PROC_REPLICATION_COPY_PAGE, PROC_REPLICATION_FETCH, selfOrigin } from './relay.ts';
 import { ensureSpaceFromDef, isReplicatedSpace } from './space-defs.ts';
-import { COPY_KEY, copiedAtRow, currentEpoch, cursorRow, ensureStateSpaces, markResync, needsResync, ORIGIN_EPOCH_STRIDE, originEpochRow, readCursor, readVclock, REPLICA_STATE_SPACE, resyncRow, VCLOCK_SPACE, vclockRow } from './state-spaces.ts';
+import { COPY_KEY, copiedAtRow, currentEpoch, cursorRow, ensureStateSpaces, markResync, needsResync, originAt, originEpochRow, readCursor, readVclock, REPLICA_STATE_SPACE, resyncRow, VCLOCK_SPACE, vclockRow } from './state-spaces.ts';
 import { formatVclock, vclockFromValue, vclockToValue, type Vclock } from './vclock.ts';
 
 /**
@@ -61,11 +61,16 @@ function localRow(box: Box, row: MpValue[]): WalRow {
   return { lsn: 0, spaceId, op: 'replace', tuple: Object.freeze([...body]) };
 }
 
+/** How far this replica holds master `masterId`'s WAL: the applier's cursor, else the stored one. */
+export function progressOf(node: Node, masterId: string): number {
+  if (node.replicationCursor?.masterId === masterId) return node.replicationCursor.lsn;
+  const stored = readCursor(node.box);
+  return stored?.masterId === masterId ? stored.lsn : 0;
+}
+
 export class ReplicationApplier {
   private readonly node: Node;
   private stopped = false;
-  /** Where in which master's WAL the last fetch ended (persisted with every applied transaction). */
-  private cursorValue: { masterId: string; lsn: number } | null = null;
   private followedMasterId: string | null = null;
 
   constructor(node: Node) {
@@ -76,14 +81,12 @@ export class ReplicationApplier {
     this.stopped = true;
   }
 
-  private get cursor(): { masterId: string; lsn: number } | null {
-    return this.cursorValue;
-  }
-
-  /** The node shows it too: the governor's catch-up before a master switch waits on it. */
-  private set cursor(value: { masterId: string; lsn: number } | null) {
-    this.cursorValue = value;
-    this.node.replicationCursor = value === null ? null : { ...value, masterLsn: Math.max(value.lsn, this.masterLsn) };
+  /**
+   * How far into `masterId`'s WAL this replica got (persisted with every applied transaction);
+   * kept on the node, where the governor's catch-up before a master switch and /metrics read it.
+   */
+  private setCursor(masterId: string, lsn: number): void {
+    this.node.replicationCursor = { masterId, lsn, masterLsn: Math.max(lsn, this.masterLsn) };
   }
 
   /** The master's last committed LSN as of its latest fetch reply (for the lag metric). */
@@ -140,21 +143,13 @@ export class ReplicationApplier {
     await this.fetchAndApply(masterId);
   }
 
-  private cursorFor(masterId: string): number {
-    if (this.cursor?.masterId !== masterId) {
-      const stored = readCursor(this.node.box);
-      this.cursor = { masterId, lsn: stored?.masterId === masterId ? stored.lsn : 0 };
-    }
-    return this.cursor.lsn;
-  }
-
   private async fetchAndApply(masterId: string): Promise<void> {
     const node = this.node;
     const box = node.box;
     const { replicationFetchWaitMs, replicationFetchRowsMax } = node.options.tuning;
     const origin = selfOrigin(node);
     const vclock = readVclock(box, origin);
-    const args: MpValue[] = [vclockToValue(vclock), this.cursorFor(masterId), replicationFetchRowsMax, replicationFetchWaitMs, origin];
+    const args: MpValue[] = [vclockToValue(vclock), progressOf(node, masterId), replicationFetchRowsMax, replicationFetchWaitMs, origin];
     const reply = outcomeValue(await callInstance(node, masterId, PROC_REPLICATION_FETCH, args, replicationFetchWaitMs + FETCH_REPLY_MARGIN_MS), 'fetch');
     if (typeof reply['resync'] === 'string') {
       probe('replication.resync_requested');
@@ -184,10 +179,10 @@ export class ReplicationApplier {
         await markResync(box);
         throw new ReplicationStepError('apply failed');
       }
-      this.cursor = { masterId, lsn: lastLsn };
+      this.setCursor(masterId, lastLsn);
       probe('replication.applied');
     }
-    if (this.stillFollowing(masterId)) this.cursor = { masterId, lsn: Number(reply['cursor'] ?? 0) };
+    if (this.stillFollowing(masterId)) this.setCursor(masterId, Number(reply['cursor'] ?? 0));
   }
 
   /** Applies one of the master's transactions with its `_vclock` row and the cursor after it. */
@@ -240,13 +235,13 @@ export class ReplicationApplier {
     // A new epoch: what this instance wrote before and its master lacked is gone (module comment
     // of state-spaces.ts); its old origin becomes one more component of the copied vclock.
     const epoch = currentEpoch(box) + 1;
-    const origin = (node.identity?.raftId ?? 0) + epoch * ORIGIN_EPOCH_STRIDE;
+    const origin = originAt(node.identity?.raftId ?? 0, epoch);
     const finish: WalRow[] = [{ lsn: 0, spaceId: box.space(VCLOCK_SPACE).id, op: 'truncate' }];
     for (const [o, seq] of startVclock) if (o !== origin) finish.push(vclockRow(box, o, seq));
     finish.push(originEpochRow(box, epoch), copiedAtRow(box, copyFromLsn, startVclock));
     finish.push(cursorRow(box, masterId, startLsn), resyncRow(box, false), marker());
     await box.applyRows(finish);
-    this.cursor = { masterId, lsn: startLsn };
+    this.setCursor(masterId, startLsn);
     probe('replication.copy_done');
     node.log.info('copied the master\'s data', { master: masterId, lsn: startLsn, vclock: formatVclock(startVclock) });
   }

@@ -45,9 +45,11 @@ export function raftIdOfOrigin(origin: number): number {
  * still hold) are never mistaken for transactions it has.
  */
 export function originOf(box: Box, raftId: number): number {
-  if (raftId <= 0) return 0;
-  const epoch = stateValue(box, ORIGIN_EPOCH_KEY);
-  return (typeof epoch === 'number' ? epoch : 0) * ORIGIN_EPOCH_STRIDE + raftId;
+  return raftId <= 0 ? 0 : originAt(raftId, currentEpoch(box));
+}
+
+export function originAt(raftId: number, epoch: number): number {
+  return epoch * ORIGIN_EPOCH_STRIDE + raftId;
 }
 
 export function originEpochRow(box: Box, epoch: number): WalRow {

@@ -23,7 +23,7 @@ import type { MpValue } from '../codec/msgpack.ts';
 import type { Node } from '../node/node.ts';
 import { ProcError, str, uint } from './proc-error.ts';
 import { becomeWritable } from '../replication/writable.ts';
-import { readCursor } from '../replication/state-spaces.ts';
+import { progressOf } from '../replication/applier.ts';
 import type { Proc } from './proc.ts';
 
 export const PROC_REPLICATION = '.proc_replication';
@@ -79,13 +79,6 @@ export const replicationDemoteProc: Proc = {
     return [{ lsn: node.box.committedLsn }];
   },
 };
-
-/** How far this replica holds master `master_id`'s WAL (the in-memory cursor, else the stored one). */
-export function progressOf(node: Node, masterId: string): number {
-  if (node.replicationCursor?.masterId === masterId) return node.replicationCursor.lsn;
-  const stored = readCursor(node.box);
-  return stored?.masterId === masterId ? stored.lsn : 0;
-}
 
 export const replicationProgressProc: Proc = {
   name: PROC_REPLICATION_PROGRESS,
