@@ -120,8 +120,7 @@ function startRaft(node: Node, identity: Identity, hooks: InstanceHooks): void {
       hooks.applied?.(node, entry);
       onApplied(node, entry);
     },
-    roleChanged: (role, leaderId) => {
-      const term = node.raft?.term ?? 0;
+    roleChanged: (role, leaderId, term) => {
       node.log.info('raft role changed', { role, leader_id: leaderId, term });
       hooks.roleChanged?.(node, role, term, leaderId);
     },

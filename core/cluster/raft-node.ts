@@ -96,8 +96,11 @@ export interface RaftNodeHooks {
   applied?(entry: AppliedEntry): void;
   /** After a snapshot replaced the tables. */
   restored?(index: number): void;
-  /** Role or leader changed. */
-  roleChanged?(role: RaftRole, leaderId: number): void;
+  /**
+   * Role or leader changed; `term` is the one the change happened in (the node may be in a later
+   * term by the time the hook runs: messages are stepped while the change is being persisted).
+   */
+  roleChanged?(role: RaftRole, leaderId: number, term: number): void;
   /** A write to the Raft log failed: the node cannot continue safely. */
   fatal(reason: string): void;
 }
@@ -417,6 +420,7 @@ export class RaftNode {
 
   private async handleReady(): Promise<void> {
     const ready = this.raw.ready();
+    const termAtReady = this.term;
     await this.store.persist(ready.snapshot, ready.entries, ready.hardState, ready.mustSync);
     // BUGGIFY: a slow disk or a busy process between persisting and sending.
     if (this.env.buggify('raft.ready.slow')) await this.env.clock.sleep(this.env.random.int(50));
@@ -432,7 +436,7 @@ export class RaftNode {
     // A follower joined after the stored snapshot was taken and needs one that includes it.
     if (ready.snapshotWanted && this.applied > 0) await this.storeFreshSnapshot();
     this.releaseHeldTimeoutNow();
-    if (ready.softState !== undefined) this.hooks.roleChanged?.(ready.softState.raftState, ready.softState.leaderId);
+    if (ready.softState !== undefined) this.hooks.roleChanged?.(ready.softState.raftState, ready.softState.leaderId, termAtReady);
     this.notifyApplied();
     await this.maybeCompact();
   }

@@ -192,8 +192,8 @@ export class Node {
           hooks.restored?.(index);
           this.changed();
         },
-        roleChanged: (role: RaftRole, leaderId: number) => {
-          hooks.roleChanged?.(role, leaderId);
+        roleChanged: (role: RaftRole, leaderId: number, term: number) => {
+          hooks.roleChanged?.(role, leaderId, term);
           this.changed();
         },
         fatal: (reason) => this.fatal(`raft log write failed: ${reason}`, EXIT_IO_ERROR),
