@@ -346,6 +346,20 @@ export class Box implements SpaceHost {
     return this.wal.waitCommitted(lsn);
   }
 
+  /**
+   * Resolves once everything visible now is durable here and, with synchronous spaces, held by
+   * the sync gate's quorum; rejects as the gate does (ER_SYNC_QUORUM_TIMEOUT). A write is
+   * visible before both, so what is read and then told to another instance that acts on it
+   * (bucket recovery: core/vshard/bucket-recovery.ts) waits for this first: otherwise a master
+   * switch could take back what the other side was told.
+   */
+  async waitVisibleConfirmed(): Promise<void> {
+    const lsn = this.lastAssignedLsn;
+    await this.wal.waitCommitted(lsn);
+    const gate = this.syncGate;
+    if (gate !== null && lsn > 0 && this.hasSyncSpaces()) await gate(lsn);
+  }
+
   get walMode(): WalMode {
     return this.wal.mode;
   }

@@ -82,7 +82,11 @@ export const shardingBootstrapProc: Proc = {
  */
 export async function ensureBucketSpace(box: Box): Promise<void> {
   if (!box.hasSpace(BUCKET_SPACE)) {
+    // Synchronous: a bucket's status is where routing and transfers agree on who holds it, so a
+    // master switch must not lose a change to it (a successor without the sender's `sent` would
+    // hold the bucket active beside its receiver). With RF 1 the quorum is the master alone.
     await box.createSpace(BUCKET_SPACE, {
+      isSync: true,
       format: [
         { name: 'id', type: 'unsigned' },
         { name: 'status', type: 'string' },

@@ -32,11 +32,16 @@ const RECOVERY_CALL_TIMEOUT_MS = 5_000;
 /** What a peer says of a bucket: its row, null when it has none, undefined when it did not answer. */
 type PeerRow = { readonly status: string; readonly destination: string | null; readonly transfer: string | null } | null | undefined;
 
-/** `vshard.storage.recovery_bucket_stat(bucket_id)`: `{status, destination, transfer}` of any row here, or nil. */
-export function recoveryBucketStat(node: Node, args: readonly MpValue[]): MpValue[] {
+/**
+ * `vshard.storage.recovery_bucket_stat(bucket_id)`: `{status, destination, transfer}` of any row
+ * here, or nil; answered once that row is on a quorum of this replicaset (the asker deletes or
+ * activates its own copy on the strength of it), else an error the asker takes as no answer.
+ */
+export async function recoveryBucketStat(node: Node, args: readonly MpValue[]): Promise<MpValue[]> {
   const bucketId = uint(args[0] ?? null, 'bucket_id');
   if (!node.box.hasSpace(BUCKET_SPACE)) return [null];
   const row = node.box.space(BUCKET_SPACE).get([bucketId]);
+  await node.box.waitVisibleConfirmed();
   if (row === null) return [null];
   return [{ status: row[1] ?? null, destination: row[2] ?? null, transfer: row[3] ?? null }];
 }

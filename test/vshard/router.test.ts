@@ -5,6 +5,7 @@ import { BUCKET_SPACE, ensureBucketSpace } from '../../core/rpc/sharding.ts';
 import type { InstanceSpec, SimCluster } from '../../scenarios/lib/cluster.ts';
 import type { World } from '../../runtime-sim/world.ts';
 import { ok, simulate, startAll } from '../cluster/helpers.ts';
+import { storedBucket } from '../../core/vshard/storage.ts';
 
 /** Two replicasets of one instance each; every bucket lands on the first weighted one. */
 async function twoReplicasets(cluster: SimCluster, world: World): Promise<{ holder: string; other: string }> {
@@ -187,8 +188,9 @@ describe('vshard router', () => {
       const master = cluster.node('i1')!.tables.replicaset('r1')!.masterId;
       const replica = master === 'i1' ? 'i2' : 'i1';
       await world.waitFor(() => cluster.node(replica)!.replication?.isMaster === false, 10_000);
-      // The replica has no _bucket until data replication exists; give it bucket 1 to check the order of checks.
-      await setBucket(cluster.node(replica)!, [1, 'active', null]);
+      // The replica holds the master's _bucket (replicated): bucket 1 is active there too, so
+      // what refuses the write is the master check.
+      await world.waitFor(() => storedBucket(cluster.node(replica)!, 1)?.status === 'active', 10_000);
       const refused = await ok(cluster, replica, 'vshard.storage.call', [1, 'write', 'pico.whoami', []]);
       expect(refused[0]).toBeNull();
       expect(mapGet(refused[1] ?? null, 'code')).toBe(2); // NON_MASTER
