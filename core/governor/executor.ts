@@ -174,9 +174,11 @@ export class Governor {
     // WAL goes, and the successor catches up to there before it takes writes (replication is
     // asynchronous: without this a graceful switch would drop the writes still in flight).
     let lastLsn: MpValue = null;
+    let syncSpaces = false;
     if (previous !== undefined && previous.currentGrade.variant !== 'Offline') {
       const demoted = await this.rpc(previous, PROC_REPLICATION_DEMOTE, []).catch(() => null);
       lastLsn = mapGet(demoted?.[0] ?? null, 'lsn') ?? null;
+      syncSpaces = mapGet(demoted?.[0] ?? null, 'sync') === true;
     }
     // Without the old master, the member holding the most of its WAL takes over: it holds every
     // write a quorum acknowledged (core/replication/synchro.ts).
@@ -184,10 +186,14 @@ export class Governor {
     const successor = node.tables.instance(to);
     if (successor === undefined) throw new GovernorStepError(`unknown instance ${to}`);
     if (typeof lastLsn === 'number') {
-      // A successor that cannot catch up (cut off from the old master) is promoted all the same:
-      // a replicaset without a writable master is worse than one that lost its last writes.
+      // A successor that cannot catch up (cut off from the old master) is promoted all the same
+      // when every space is asynchronous: a replicaset without a writable master is worse than
+      // one that lost its last writes. With synchronous spaces it may lack acknowledged ones:
+      // the step fails and is retried (the old master, demoted, keeps them meanwhile).
       await this.rpc(successor, PROC_REPLICATION_SYNC, [from, lastLsn]).catch((error: unknown) => {
-        node.log.warn('promoting a master that did not catch up with its predecessor', { replicaset_id: replicasetId, from, to, reason: error instanceof Error ? error.message : String(error) });
+        const reason = error instanceof Error ? error.message : String(error);
+        if (syncSpaces) throw new GovernorStepError(`${to} did not catch up with ${from}, which has synchronous spaces: ${reason}`);
+        node.log.warn('promoting a master that did not catch up with its predecessor', { replicaset_id: replicasetId, from, to, reason });
       });
     }
     await this.rpc(successor, PROC_REPLICATION_PROMOTE, []);
@@ -201,9 +207,13 @@ export class Governor {
    * plan's choice on a tie). With synchronous spaces that must be certain: a write acknowledged
    * by a quorum (N / 2 + 1 of the N members, core/replication/synchro.ts) is on at least
    * quorum - 1 of the others, so the choice needs answers from N - quorum + 1 of them, and the
-   * one holding the most must be able to take over; until then the step fails and is retried
+   * one holding the most must be able to take over, and must hold the replicaset's history: have
+   * caught up with a master, or been one, since it joined (a write acknowledged while the
+   * replicaset was smaller is on fewer members: `caught_up` in core/replication/state-spaces.ts);
+   * until then the step fails and is retried
    * (no master beats a master that lost acknowledged writes). Without synchronous spaces the
-   * best of those that answered and may take over is promoted, and a silent member is logged.
+   * best of those that answered and may take over is promoted, and a silent member is logged;
+   * unless that best one does not hold the history: then the rules above apply.
    */
   private async mostCaughtUp(replicasetId: string, from: string, planned: string): Promise<string> {
     const node = this.node;
@@ -214,17 +224,22 @@ export class Governor {
       others.map(async (instance) => {
         const reply = await this.rpc(instance, PROC_REPLICATION_PROGRESS, [from]).catch(() => null);
         const lsn = mapGet(reply?.[0] ?? null, 'lsn');
-        return { instance, lsn: typeof lsn === 'number' ? lsn : null, sync: mapGet(reply?.[0] ?? null, 'sync') === true };
+        const progress = reply?.[0] ?? null;
+        return { instance, lsn: typeof lsn === 'number' ? lsn : null, sync: mapGet(progress, 'sync') === true, caughtUp: mapGet(progress, 'caught_up') === true };
       }),
     );
-    const answered = answers.filter((a): a is { instance: Instance; lsn: number; sync: boolean } => a.lsn !== null);
+    const answered = answers.filter((a): a is { instance: Instance; lsn: number; sync: boolean; caughtUp: boolean } => a.lsn !== null);
     const byProgress = [...answered].sort((a, b) => b.lsn - a.lsn || Number(b.instance.instanceId === planned) - Number(a.instance.instanceId === planned));
-    if (answered.some((a) => a.sync)) {
+    // A member that never caught up since it joined may hold almost nothing, and cannot even
+    // say whether it had synchronous spaces (it may not have their definitions yet).
+    const strict = answered.some((a) => a.sync) || (byProgress[0] !== undefined && !byProgress[0].caughtUp);
+    if (strict) {
       const needed = members.length - (Math.floor(members.length / 2) + 1) + 1;
       if (answered.length < needed) throw new GovernorStepError(`cannot choose a new master of ${replicasetId} safely: ${answered.length} of its members answered, ${needed} needed`);
       const best = byProgress[0]!;
       // It answered, so it runs: a current grade of Offline is only stale (it asks to be Online).
       if (!mayRespond(best.instance.targetGrade)) throw new GovernorStepError(`the member of ${replicasetId} that holds the most of ${from}'s WAL, ${best.instance.instanceId}, cannot take over yet`);
+      if (!best.caughtUp) throw new GovernorStepError(`the member of ${replicasetId} that holds the most of ${from}'s WAL, ${best.instance.instanceId}, has not caught up with a master since it joined`);
       return best.instance.instanceId;
     }
     const silent = answers.filter((a) => a.lsn === null).map((a) => a.instance.instanceId);

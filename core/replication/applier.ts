@@ -26,7 +26,7 @@ import { probe } from '../lib/probe.ts';
 import { callInstance, type PeerOutcome } from '../vshard/peer-call.ts';
 import { OP_DELETE, OP_REPLACE, OP_TRUNCATE, PROC_REPLICATION_COPY_BEGIN, PROC_REPLICATION_COPY_PAGE, PROC_REPLICATION_FETCH, selfOrigin } from './relay.ts';
 import { ensureSpaceFromDef, isReplicatedSpace } from './space-defs.ts';
-import { COPY_KEY, copiedAtRow, currentEpoch, cursorRow, ensureStateSpaces, markResync, needsResync, originAt, originEpochRow, readCursor, readVclock, REPLICA_STATE_SPACE, resyncRow, VCLOCK_SPACE, vclockRow } from './state-spaces.ts';
+import { caughtUpRow, forgetCaughtUpRow, COPY_KEY, copiedAtRow, currentEpoch, cursorRow, ensureStateSpaces, markResync, needsResync, originAt, originEpochRow, holdsHistory, readCursor, readVclock, REPLICA_STATE_SPACE, resyncRow, VCLOCK_SPACE, vclockRow } from './state-spaces.ts';
 import { formatVclock, vclockFromValue, vclockToValue, type Vclock } from './vclock.ts';
 
 /**
@@ -92,6 +92,23 @@ export class ReplicationApplier {
   /** The master's last committed LSN as of its latest fetch reply (for the lag metric). */
   private masterLsn = 0;
 
+  /**
+   * Where in `followedMasterId`'s WAL this replica counts as caught up with it: the master's
+   * LSN in the first reply (or the start of a copy) since this process began following it.
+   * Null once `caught_up` names that master, or before anything was heard from it.
+   */
+  private catchUpTargetLsn: number | null = null;
+
+  /** Records `caught_up` once the cursor reaches the target (see state-spaces.ts). */
+  private async noteCatchUp(masterId: string, targetLsn: number): Promise<void> {
+    const box = this.node.box;
+    if (holdsHistory(box)) return;
+    this.catchUpTargetLsn ??= targetLsn;
+    if (progressOf(this.node, masterId) < this.catchUpTargetLsn || !this.stillFollowing(masterId)) return;
+    await box.applyRows([caughtUpRow(box, masterId)]);
+    this.node.log.info('caught up with the master', { master: masterId, lsn: progressOf(this.node, masterId) });
+  }
+
   async run(): Promise<void> {
     const { replicationRetryMs } = this.node.options.tuning;
     if (replicationRetryMs <= 0) return;
@@ -135,6 +152,7 @@ export class ReplicationApplier {
       if (this.followedMasterId !== null) probe('replication.master_changed');
       this.node.log.info('replicating from the master', { master: masterId });
       this.followedMasterId = masterId;
+      this.catchUpTargetLsn = null;
     }
     if (needsResync(box)) {
       await this.copy(masterId);
@@ -182,7 +200,9 @@ export class ReplicationApplier {
       this.setCursor(masterId, lastLsn);
       probe('replication.applied');
     }
-    if (this.stillFollowing(masterId)) this.setCursor(masterId, Number(reply['cursor'] ?? 0));
+    if (!this.stillFollowing(masterId)) return;
+    this.setCursor(masterId, Number(reply['cursor'] ?? 0));
+    await this.noteCatchUp(masterId, this.masterLsn);
   }
 
   /** Applies one of the master's transactions with its `_vclock` row and the cursor after it. */
@@ -213,6 +233,8 @@ export class ReplicationApplier {
     const spaces = (begin['spaces'] ?? {}) as MpObject;
     const names = Object.keys(spaces);
     for (const name of names) await ensureSpaceFromDef(box, name, spaces[name] ?? null);
+    // From here until the copy has caught up this instance holds less than its replicaset's history.
+    if (holdsHistory(box)) await box.applyRows([forgetCaughtUpRow(box)]);
     // Replicated spaces the master does not have are emptied too: the copy is the master's state.
     for (const space of [...box.schema.spaces.values()]) {
       if (!isReplicatedSpace(space.def) || space.indexes.length === 0) continue;
@@ -242,6 +264,8 @@ export class ReplicationApplier {
     finish.push(cursorRow(box, masterId, startLsn), resyncRow(box, false), marker());
     await box.applyRows(finish);
     this.setCursor(masterId, startLsn);
+    // The copy holds the master's state at startLsn, which is after this replica joined.
+    this.catchUpTargetLsn = startLsn;
     probe('replication.copy_done');
     node.log.info('copied the master\'s data', { master: masterId, lsn: startLsn, vclock: formatVclock(startVclock) });
   }

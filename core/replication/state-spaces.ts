@@ -15,6 +15,13 @@
  *     the master's data whole before it applies anything more. Set when an instance becomes
  *     writable (a master may commit transactions no replica got before it fails over, and must
  *     not keep them once it follows the new master) and while a copy is under way.
+ *   - `caught_up` = an instance id: this instance holds the replicaset's history up to some
+ *     moment after it joined: it caught up with that master (held everything the master had
+ *     committed when the replica first fetched from it), or it is that master itself. Before
+ *     that it may lack writes acknowledged while the replicaset was smaller (a quorum of fewer
+ *     members), so the governor does not promote it (core/governor/executor.ts). Afterwards
+ *     every acknowledged write counted it among the members. A copy, which starts by emptying
+ *     the data, removes it until the copy has caught up.
  */
 
 import type { Box } from '../box/box.ts';
@@ -29,6 +36,7 @@ export const RESYNC_KEY = 'resync';
 export const COPY_KEY = 'copy';
 export const ORIGIN_EPOCH_KEY = 'origin_epoch';
 export const COPIED_AT_KEY = 'copied_at';
+export const CAUGHT_UP_KEY = 'caught_up';
 
 /** Origins of one raft id differ by a multiple of this: origin = epoch * ORIGIN_EPOCH_STRIDE + raft id. */
 export const ORIGIN_EPOCH_STRIDE = 2 ** 32;
@@ -116,6 +124,20 @@ export function readCursor(box: Box): { readonly masterId: string; readonly lsn:
   const value = stateValue(box, CURSOR_KEY);
   if (!Array.isArray(value) || typeof value[0] !== 'string' || typeof value[1] !== 'number') return null;
   return { masterId: value[0], lsn: value[1] };
+}
+
+/** Whether this instance holds its replicaset's history (`caught_up`, see the module comment). */
+export function holdsHistory(box: Box): boolean {
+  return typeof stateValue(box, CAUGHT_UP_KEY) === 'string';
+}
+
+/** Row recording `caught_up` with `instanceId` (a master caught up with, or this one as master). */
+export function caughtUpRow(box: Box, instanceId: string): WalRow {
+  return { lsn: 0, spaceId: box.space(REPLICA_STATE_SPACE).id, op: 'replace', tuple: [CAUGHT_UP_KEY, instanceId] };
+}
+
+export function forgetCaughtUpRow(box: Box): WalRow {
+  return { lsn: 0, spaceId: box.space(REPLICA_STATE_SPACE).id, op: 'delete', key: [CAUGHT_UP_KEY] };
 }
 
 export function needsResync(box: Box): boolean {

@@ -3,12 +3,19 @@
  * above 1), it first marks its data durably as needing a copy from whoever it follows next
  * (`resync`, core/replication/state-spaces.ts): replication is asynchronous, so it may commit
  * transactions no replica fetched before another member takes over, and then must not keep them.
+ * A master holds its replicaset's history by definition (`caught_up`, same module): if it fails
+ * and comes back while its successor is down, it may take over again.
  */
 
 import type { Node } from '../node/node.ts';
-import { markResync } from './state-spaces.ts';
+import { caughtUpRow, ensureStateSpaces, holdsHistory, markResync } from './state-spaces.ts';
 
 export async function becomeWritable(node: Node, replicationFactor: number): Promise<void> {
   if (replicationFactor > 1) await markResync(node.box);
+  const self = node.identity?.instanceId;
+  if (self !== undefined && !holdsHistory(node.box)) {
+    await ensureStateSpaces(node.box);
+    await node.box.applyRows([caughtUpRow(node.box, self)]);
+  }
   node.box.readOnly = false;
 }

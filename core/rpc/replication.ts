@@ -24,6 +24,7 @@ import type { Node } from '../node/node.ts';
 import { ProcError, str, uint } from './proc-error.ts';
 import { becomeWritable } from '../replication/writable.ts';
 import { progressOf } from '../replication/applier.ts';
+import { holdsHistory } from '../replication/state-spaces.ts';
 import type { Proc } from './proc.ts';
 
 export const PROC_REPLICATION = '.proc_replication';
@@ -76,7 +77,7 @@ export const replicationDemoteProc: Proc = {
     // Writes already submitted still count: the successor catches up to the last of them.
     await node.box.waitCommitted(node.box.lastAssignedLsn).catch(() => undefined);
     node.log.info('demoted to read-only replica', { lsn: node.box.committedLsn });
-    return [{ lsn: node.box.committedLsn }];
+    return [{ lsn: node.box.committedLsn, sync: node.box.hasSyncSpaces() }];
   },
 };
 
@@ -84,7 +85,8 @@ export const replicationProgressProc: Proc = {
   name: PROC_REPLICATION_PROGRESS,
   async handle(node, args) {
     await fenced(node, args);
-    return [{ lsn: progressOf(node, str(args[3] ?? null, 'master_id')), sync: node.box.hasSyncSpaces() }];
+    const masterId = str(args[3] ?? null, 'master_id');
+    return [{ lsn: progressOf(node, masterId), sync: node.box.hasSyncSpaces(), caught_up: holdsHistory(node.box) }];
   },
 };
 

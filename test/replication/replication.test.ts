@@ -207,6 +207,31 @@ describe('data replication', () => {
       }, RF2);
     });
 
+    it('a member that joined after writes and never caught up is not promoted: the replicaset waits for its master', async () => {
+      await simulate(7114, async (cluster, world) => {
+        await startAll(cluster, ['i1', 'i2', 'i3'], RF2);
+        // r99 has one member at first: its quorum is 1, so these writes are acknowledged by i4 alone.
+        await startAll(cluster, ['i4'], { ...RF2, replicasetId: 'r99' });
+        await createSync(cluster.node('i4')!);
+        for (let id = 1; id <= 30; id++) await cluster.node('i4')!.box.space('sync').insert([id]);
+        // i5 joins but never hears from i4; then i4 dies.
+        cluster.start('i5', { ...RF2, replicasetId: 'r99' });
+        const [i4, i5] = [world.host('i4').id, world.host('i5').id];
+        world.net.clogPair(i4, i5, world.nowMs + 600_000);
+        world.net.clogPair(i5, i4, world.nowMs + 600_000);
+        expect(await cluster.waitOnline(['i5'], 60_000)).toBe(true);
+        world.host('i4').crash('power');
+        await world.waitFor(() => cluster.node('i1')!.tables.instance('i4')?.currentGrade.variant === 'Offline', 30_000);
+        await world.sleep(20_000);
+        expect(r99Master(cluster)).toBe('i4');
+        // Once i4 is back, i5 catches up with it; nothing acknowledged was lost.
+        world.net.heal();
+        await startAll(cluster, ['i4'], { ...RF2, replicasetId: 'r99' });
+        await world.waitFor(() => holds(cluster, 'i5', 30), 20_000);
+        for (let id = 1; id <= 30; id++) expect(holds(cluster, 'i4', id) && holds(cluster, 'i5', id)).toBe(true);
+      }, RF2);
+    });
+
     it('with RF 3 the member holding the most of the dead master\'s WAL takes over', async () => {
       const RF3 = { ...RF2, initReplicationFactor: 3 };
       await simulate(7113, async (cluster, world) => {
