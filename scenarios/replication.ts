@@ -25,6 +25,7 @@ import type { Node } from '../core/node/node.ts';
 import type { Scenario, ScenarioContext } from '../runtime-sim/scenario.ts';
 import { checkSettled, clusterState, clusterWorldOptions, domainOf, instanceHosts, restartUntilOnline, restartWipingCorrupt, setupCluster, type ClusterScenarioState } from './lib/cluster-scenario.ts';
 import { Nemesis, NETWORK_AND_CRASH_ACTIONS } from './lib/nemesis.ts';
+import { masterOf, membersOf, replicasets } from './lib/replicasets.ts';
 
 const DATA = 'data';
 const PUT = 'repl_put';
@@ -87,30 +88,6 @@ async function createData(node: Node, isSync: boolean): Promise<void> {
     }
     await node.env.clock.sleep(200);
   }
-}
-
-function replicasetOf(state: ClusterScenarioState, name: string): string | undefined {
-  for (const n of state.names) {
-    const node = state.cluster.node(n);
-    const id = node?.tables.instance(state.cluster.instanceIdOf(name) ?? name)?.replicasetId;
-    if (id !== undefined) return id;
-  }
-  return undefined;
-}
-
-/** The master of `replicasetId` as the first running instance's tables say. */
-function masterOf(state: ClusterScenarioState, replicasetId: string): string | undefined {
-  const viewer = state.names.find((n) => state.cluster.host(n).running && state.cluster.node(n) !== undefined);
-  return viewer === undefined ? undefined : state.cluster.node(viewer)!.tables.replicaset(replicasetId)?.masterId;
-}
-
-function replicasets(state: ClusterScenarioState): string[] {
-  const ids = new Set<string>();
-  for (const n of state.names) {
-    const id = replicasetOf(state, n);
-    if (id !== undefined) ids.add(id);
-  }
-  return [...ids].sort();
 }
 
 async function client(ctx: ScenarioContext, state: ClusterScenarioState, tally: Tally, clientId: number, untilMs: number): Promise<void> {
@@ -178,7 +155,7 @@ function divergence(state: ClusterScenarioState): string | null {
     const master = masterOf(state, id);
     if (master === undefined) return `replicaset ${id} has no master`;
     const expected = JSON.stringify(dataOf(state.cluster.node(master)));
-    for (const name of state.names.filter((n) => replicasetOf(state, n) === id && n !== master)) {
+    for (const name of membersOf(state, id).filter((n) => n !== master)) {
       const held = JSON.stringify(dataOf(state.cluster.node(name)));
       if (held !== expected) return `${name} holds ${dataOf(state.cluster.node(name))?.length ?? 'no'} tuples of ${DATA}, its master ${master} ${dataOf(state.cluster.node(master))?.length ?? 'no'}`;
     }

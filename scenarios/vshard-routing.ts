@@ -3,9 +3,12 @@
  * read and write mode, while buckets move between replicasets (the rebalancer spreading the 3000
  * buckets of the bootstrap, plus `vshard.storage.bucket_send` of a few hot ones), the network
  * misbehaves and instances crash and restart. The cluster starts with all its instances, or all
- * but one or two, which join during the workload (new replicasets mid-rebalancing). Each
- * replicaset has one instance (RF 1, WAL mode fsync), so masters never change; data
- * replication, which a master switch would need, is a later capability.
+ * but one or two, which join during the workload (new replicasets mid-rebalancing). The
+ * replication factor is drawn per seed (WAL mode fsync):
+ * - RF 1: each replicaset is one instance, and masters never change;
+ * - RF 2: crashes and partitions of masters make the governor switch masters while buckets move
+ *   and calls run. `_bucket` is synchronous (core/rpc/sharding.ts), and so is `ops` on these
+ *   seeds, so no switch may lose an acknowledged write or a bucket's status.
  *
  * A write stores `{op_id, bucket_id}` in the sharded space `ops`; the transfer carries it along
  * with its bucket.
@@ -16,8 +19,9 @@
  * - no write runs twice: the router retries only what surely did not run;
  * - once the faults stop, recovery settles every bucket: each is active on exactly one
  *   replicaset, none is left sending, receiving or sent, and the rebalancer evens them out;
- * - every acknowledged write's tuple is there exactly once, where its bucket is active, and no
- *   tuple is left behind anywhere else;
+ * - every member of a replicaset then holds its master's `_bucket` and `ops`;
+ * - every acknowledged write's tuple is there exactly once (on one replicaset), where its bucket
+ *   is active, and no tuple is left behind anywhere else;
  * - every bucket is reachable from every instance;
  * - the cluster settles (grades, one applied index) as in the other scenarios.
  */
@@ -30,6 +34,7 @@ import type { Scenario, ScenarioContext } from '../runtime-sim/scenario.ts';
 import type { SimHost } from '../runtime-sim/world.ts';
 import { checkSettled, clusterState, clusterWorldOptions, instanceHosts, domainOf, restartUntilOnline, restartWipingCorrupt, setupCluster, type ClusterScenarioState } from './lib/cluster-scenario.ts';
 import { Nemesis, NETWORK_AND_CRASH_ACTIONS } from './lib/nemesis.ts';
+import { masterOf, membersOf, replicasets } from './lib/replicasets.ts';
 
 /** Buckets the workload and the mover use: few, so that calls meet moves often. */
 const HOT_BUCKETS = 16;
@@ -55,6 +60,10 @@ const REACHABLE_ATTEMPTS = 3;
 const BUCKETS_SETTLE_MS = 600_000;
 /** vshard's default: a replicaset within 1 % of its etalon is balanced. */
 const DISBALANCE_PCT_MAX = 1;
+/** Replication factors drawn per seed. */
+const REPLICATION_FACTORS = [1, 2] as const;
+/** How often an instance looks again whether it must create `ops` (a master without it). */
+const CREATE_OPS_POLL_MS = 200;
 
 interface Probe {
   readonly executions: Map<number, number>;
@@ -73,12 +82,13 @@ interface Tally {
 
 const probes = new WeakMap<ScenarioContext, Probe>();
 const tallies = new WeakMap<ScenarioContext, Tally>();
+const replicationFactors = new WeakMap<ScenarioContext, number>();
 
 /**
  * Registers `probe(bucket_id, mode, op_id)` on every instance (it checks where it runs; a write
  * stores its op in `ops`), and creates `ops` on every instance once it is writable.
  */
-function installProbe(ctx: ScenarioContext, state: ClusterScenarioState): Probe {
+function installProbe(ctx: ScenarioContext, state: ClusterScenarioState, isSync: boolean): Probe {
   const probe: Probe = { executions: new Map(), admitted: 0 };
   probes.set(ctx, probe);
   const previous = state.cluster.hooks.opened;
@@ -87,24 +97,32 @@ function installProbe(ctx: ScenarioContext, state: ClusterScenarioState): Probe 
     opened: (node, backend) => {
       previous?.(node, backend);
       backend.userFunctions.set(PROBE, (args) => runProbe(ctx, probe, node, args));
-      void createOps(node);
+      void createOps(node, isSync);
     },
   };
   return probe;
 }
 
-/** Creates `ops` or the part of it a crash between its DDL statements left missing. */
-async function createOps(node: Node): Promise<void> {
-  while (node.box.readOnly && node.state !== 'exited') await node.env.clock.sleep(50);
-  if (node.state === 'exited') return;
+/**
+ * Creates `ops`, or the part of it a crash between its DDL statements left missing, whenever
+ * this instance is a writable master without it (a replica gets it from its master, and creates
+ * it only once promoted).
+ */
+async function createOps(node: Node, isSync: boolean): Promise<void> {
   const box = node.box;
   const hasIndex = (name: string): boolean => box.space(OPS).indexes().some((i) => i.name === name);
-  try {
-    if (!box.hasSpace(OPS)) await box.createSpace(OPS, { format: [{ name: 'op_id', type: 'unsigned' }, { name: 'bucket_id', type: 'unsigned' }] });
-    if (!hasIndex('pk')) await box.createIndex(OPS, 'pk', { parts: [['op_id', 'unsigned']] });
-    if (!hasIndex('bucket_id')) await box.createIndex(OPS, 'bucket_id', { parts: [['bucket_id', 'unsigned']], unique: false });
-  } catch {
-    // The process is crashing (its box refuses writes): the restart's createOps finishes it.
+  while (node.state !== 'exited') {
+    const complete = box.hasSpace(OPS) && hasIndex('pk') && hasIndex('bucket_id');
+    if (!complete && !box.readOnly && node.replication?.isMaster === true) {
+      try {
+        if (!box.hasSpace(OPS)) await box.createSpace(OPS, { isSync, format: [{ name: 'op_id', type: 'unsigned' }, { name: 'bucket_id', type: 'unsigned' }] });
+        if (!hasIndex('pk')) await box.createIndex(OPS, 'pk', { parts: [['op_id', 'unsigned']] });
+        if (!hasIndex('bucket_id')) await box.createIndex(OPS, 'bucket_id', { parts: [['bucket_id', 'unsigned']], unique: false });
+      } catch {
+        // Crashing (its box refuses writes) or demoted meanwhile: a later round finishes it.
+      }
+    }
+    await node.env.clock.sleep(CREATE_OPS_POLL_MS);
   }
 }
 
@@ -186,40 +204,90 @@ function bucketRows(state: ClusterScenarioState): Map<string, Map<number, string
   return rows;
 }
 
-/** Why the buckets are not settled yet (in transit, missing, doubled, unbalanced), or null. */
+/** Replicaset id -> its master's name, for every replicaset; or why some has none. */
+function mastersByReplicaset(state: ClusterScenarioState): Map<string, string> | string {
+  const masters = new Map<string, string>();
+  for (const id of replicasets(state)) {
+    const master = masterOf(state, id);
+    if (master === undefined) return `replicaset ${id} has no master`;
+    masters.set(id, master);
+  }
+  return masters;
+}
+
+/**
+ * Why the buckets are not settled yet (in transit, missing, doubled, unbalanced, a member not
+ * holding its master's rows), or null. Masters speak for their replicasets.
+ */
 function bucketsUnsettled(state: ClusterScenarioState): string | null {
+  const masters = mastersByReplicaset(state);
+  if (typeof masters === 'string') return masters;
+  const rows = bucketRows(state);
   const holders = new Map<number, string[]>();
   const active = new Map<string, number>();
-  for (const [name, byId] of bucketRows(state)) {
-    active.set(name, 0);
-    for (const [id, status] of byId) {
-      if (status !== 'active') return `bucket ${id} is ${status} on ${name}`;
-      holders.set(id, [...(holders.get(id) ?? []), name]);
-      active.set(name, active.get(name)! + 1);
+  for (const [id, master] of masters) {
+    active.set(id, 0);
+    for (const [bucketId, status] of rows.get(master)!) {
+      if (status !== 'active') return `bucket ${bucketId} is ${status} on ${master}`;
+      holders.set(bucketId, [...(holders.get(bucketId) ?? []), id]);
+      active.set(id, active.get(id)! + 1);
     }
   }
-  for (let id = 1; id <= BUCKET_COUNT; id++) {
-    const on = holders.get(id) ?? [];
-    if (on.length !== 1) return `bucket ${id} is active on ${on.length === 0 ? 'no instance' : on.join(', ')}`;
+  for (let bucketId = 1; bucketId <= BUCKET_COUNT; bucketId++) {
+    const on = holders.get(bucketId) ?? [];
+    if (on.length !== 1) return `bucket ${bucketId} is active on ${on.length === 0 ? 'no replicaset' : on.join(', ')}`;
   }
-  const etalon = BUCKET_COUNT / state.names.length;
-  for (const [name, count] of active) {
-    if ((Math.abs(count - etalon) / etalon) * 100 > DISBALANCE_PCT_MAX) return `${name} holds ${count} buckets, etalon ${etalon}`;
+  const weights = replicasetWeights(state, [...masters.keys()]);
+  const weightSum = [...weights.values()].reduce((a, b) => a + b, 0);
+  for (const [id, count] of active) {
+    // A replicaset that never had RF members up (a rejoiner's old record counts as a member
+    // when picking replicasets) keeps weight 0, and the rebalancer empties it.
+    const etalon = (BUCKET_COUNT * weights.get(id)!) / weightSum;
+    const off = etalon === 0 ? count > 0 : (Math.abs(count - etalon) / etalon) * 100 > DISBALANCE_PCT_MAX;
+    if (off) return `${id} holds ${count} buckets, etalon ${etalon} (weight ${weights.get(id)} of ${weightSum})`;
+  }
+  return membersDiverge(state, masters, rows);
+}
+
+/** Replicaset id -> its weight, as the first running instance's tables say. */
+function replicasetWeights(state: ClusterScenarioState, ids: readonly string[]): Map<string, number> {
+  const viewer = state.names.find((n) => state.cluster.host(n).running && state.cluster.node(n) !== undefined);
+  const tables = viewer === undefined ? undefined : state.cluster.node(viewer)!.tables;
+  return new Map(ids.map((id) => [id, tables?.replicaset(id)?.weight.value ?? 0]));
+}
+
+function opsOf(node: Node | undefined): MpValue[][] | null {
+  if (node === undefined || !node.box.hasSpace(OPS) || node.box.space(OPS).indexes().length === 0) return null;
+  return node.box.space(OPS).select([]) as MpValue[][];
+}
+
+/** Which member does not hold its master's `_bucket` rows or `ops` tuples, or null. */
+function membersDiverge(state: ClusterScenarioState, masters: ReadonlyMap<string, string>, rows: ReadonlyMap<string, Map<number, string>>): string | null {
+  for (const [id, master] of masters) {
+    const expectedBuckets = JSON.stringify([...rows.get(master)!]);
+    const expectedOps = JSON.stringify(opsOf(state.cluster.node(master)));
+    for (const name of membersOf(state, id).filter((n) => n !== master)) {
+      if (JSON.stringify([...rows.get(name)!]) !== expectedBuckets) return `${name} holds ${rows.get(name)!.size} _bucket rows, its master ${master} ${rows.get(master)!.size}`;
+      if (JSON.stringify(opsOf(state.cluster.node(name))) !== expectedOps) return `${name} holds ${opsOf(state.cluster.node(name))?.length ?? 'no'} tuples of ${OPS}, its master ${master} ${opsOf(state.cluster.node(master))?.length ?? 'no'}`;
+    }
   }
   return null;
 }
 
 /**
- * Every acknowledged write is stored once, where its bucket is active; no instance keeps a
- * tuple of a bucket it does not hold.
+ * Every acknowledged write is stored on one replicaset, where its bucket is active; no master
+ * keeps a tuple of a bucket it does not hold (its members hold what it holds: bucketsUnsettled).
  */
 function checkOps(ctx: ScenarioContext, state: ClusterScenarioState, tally: Tally): void {
   const rows = bucketRows(state);
+  const masters = mastersByReplicaset(state);
+  if (typeof masters === 'string') {
+    ctx.violation(`ops cannot be checked: ${masters}`);
+    return;
+  }
   const found = new Map<number, string[]>();
-  for (const name of state.names) {
-    const node = state.cluster.node(name);
-    if (node === undefined || !node.box.hasSpace(OPS) || node.box.space(OPS).indexes().length === 0) continue;
-    for (const tuple of node.box.space(OPS).select([])) {
+  for (const name of masters.values()) {
+    for (const tuple of opsOf(state.cluster.node(name)) ?? []) {
       const [opId, bucketId] = tuple as [number, number];
       if (rows.get(name)?.get(bucketId) !== 'active') ctx.violation(`op ${opId} of bucket ${bucketId} left on ${name}, which holds the bucket as ${rows.get(name)?.get(bucketId) ?? 'nothing'}`);
       found.set(opId, [...(found.get(opId) ?? []), name]);
@@ -276,8 +344,11 @@ export const vshardRouting: Scenario = {
   async setup(ctx) {
     // Small chunks on some seeds: transfers of several calls meet the crashes and partitions.
     const chunkTuplesMax = ctx.random.pick([8, 1_000]);
-    const state = setupCluster(ctx, { initReplicationFactor: 1, walMode: 'fsync', tuning: { vshardTransferChunkTuplesMax: chunkTuplesMax } });
-    installProbe(ctx, state);
+    const replicationFactor = ctx.random.pick(REPLICATION_FACTORS);
+    ctx.note(`replication factor ${replicationFactor}; transfer chunks of ${chunkTuplesMax} tuples`);
+    replicationFactors.set(ctx, replicationFactor);
+    const state = setupCluster(ctx, { initReplicationFactor: replicationFactor, walMode: 'fsync', tuning: { vshardTransferChunkTuplesMax: chunkTuplesMax } });
+    installProbe(ctx, state, replicationFactor > 1);
   },
 
   async run(ctx) {
@@ -296,10 +367,14 @@ export const vshardRouting: Scenario = {
       return;
     }
     const sharded = await ctx.world.waitFor(() => initial.every((n) => state.cluster.node(n)?.sharding !== null) && state.cluster.node(initial[0]!)!.tables.vshardBootstrapped(), 30_000, 100);
-    if (!sharded) {
+    // With RF > 1 the initial instances may fill no replicaset (a rejoin lands in a new one, its
+    // old record still counting in the first): vshard then bootstraps once joiners fill one, and
+    // the settle check after healing requires it.
+    if (!sharded && replicationFactors.get(ctx) === 1) {
       ctx.violation('vshard was not bootstrapped within 30 s');
       return;
     }
+    if (!sharded) ctx.note('vshard is not bootstrapped yet: the workload starts anyway');
     const tally: Tally = { ok: 0, failed: 0, nextOpId: 1, acked: new Map(), failures: new Map() };
     tallies.set(ctx, tally);
     const untilMs = ctx.world.nowMs + WORKLOAD_MS;
