@@ -37,6 +37,12 @@ export class Governor {
   private readonly node: Node;
   private stopped = false;
   readonly status: GovernorStatus = { lastStep: null, lastError: null, steps: 0 };
+  /**
+   * Replicaset id -> when its failed master switch may be tried again. Until then the planner
+   * goes around it: a replicaset that cannot fail over safely (core/replication/synchro.ts)
+   * must not hold up joins, grades and other replicasets' failovers.
+   */
+  private readonly switchBackoffUntilMs = new Map<string, number>();
 
   constructor(node: Node) {
     this.node = node;
@@ -87,7 +93,14 @@ export class Governor {
       replicasets: node.tables.replicasets(),
       replicationFactor: node.tables.replicationFactor(),
       vshardBootstrapped: node.tables.vshardBootstrapped(),
+      masterSwitchBlocked: this.blockedSwitches(),
     };
+  }
+
+  private blockedSwitches(): Set<string> {
+    const nowMs = this.node.env.clock.nowMs();
+    for (const [id, untilMs] of this.switchBackoffUntilMs) if (untilMs <= nowMs) this.switchBackoffUntilMs.delete(id);
+    return new Set(this.switchBackoffUntilMs.keys());
   }
 
   private async execute(step: Plan): Promise<void> {
@@ -97,7 +110,12 @@ export class Governor {
       case 'transfer_leadership':
         return this.transferLeadership(step.toRaftId);
       case 'switch_master':
-        return this.switchMaster(step.replicasetId, step.fromInstanceId, step.toInstanceId);
+        try {
+          return await this.switchMaster(step.replicasetId, step.fromInstanceId, step.toInstanceId);
+        } catch (error) {
+          this.switchBackoffUntilMs.set(step.replicasetId, this.node.env.clock.nowMs() + this.node.options.tuning.governorMasterSwitchBackoffMs);
+          throw error;
+        }
       case 'downgrade':
         await this.rpcAll(step.shardingTargets, PROC_SHARDING, [shardingConfigToValue(this.shardingConfig(step.instance.instanceId))]);
         return this.setGrade(step.instance, step.currentGrade);

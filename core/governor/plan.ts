@@ -10,6 +10,7 @@
  *   3. raft_sync              Offline (or restarted) instance catches up with the Raft log
  *   4. create_replicaset      first instance of a replicaset: promote it, insert the record
  *   5. switch_master          the master is going away and a member can take over
+ *   (a replicaset whose master switch just failed is skipped by 2 and 5 for a backoff)
  *   6. replication            configure replication on the replicaset's members
  *   7. sharding_init          configure sharding everywhere (bootstrapped or weighted replicaset)
  *   8. sharding_boot          distribute buckets once a replicaset is full and weighted
@@ -42,6 +43,11 @@ export interface GovernorSnapshot {
   readonly replicasets: readonly Replicaset[];
   readonly replicationFactor: number;
   readonly vshardBootstrapped: boolean;
+  /**
+   * Replicasets whose master switch failed a moment ago (no member could safely take over, or
+   * one did not answer): planned around until the executor's backoff ends. Absent: none.
+   */
+  readonly masterSwitchBlocked?: ReadonlySet<string>;
 }
 
 export type Plan =
@@ -107,7 +113,9 @@ function isUpgrading(i: Instance, from: CurrentGradeVariant): boolean {
 }
 
 function planDowngrade(s: GovernorSnapshot): Plan | undefined {
-  const instance = s.instances.find(isDowngrading);
+  // A master whose switch is backing off waits (it is not downgraded without a handover); the
+  // others go ahead.
+  const instance = s.instances.find((i) => isDowngrading(i) && !isBlockedMaster(s, i));
   if (instance === undefined) return undefined;
   if (instance.raftId === s.selfRaftId) {
     const to = [...s.voters].sort((a, b) => a - b).map((id) => s.instances.find((i) => i.raftId === id)).find((i) => i !== undefined && i.raftId !== s.selfRaftId && mayRespond(i.targetGrade));
@@ -123,6 +131,14 @@ function planDowngrade(s: GovernorSnapshot): Plan | undefined {
   const shardingTargets = s.instances.filter((i) => i.instanceId !== instance.instanceId && mayRespond(i.targetGrade) && isShardingReady(i.currentGrade.variant));
   const variant = instance.targetGrade.variant === 'Expelled' ? 'Expelled' : 'Offline';
   return { kind: 'downgrade', instance, currentGrade: grade(variant, instance.targetGrade.incarnation), shardingTargets };
+}
+
+function switchBlocked(s: GovernorSnapshot, replicasetId: string): boolean {
+  return s.masterSwitchBlocked?.has(replicasetId) === true;
+}
+
+function isBlockedMaster(s: GovernorSnapshot, i: Instance): boolean {
+  return switchBlocked(s, i.replicasetId) && s.replicasets.some((r) => r.replicasetId === i.replicasetId && r.masterId === i.instanceId);
 }
 
 function batch(s: GovernorSnapshot, pick: (i: Instance) => boolean): Instance[] {
@@ -162,6 +178,7 @@ function planCreateReplicaset(s: GovernorSnapshot): Plan | undefined {
  */
 function planSwitchMaster(s: GovernorSnapshot): Plan | undefined {
   for (const r of s.replicasets) {
+    if (switchBlocked(s, r.replicasetId)) continue;
     const master = s.instances.find((i) => i.instanceId === r.masterId);
     if (master !== undefined && master.replicasetId === r.replicasetId && mayRespond(master.targetGrade)) continue;
     const successor = members(s, r.replicasetId).find((m) => m.instanceId !== r.masterId && mayRespond(m.targetGrade) && m.currentGrade.variant !== 'Offline');

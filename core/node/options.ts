@@ -32,6 +32,11 @@ export interface NodeTuning {
   readonly syncRpcTimeoutMs: number;
   /** Governor retry delay after a failed step (Picodata: 250 ms). */
   readonly governorRetryMs: number;
+  /**
+   * After a failed master switch, how long the governor plans around that replicaset (its other
+   * steps go on; the replicaset keeps its unreachable master) before it tries the switch again.
+   */
+  readonly governorMasterSwitchBackoffMs: number;
   /** Discovery: per-request timeout (2 s) and minimal round length (200 ms). */
   readonly discoveryRequestTimeoutMs: number;
   readonly discoveryRoundMs: number;
@@ -79,6 +84,7 @@ export const DEFAULT_TUNING: NodeTuning = {
   raftCompactEntriesMax: 1_000,
   syncRpcTimeoutMs: 10_000,
   governorRetryMs: 250,
+  governorMasterSwitchBackoffMs: 2_000,
   discoveryRequestTimeoutMs: 2_000,
   discoveryRoundMs: 200,
   joinRetryMs: 1_000,

@@ -139,6 +139,25 @@ describe('governor plan', () => {
     expect(end.instances[0]!.currentGrade).toEqual(grade('Offline', 1));
   });
 
+  it('a replicaset whose master switch is backing off is planned around: other steps go on, its master is not downgraded', () => {
+    const s = walk(base([inst(1, 'r1', ['Offline', 0], ['Online', 1]), inst(2, 'r2', ['Offline', 0], ['Online', 1]), inst(3, 'r2', ['Offline', 0], ['Online', 1])], 1, [1])).end;
+    // i2, r2's master, went away; a newcomer i4 wants to join r1.
+    const stuck: GovernorSnapshot = {
+      ...s,
+      instances: [...s.instances.map((i) => (i.raftId === 2 ? { ...i, targetGrade: grade('Offline' as const, 1) } : i)), inst(4, 'r1', ['Offline', 0], ['Online', 1])],
+      learners: [...s.learners, 4],
+    };
+    expect(plan(stuck)).toMatchObject({ kind: 'switch_master', replicasetId: 'r2', fromInstanceId: 'i2' });
+    const blocked = { ...stuck, masterSwitchBlocked: new Set(['r2']) };
+    const { kinds, end } = walk(blocked);
+    expect(kinds).not.toContain('switch_master');
+    expect(end.instances.find((i) => i.raftId === 4)!.currentGrade.variant).toBe('Online');
+    expect(end.instances.find((i) => i.raftId === 2)!.currentGrade.variant).toBe('Online');
+    expect(end.replicasets.find((r) => r.replicasetId === 'r2')!.masterId).toBe('i2');
+    // Once the backoff is over the switch comes first again.
+    expect(plan({ ...end, masterSwitchBlocked: new Set() })).toMatchObject({ kind: 'switch_master', replicasetId: 'r2' });
+  });
+
   it('settles any reachable cluster state with current grades at their targets (property)', () => {
     const spec = fc.record({
       replicaset: fc.constantFrom('r1', 'r2', 'r3'),
