@@ -224,6 +224,10 @@ describe('data replication', () => {
         await world.waitFor(() => cluster.node('i1')!.tables.instance('i4')?.currentGrade.variant === 'Offline', 30_000);
         await world.sleep(20_000);
         expect(r99Master(cluster)).toBe('i4');
+        // The refused switch does not hold up the rest of the cluster: a newcomer joins meanwhile.
+        cluster.start('i6', RF2);
+        expect(await cluster.waitOnline(['i6'], 30_000)).toBe(true);
+        expect(r99Master(cluster)).toBe('i4');
         // Once i4 is back, i5 catches up with it; nothing acknowledged was lost.
         world.net.heal();
         await startAll(cluster, ['i4'], { ...RF2, replicasetId: 'r99' });
