@@ -228,8 +228,8 @@ export class Governor {
    * one holding the most must be able to take over, and must hold the replicaset's history: have
    * caught up with a master, or been one, since it joined (a write acknowledged while the
    * replicaset was smaller is on fewer members: `caught_up` in core/replication/state-spaces.ts);
-   * until then the step fails and is retried
-   * (no master beats a master that lost acknowledged writes). Without synchronous spaces the
+   * until then the step fails and is retried (no master beats a master that lost acknowledged
+   * writes). Without synchronous spaces the
    * best of those that answered and may take over is promoted, and a silent member is logged;
    * unless that best one does not hold the history: then the rules above apply.
    */

@@ -26,7 +26,7 @@ import { probe } from '../lib/probe.ts';
 import { callInstance, type PeerOutcome } from '../vshard/peer-call.ts';
 import { OP_DELETE, OP_REPLACE, OP_TRUNCATE, PROC_REPLICATION_COPY_BEGIN, PROC_REPLICATION_COPY_PAGE, PROC_REPLICATION_FETCH, selfOrigin } from './relay.ts';
 import { ensureSpaceFromDef, isReplicatedSpace } from './space-defs.ts';
-import { caughtUpRow, forgetCaughtUpRow, COPY_KEY, copiedAtRow, currentEpoch, cursorRow, ensureStateSpaces, markResync, needsResync, originAt, originEpochRow, holdsHistory, readCursor, readVclock, REPLICA_STATE_SPACE, resyncRow, VCLOCK_SPACE, vclockRow } from './state-spaces.ts';
+import { caughtUpRow, COPY_KEY, copiedAtRow, currentEpoch, cursorRow, ensureStateSpaces, forgetCaughtUpRow, holdsHistory, markResync, needsResync, originAt, originEpochRow, readCursor, readVclock, REPLICA_STATE_SPACE, resyncRow, VCLOCK_SPACE, vclockRow } from './state-spaces.ts';
 import { formatVclock, vclockFromValue, vclockToValue, type Vclock } from './vclock.ts';
 
 /**
@@ -95,7 +95,7 @@ export class ReplicationApplier {
   /**
    * Where in `followedMasterId`'s WAL this replica counts as caught up with it: the master's
    * LSN in the first reply (or the start of a copy) since this process began following it.
-   * Null once `caught_up` names that master, or before anything was heard from it.
+   * Null before anything was heard from it; unused while `caught_up` is recorded.
    */
   private catchUpTargetLsn: number | null = null;
 
