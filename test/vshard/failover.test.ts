@@ -3,6 +3,7 @@ import { mapGet, type MpValue } from '../../core/codec/msgpack.ts';
 import { BUCKET_SPACE } from '../../core/rpc/sharding.ts';
 import { storedBucket } from '../../core/vshard/storage.ts';
 import type { SimCluster } from '../../scenarios/lib/cluster.ts';
+import type { World } from '../../runtime-sim/world.ts';
 import { ok, simulate, startAll } from '../cluster/helpers.ts';
 
 /**
@@ -27,15 +28,25 @@ function holdersOfBucket(cluster: SimCluster, bucketId: number, alive: readonly 
   });
 }
 
+/**
+ * Starts the four instances (two replicasets of two) and waits until vshard is bootstrapped: the
+ * first replicaset holds every bucket (the rebalancer is off). Names its master (the sender),
+ * that master's replica, and the other replicaset's master (the receiver).
+ */
+async function startSharded(cluster: SimCluster, world: World): Promise<{ holderSet: string; sender: string; senderReplica: string; receiver: string }> {
+  await startAll(cluster, NAMES, RF2_NO_REBALANCER);
+  await world.waitFor(() => cluster.node('i1')!.tables.vshardBootstrapped() && NAMES.every((n) => cluster.node(n)!.sharding !== null), 10_000);
+  const holderSet = cluster.node('i1')!.self()!.replicasetId;
+  const sender = masterOf(cluster, holderSet);
+  const senderReplica = NAMES.find((n) => n !== sender && cluster.node(n)!.self()!.replicasetId === holderSet)!;
+  const receiver = NAMES.find((n) => cluster.node(n)!.self()!.replicasetId !== holderSet && cluster.node(n)!.replication?.isMaster === true)!;
+  return { holderSet, sender, senderReplica, receiver };
+}
+
 describe('vshard with RF 2', () => {
   it('a master cut off from its replica cannot send a bucket; after it dies the bucket is active on one replicaset', async () => {
     await simulate(7301, async (cluster, world) => {
-      await startAll(cluster, NAMES, RF2_NO_REBALANCER);
-      await world.waitFor(() => cluster.node('i1')!.tables.vshardBootstrapped() && NAMES.every((n) => cluster.node(n)!.sharding !== null), 10_000);
-      const holderSet = cluster.node('i1')!.self()!.replicasetId;
-      const sender = masterOf(cluster, holderSet);
-      const senderReplica = NAMES.find((n) => n !== sender && cluster.node(n)!.self()!.replicasetId === holderSet)!;
-      const receiver = NAMES.find((n) => cluster.node(n)!.self()!.replicasetId !== holderSet && cluster.node(n)!.replication?.isMaster === true)!;
+      const { holderSet, sender, senderReplica, receiver } = await startSharded(cluster, world);
       await world.waitFor(() => storedBucket(cluster.node(senderReplica)!, 1)?.status === 'active', 10_000);
 
       const [senderId, replicaId] = [world.host(sender).id, world.host(senderReplica).id];
@@ -63,12 +74,7 @@ describe('vshard with RF 2', () => {
 
   it('a bucket sent before its sender dies stays with the receiver: the successor holds it sent', async () => {
     await simulate(7302, async (cluster, world) => {
-      await startAll(cluster, NAMES, RF2_NO_REBALANCER);
-      await world.waitFor(() => cluster.node('i1')!.tables.vshardBootstrapped() && NAMES.every((n) => cluster.node(n)!.sharding !== null), 10_000);
-      const holderSet = cluster.node('i1')!.self()!.replicasetId;
-      const sender = masterOf(cluster, holderSet);
-      const senderReplica = NAMES.find((n) => n !== sender && cluster.node(n)!.self()!.replicasetId === holderSet)!;
-      const receiver = NAMES.find((n) => cluster.node(n)!.self()!.replicasetId !== holderSet && cluster.node(n)!.replication?.isMaster === true)!;
+      const { holderSet, sender, senderReplica, receiver } = await startSharded(cluster, world);
 
       expect(await ok(cluster, sender, 'vshard.storage.bucket_send', [2, cluster.node(receiver)!.self()!.replicasetUuid])).toEqual([true]);
       // The sender dies at once: no time for anything asynchronous to reach its replica.
