@@ -241,8 +241,8 @@ export class Governor {
     const answers = await Promise.all(
       others.map(async (instance) => {
         const reply = await this.rpc(instance, PROC_REPLICATION_PROGRESS, [from]).catch(() => null);
-        const lsn = mapGet(reply?.[0] ?? null, 'lsn');
         const progress = reply?.[0] ?? null;
+        const lsn = mapGet(progress, 'lsn');
         return { instance, lsn: typeof lsn === 'number' ? lsn : null, sync: mapGet(progress, 'sync') === true, caughtUp: mapGet(progress, 'caught_up') === true };
       }),
     );

@@ -8,14 +8,16 @@
  */
 
 import type { Node } from '../node/node.ts';
-import { caughtUpRow, ensureStateSpaces, holdsHistory, markResync } from './state-spaces.ts';
+import type { WalRow } from '../box/txn.ts';
+import { caughtUpRow, ensureStateSpaces, holdsHistory, needsResync, resyncRow } from './state-spaces.ts';
 
 export async function becomeWritable(node: Node, replicationFactor: number): Promise<void> {
-  if (replicationFactor > 1) await markResync(node.box);
+  const box = node.box;
+  await ensureStateSpaces(box);
+  const marks: WalRow[] = [];
+  if (replicationFactor > 1 && !needsResync(box)) marks.push(resyncRow(box, true));
   const self = node.identity?.instanceId;
-  if (self !== undefined && !holdsHistory(node.box)) {
-    await ensureStateSpaces(node.box);
-    await node.box.applyRows([caughtUpRow(node.box, self)]);
-  }
-  node.box.readOnly = false;
+  if (self !== undefined && !holdsHistory(box)) marks.push(caughtUpRow(box, self));
+  if (marks.length > 0) await box.applyRows(marks);
+  box.readOnly = false;
 }
