@@ -25,7 +25,7 @@ import type { Node } from '../core/node/node.ts';
 import type { Scenario, ScenarioContext } from '../runtime-sim/scenario.ts';
 import { checkSettled, clusterState, clusterWorldOptions, domainOf, instanceHosts, restartUntilOnline, restartWipingCorrupt, setupCluster, type ClusterScenarioState } from './lib/cluster-scenario.ts';
 import { Nemesis, NETWORK_AND_CRASH_ACTIONS } from './lib/nemesis.ts';
-import { masterOf, membersOf, replicasets } from './lib/replicasets.ts';
+import { masterOf, membersOf, replicasets, whileMaster } from './lib/replicasets.ts';
 
 const DATA = 'data';
 const PUT = 'repl_put';
@@ -68,26 +68,17 @@ function installFunctions(state: ClusterScenarioState, isSync: boolean): void {
         return true;
       });
       backend.userFunctions.set(DEL, async (args) => (await node.box.space(DATA).delete([args[0] as number])) !== null);
-      void createData(node, isSync);
+      void whileMaster(node, () => createData(node, isSync));
     },
   };
 }
 
-/** Creates `data` (or the part a crash between its DDL statements left missing) once writable. */
+/** Creates `data`, or the part a crash between its DDL statements left missing. */
 async function createData(node: Node, isSync: boolean): Promise<void> {
-  while (node.state !== 'exited') {
-    if (!node.box.readOnly && node.replication?.isMaster === true) {
-      try {
-        const box = node.box;
-        if (!box.hasSpace(DATA)) await box.createSpace(DATA, { isSync, format: [{ name: 'op_id', type: 'unsigned' }, { name: 'client', type: 'unsigned' }] });
-        if (box.space(DATA).indexes().length === 0) await box.createIndex(DATA, 'pk', { parts: [['op_id', 'unsigned']] });
-        if (box.space(DATA).indexes().length === 1) await box.createIndex(DATA, 'client', { parts: [['client', 'unsigned']], unique: false });
-      } catch {
-        // Crashing, or demoted meanwhile: the next round (or the restart's) finishes it.
-      }
-    }
-    await node.env.clock.sleep(200);
-  }
+  const box = node.box;
+  if (!box.hasSpace(DATA)) await box.createSpace(DATA, { isSync, format: [{ name: 'op_id', type: 'unsigned' }, { name: 'client', type: 'unsigned' }] });
+  if (box.space(DATA).indexes().length === 0) await box.createIndex(DATA, 'pk', { parts: [['op_id', 'unsigned']] });
+  if (box.space(DATA).indexes().length === 1) await box.createIndex(DATA, 'client', { parts: [['client', 'unsigned']], unique: false });
 }
 
 async function client(ctx: ScenarioContext, state: ClusterScenarioState, tally: Tally, clientId: number, untilMs: number): Promise<void> {

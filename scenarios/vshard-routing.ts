@@ -34,7 +34,7 @@ import type { Scenario, ScenarioContext } from '../runtime-sim/scenario.ts';
 import type { SimHost } from '../runtime-sim/world.ts';
 import { checkSettled, clusterState, clusterWorldOptions, instanceHosts, domainOf, restartUntilOnline, restartWipingCorrupt, setupCluster, type ClusterScenarioState } from './lib/cluster-scenario.ts';
 import { Nemesis, NETWORK_AND_CRASH_ACTIONS } from './lib/nemesis.ts';
-import { masterOf, membersOf, replicasets } from './lib/replicasets.ts';
+import { masterOf, membersOf, replicasets, weightOf, whileMaster } from './lib/replicasets.ts';
 
 /** Buckets the workload and the mover use: few, so that calls meet moves often. */
 const HOT_BUCKETS = 16;
@@ -62,8 +62,6 @@ const BUCKETS_SETTLE_MS = 600_000;
 const DISBALANCE_PCT_MAX = 1;
 /** Replication factors drawn per seed. */
 const REPLICATION_FACTORS = [1, 2] as const;
-/** How often an instance looks again whether it must create `ops` (a master without it). */
-const CREATE_OPS_POLL_MS = 200;
 
 interface Probe {
   readonly executions: Map<number, number>;
@@ -82,7 +80,6 @@ interface Tally {
 
 const probes = new WeakMap<ScenarioContext, Probe>();
 const tallies = new WeakMap<ScenarioContext, Tally>();
-const replicationFactors = new WeakMap<ScenarioContext, number>();
 
 /**
  * Registers `probe(bucket_id, mode, op_id)` on every instance (it checks where it runs; a write
@@ -97,33 +94,19 @@ function installProbe(ctx: ScenarioContext, state: ClusterScenarioState, isSync:
     opened: (node, backend) => {
       previous?.(node, backend);
       backend.userFunctions.set(PROBE, (args) => runProbe(ctx, probe, node, args));
-      void createOps(node, isSync);
+      void whileMaster(node, () => createOps(node, isSync));
     },
   };
   return probe;
 }
 
-/**
- * Creates `ops`, or the part of it a crash between its DDL statements left missing, whenever
- * this instance is a writable master without it (a replica gets it from its master, and creates
- * it only once promoted).
- */
+/** Creates `ops`, or the part of it a crash between its DDL statements left missing. */
 async function createOps(node: Node, isSync: boolean): Promise<void> {
   const box = node.box;
   const hasIndex = (name: string): boolean => box.space(OPS).indexes().some((i) => i.name === name);
-  while (node.state !== 'exited') {
-    const complete = box.hasSpace(OPS) && hasIndex('pk') && hasIndex('bucket_id');
-    if (!complete && !box.readOnly && node.replication?.isMaster === true) {
-      try {
-        if (!box.hasSpace(OPS)) await box.createSpace(OPS, { isSync, format: [{ name: 'op_id', type: 'unsigned' }, { name: 'bucket_id', type: 'unsigned' }] });
-        if (!hasIndex('pk')) await box.createIndex(OPS, 'pk', { parts: [['op_id', 'unsigned']] });
-        if (!hasIndex('bucket_id')) await box.createIndex(OPS, 'bucket_id', { parts: [['bucket_id', 'unsigned']], unique: false });
-      } catch {
-        // Crashing (its box refuses writes) or demoted meanwhile: a later round finishes it.
-      }
-    }
-    await node.env.clock.sleep(CREATE_OPS_POLL_MS);
-  }
+  if (!box.hasSpace(OPS)) await box.createSpace(OPS, { isSync, format: [{ name: 'op_id', type: 'unsigned' }, { name: 'bucket_id', type: 'unsigned' }] });
+  if (!hasIndex('pk')) await box.createIndex(OPS, 'pk', { parts: [['op_id', 'unsigned']] });
+  if (!hasIndex('bucket_id')) await box.createIndex(OPS, 'bucket_id', { parts: [['bucket_id', 'unsigned']], unique: false });
 }
 
 async function runProbe(ctx: ScenarioContext, probe: Probe, node: Node, args: readonly MpValue[]): Promise<MpValue> {
@@ -237,7 +220,7 @@ function bucketsUnsettled(state: ClusterScenarioState): string | null {
     const on = holders.get(bucketId) ?? [];
     if (on.length !== 1) return `bucket ${bucketId} is active on ${on.length === 0 ? 'no replicaset' : on.join(', ')}`;
   }
-  const weights = replicasetWeights(state, [...masters.keys()]);
+  const weights = new Map([...masters.keys()].map((id) => [id, weightOf(state, id)]));
   const weightSum = [...weights.values()].reduce((a, b) => a + b, 0);
   for (const [id, count] of active) {
     // A replicaset that never had RF members up (a rejoiner's old record counts as a member
@@ -249,13 +232,6 @@ function bucketsUnsettled(state: ClusterScenarioState): string | null {
   return membersDiverge(state, masters, rows);
 }
 
-/** Replicaset id -> its weight, as the first running instance's tables say. */
-function replicasetWeights(state: ClusterScenarioState, ids: readonly string[]): Map<string, number> {
-  const viewer = state.names.find((n) => state.cluster.host(n).running && state.cluster.node(n) !== undefined);
-  const tables = viewer === undefined ? undefined : state.cluster.node(viewer)!.tables;
-  return new Map(ids.map((id) => [id, tables?.replicaset(id)?.weight.value ?? 0]));
-}
-
 function opsOf(node: Node | undefined): MpValue[][] | null {
   if (node === undefined || !node.box.hasSpace(OPS) || node.box.space(OPS).indexes().length === 0) return null;
   return node.box.space(OPS).select([]) as MpValue[][];
@@ -265,10 +241,12 @@ function opsOf(node: Node | undefined): MpValue[][] | null {
 function membersDiverge(state: ClusterScenarioState, masters: ReadonlyMap<string, string>, rows: ReadonlyMap<string, Map<number, string>>): string | null {
   for (const [id, master] of masters) {
     const expectedBuckets = JSON.stringify([...rows.get(master)!]);
-    const expectedOps = JSON.stringify(opsOf(state.cluster.node(master)));
+    const masterOps = opsOf(state.cluster.node(master));
+    const expectedOps = JSON.stringify(masterOps);
     for (const name of membersOf(state, id).filter((n) => n !== master)) {
       if (JSON.stringify([...rows.get(name)!]) !== expectedBuckets) return `${name} holds ${rows.get(name)!.size} _bucket rows, its master ${master} ${rows.get(master)!.size}`;
-      if (JSON.stringify(opsOf(state.cluster.node(name))) !== expectedOps) return `${name} holds ${opsOf(state.cluster.node(name))?.length ?? 'no'} tuples of ${OPS}, its master ${master} ${opsOf(state.cluster.node(master))?.length ?? 'no'}`;
+      const ops = opsOf(state.cluster.node(name));
+      if (JSON.stringify(ops) !== expectedOps) return `${name} holds ${ops?.length ?? 'no'} tuples of ${OPS}, its master ${master} ${masterOps?.length ?? 'no'}`;
     }
   }
   return null;
@@ -346,7 +324,6 @@ export const vshardRouting: Scenario = {
     const chunkTuplesMax = ctx.random.pick([8, 1_000]);
     const replicationFactor = ctx.random.pick(REPLICATION_FACTORS);
     ctx.note(`replication factor ${replicationFactor}; transfer chunks of ${chunkTuplesMax} tuples`);
-    replicationFactors.set(ctx, replicationFactor);
     const state = setupCluster(ctx, { initReplicationFactor: replicationFactor, walMode: 'fsync', tuning: { vshardTransferChunkTuplesMax: chunkTuplesMax } });
     installProbe(ctx, state, replicationFactor > 1);
   },
@@ -370,7 +347,7 @@ export const vshardRouting: Scenario = {
     // With RF > 1 the initial instances may fill no replicaset (a rejoin lands in a new one, its
     // old record still counting in the first): vshard then bootstraps once joiners fill one, and
     // the settle check after healing requires it.
-    if (!sharded && replicationFactors.get(ctx) === 1) {
+    if (!sharded && state.cluster.node(initial[0]!)!.tables.replicationFactor() === 1) {
       ctx.violation('vshard was not bootstrapped within 30 s');
       return;
     }
