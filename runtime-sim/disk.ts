@@ -64,6 +64,8 @@ interface Batch {
 
 /** The OS writes dirty data back by itself after this long (Linux dirty_expire is 30 s). */
 const OS_WRITEBACK_MS = 30_000;
+/** Trace code of a crash's rollback (0-5 are destroy, read, write, ENOSPC, fsync, wipe). */
+const TRACE_CODE_CRASH = 6;
 
 interface Owned {
   readonly owner: EventOwner;
@@ -134,7 +136,7 @@ export class SimDisk {
       // After a power loss what survived is on the platters; after a process crash the surviving
       // batches sit in the OS page cache, still at risk until written back.
       data.batches.length = kind === 'power' ? 0 : keep;
-      this.traceOp(keep, `crash ${kind} ${data.name}`);
+      this.traceOp(TRACE_CODE_CRASH, `crash ${kind} ${data.name} kept ${keep}`);
     }
     this.fsyncBusyUntilMs = this.scheduler.nowMs;
   }
@@ -307,7 +309,9 @@ export class SimDisk {
     });
   }
 
+  /** A disk event's trace node is `hostId * 16 + code` (the report recovers the host from it). */
   private traceOp(code: number, text: string): void {
+    assert(code >= 0 && code < 16, `disk trace code ${code} out of range`);
     this.trace.eventText('disk', this.scheduler.nowMs, this.hostId * 16 + code, text);
   }
 }

@@ -5,6 +5,7 @@ import { utf8, fromUtf8 } from '../../core/lib/bytes.ts';
 import { crc32c } from '../../core/lib/crc32c.ts';
 import { CorruptionError, seal, unseal } from '../../core/lib/sealed.ts';
 import { NO_DISK_FAULTS, type DiskFaults } from '../../runtime-sim/disk.ts';
+import type { TraceLine } from '../../runtime-sim/trace.ts';
 import { World, type SimHost } from '../../runtime-sim/world.ts';
 
 const key = (i: number): Uint8Array => utf8(`k${String(i).padStart(4, '0')}`);
@@ -66,6 +67,21 @@ describe('simulated disk', () => {
       expect(fromUtf8(store.get(key(1))!)).toBe('os');
       expect(store.get(key(2))).toBeUndefined();
     });
+  });
+
+  it('a crash that keeps many batches is traced on its own host, with the count in its text', async () => {
+    const lines: TraceLine[] = [];
+    const world = new World({ seed: 3, disk: NO_DISK_FAULTS, traceSink: (line) => lines.push(line) });
+    world.addHost('n0');
+    const host = world.addHost('n1');
+    await inProcess(world, host, async (store) => {
+      for (let i = 0; i < 20; i++) await store.write([{ kind: 'put', key: key(i), value: utf8('v') }], 'write');
+    });
+    host.crash('process');
+    const crash = lines.find((l) => l.kind === 'disk' && String(l.text).startsWith('crash process data'))!;
+    expect(crash.text).toBe('crash process data kept 20');
+    // The report finds the host as node / 16 (runtime-sim/report.ts).
+    expect(Math.floor((crash.node as number) / 16)).toBe(host.id);
   });
 
   it('a range delete removes [from, to) and, lost in a crash, brings every key back', async () => {
